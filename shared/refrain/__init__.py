@@ -1,0 +1,1 @@
+"""Refrain: subscription commerce on Google Cloud."""

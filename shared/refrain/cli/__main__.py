@@ -1,0 +1,3 @@
+from refrain.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""The README demo: the whole system on the local stack."""

@@ -1,0 +1,209 @@
+"""The subscription state machine: ``apply(subscription, input, now) -> Outcome``.
+
+Pure: no I/O, no clock reads, no randomness; the same arguments always give
+the same outcome, including event ids. Business-level refusals come back as
+``Outcome(kind=illegal, reason=...)`` with the subscription untouched.
+
+Duplicate rule. An input whose ``input_id`` is among the aggregate's last
+``MAX_RECENT_INPUTS`` applied ids is a no-op (``duplicate``). This window only
+absorbs quick redeliveries; the durable exactly-once guarantee is the
+webhook's dedupe record (provider event id) written in the same transaction
+as the aggregate.
+
+Stale rule. Each input has an ordering key ``(occurred_at, provider_sequence
+or -1)`` (the provider's event time, not our receive time) and a stream.
+The aggregate keeps, per stream, the highest key it has applied (its
+watermark). An input is **stale** and changes nothing when:
+
+* stream ``provider_state`` or ``customer``: its key is lower than the
+  stream's watermark (an older report can never overwrite a newer one);
+* stream ``payment``, a *failure*: its key is lower than the payment
+  watermark (a failure older than a success or failure already applied, so
+  "failed at 10:00" arriving after "succeeded at 10:05" is ignored), or it
+  names an older attempt than the current one;
+* a payment *success* is never stale: money moved. If it pays a period that
+  is already paid it is refused as ``illegal`` with a refund reason instead.
+
+``timer`` inputs are checked against the aggregate's own deadlines, and
+``charge`` inputs (refunds, chargebacks) are facts that never regress state,
+so neither kind is ever stale. Inputs stamped more than ``MAX_CLOCK_SKEW``
+after ``now`` are refused (``illegal``): a clock we do not trust may not
+move watermarks into the future.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any, Final
+
+from refrain.domain import actions as a
+from refrain.domain import transitions as t
+from refrain.domain.dunning import DEFAULT_POLICY, DunningPolicy
+from refrain.domain.errors import InvalidInput, NaiveDatetime
+from refrain.domain.events import build_event
+from refrain.domain.inputs import (
+    CancelRequested,
+    CancelReverted,
+    ChargebackOpened,
+    CheckoutCompleted,
+    GracePeriodOver,
+    HoldOver,
+    Input,
+    PauseRequested,
+    PaymentFailed,
+    PaymentMethodUpdated,
+    PaymentSucceeded,
+    PlanChangeRequested,
+    ProviderStateReported,
+    RefundIssued,
+    RenewalDue,
+    ResumeRequested,
+)
+from refrain.domain.outcome import Outcome, OutcomeKind, Step
+from refrain.domain.provider_sync import provider_state_reported
+from refrain.domain.subscription import (
+    MAX_RECENT_INPUTS,
+    BillingMode,
+    State,
+    Subscription,
+    Watermark,
+    evolve,
+)
+
+__all__ = ["MAX_CLOCK_SKEW", "apply", "due_timers", "next_deadline", "stale_reason"]
+
+MAX_CLOCK_SKEW: Final = timedelta(minutes=5)
+WATERMARKED_STREAMS: Final = frozenset({"payment", "provider_state", "customer"})
+
+Handler = Callable[[Subscription, Any, DunningPolicy], t.Result]
+_HANDLERS: Final[dict[type[Input], Handler]] = {
+    CheckoutCompleted: t.checkout_completed,
+    PaymentSucceeded: t.payment_succeeded,
+    PaymentFailed: t.payment_failed,
+    RenewalDue: t.renewal_due,
+    GracePeriodOver: t.grace_period_over,
+    HoldOver: t.hold_over,
+    CancelRequested: a.cancel_requested,
+    CancelReverted: a.cancel_reverted,
+    PlanChangeRequested: a.plan_change_requested,
+    PauseRequested: a.pause_requested,
+    ResumeRequested: a.resume_requested,
+    PaymentMethodUpdated: a.payment_method_updated,
+    RefundIssued: a.refund_issued,
+    ChargebackOpened: a.chargeback_opened,
+    ProviderStateReported: provider_state_reported,
+}
+
+
+def stale_reason(sub: Subscription, inp: Input) -> str | None:
+    """Why ``inp`` is stale against ``sub``'s watermarks, or None if it is not."""
+    stream = inp.stream
+    if stream not in WATERMARKED_STREAMS or isinstance(inp, PaymentSucceeded):
+        return None
+    mark = sub.watermarks.get(stream)
+    if mark is not None and inp.order_key < mark:
+        return f"older than the last applied {stream} input ({mark[0].isoformat()})"
+    if isinstance(inp, PaymentFailed) and inp.attempt is not None and inp.attempt < sub.attempt:
+        return f"failure of attempt {inp.attempt}, current attempt is {sub.attempt}"
+    return None
+
+
+def apply(
+    sub: Subscription, inp: Input, now: datetime, policy: DunningPolicy = DEFAULT_POLICY
+) -> Outcome:
+    """Apply one input. Never raises for business-level refusals."""
+    if now.tzinfo is None:
+        raise NaiveDatetime("now")
+    if inp.input_id in sub.recent_input_ids:
+        return Outcome(OutcomeKind.DUPLICATE, sub, reason="input already applied")
+    if inp.occurred_at > now + MAX_CLOCK_SKEW:
+        return Outcome(OutcomeKind.ILLEGAL, sub, reason="event time is in the future")
+    stale = stale_reason(sub, inp)
+    if stale is not None:
+        return Outcome(OutcomeKind.STALE, sub, reason=stale)
+    handler = _HANDLERS.get(type(inp))
+    if handler is None:
+        raise InvalidInput(f"no transition for input type {type(inp).__name__}")
+    result = handler(sub, inp, policy)
+    if isinstance(result, str):
+        return Outcome(OutcomeKind.ILLEGAL, sub, reason=result)
+    return _commit(sub, inp, result, now)
+
+
+def _commit(sub: Subscription, inp: Input, step: Step, now: datetime) -> Outcome:
+    changes = step.changes
+    stream = inp.stream
+    if stream in WATERMARKED_STREAMS:
+        key: Watermark = inp.order_key
+        mark = sub.watermarks.get(stream)
+        if mark is None or key > mark:
+            watermarks = dict(sub.watermarks)
+            watermarks[stream] = key
+            changes["watermarks"] = watermarks
+    recent = sub.recent_input_ids
+    if len(recent) >= MAX_RECENT_INPUTS:
+        recent = recent[len(recent) - MAX_RECENT_INPUTS + 1 :]
+    changes["recent_input_ids"] = (*recent, inp.input_id)
+    drafts = step.drafts
+    changes["version"] = sub.version + 1
+    changes["sequence"] = sub.sequence + len(drafts)
+    new = evolve(sub, changes)
+    if not drafts:
+        return Outcome(OutcomeKind.APPLIED, new, (), charge=step.charge)
+    context = {
+        "account_id": new.account_id,
+        "provider": new.provider,
+        "billing_mode": new.billing_mode,  # StrEnum: serialises as its value
+        "plan": new.plan,
+        "market": new.market,
+        "state": new.state,
+        "renewal_count": new.renewal_count,
+        "failed_attempts": new.failed_attempts,
+    }
+    events = tuple(
+        build_event(
+            subscription_id=sub.subscription_id,
+            sequence=sub.sequence + index,
+            type=type_,
+            occurred_at=inp.occurred_at,
+            recorded_at=now,
+            payload={**context, **payload},
+        )
+        for index, (type_, payload) in enumerate(drafts, start=1)
+    )
+    return Outcome(OutcomeKind.APPLIED, new, events, charge=step.charge)
+
+
+def due_timers(sub: Subscription, now: datetime) -> list[Input]:
+    """Timer inputs due at ``now``, with deterministic ids so double ticks dedupe."""
+    if sub.billing_mode is not BillingMode.MERCHANT_MANAGED:
+        return []
+    out: list[Input] = []
+    sid = sub.subscription_id
+    if sub.state is State.PAST_DUE and sub.grace_until is not None and now >= sub.grace_until:
+        out.append(GracePeriodOver(input_id=f"{sid}:grace_over", occurred_at=now))
+    elif sub.state is State.ON_HOLD and sub.hold_until is not None and now >= sub.hold_until:
+        out.append(HoldOver(input_id=f"{sid}:hold_over", occurred_at=now))
+    elif sub.state is State.PAUSED and sub.resume_at is not None and now >= sub.resume_at:
+        stamp = sub.resume_at.isoformat()
+        out.append(ResumeRequested(input_id=f"{sid}:auto_resume:{stamp}", occurred_at=now))
+    if sub.next_charge_at is not None and now >= sub.next_charge_at and not out:
+        stamp = sub.next_charge_at.isoformat()
+        out.append(RenewalDue(input_id=f"{sid}:renewal_due:{stamp}", occurred_at=now))
+    return out
+
+
+def next_deadline(sub: Subscription) -> datetime | None:
+    """The earliest moment a timer input becomes due (what the scheduler indexes on)."""
+    if sub.billing_mode is not BillingMode.MERCHANT_MANAGED:
+        return None
+    candidates = [sub.next_charge_at]
+    if sub.state is State.PAST_DUE:
+        candidates.append(sub.grace_until)
+    elif sub.state is State.ON_HOLD:
+        candidates.append(sub.hold_until)
+    elif sub.state is State.PAUSED:
+        candidates.append(sub.resume_at)
+    present = [c for c in candidates if c is not None]
+    return min(present) if present else None

@@ -1,0 +1,280 @@
+"""The subscription aggregate: one immutable value per subscription.
+
+It is what Firestore stores (``to_dict``/``from_dict`` are JSON-safe:
+ISO-8601 strings and ints) and what :func:`refrain.domain.machine.apply`
+maps to its successor. It holds everything later features read: the charge
+idempotency key pieces (billing anchor + ``attempt``), dunning clocks, churn
+counters, the ordering watermarks and a small window of applied input ids.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any, Final
+
+from refrain.domain.clock import ensure_utc
+from refrain.domain.errors import InvalidInput
+from refrain.domain.money import Money
+
+__all__ = [
+    "MAX_RECENT_INPUTS",
+    "BillingMode",
+    "ChurnType",
+    "PendingPlan",
+    "State",
+    "Subscription",
+    "Watermark",
+    "add_months",
+    "evolve",
+]
+
+MAX_RECENT_INPUTS: Final = 32
+
+
+class State(StrEnum):
+    PENDING = "pending"
+    TRIALING = "trialing"
+    ACTIVE = "active"
+    PAST_DUE = "past_due"
+    ON_HOLD = "on_hold"
+    PAUSED = "paused"
+    EXPIRED = "expired"
+
+
+ACCESS_STATES: Final = frozenset({State.TRIALING, State.ACTIVE, State.PAST_DUE})
+
+
+class BillingMode(StrEnum):
+    MERCHANT_MANAGED = "merchant_managed"
+    PROVIDER_MANAGED = "provider_managed"
+
+
+class ChurnType(StrEnum):
+    VOLUNTARY = "voluntary"
+    INVOLUNTARY = "involuntary"
+    REVOKED = "revoked"
+
+
+Watermark = tuple[datetime, int]
+"""(provider event time, provider sequence or -1): the ordering key of an input."""
+
+
+def add_months(value: datetime, months: int) -> datetime:
+    """Calendar months, clamping the day (Jan 31 + 1 month = Feb 28/29)."""
+    index = value.month - 1 + months
+    year, month = value.year + index // 12, index % 12 + 1
+    day = min(value.day, calendar.monthrange(year, month)[1])
+    return value.replace(year=year, month=month, day=day)
+
+
+@dataclass(frozen=True, slots=True)
+class PendingPlan:
+    """A downgrade waiting for the period end."""
+
+    plan: str
+    plan_rank: int
+    interval_months: int
+    price: Money
+
+
+@dataclass(frozen=True, kw_only=True)
+class Subscription:
+    """Frozen, without ``__slots__`` on purpose: :func:`evolve` copies ``__dict__``."""
+
+    subscription_id: str
+    account_id: str
+    provider: str
+    billing_mode: BillingMode
+    plan: str
+    plan_rank: int
+    interval_months: int
+    market: str
+    price: Money
+    created_at: datetime
+    state: State = State.PENDING
+    cancel_at_period_end: bool = False
+    cancel_reason: str | None = None
+    started_at: datetime | None = None
+    current_period_start: datetime | None = None
+    current_period_end: datetime | None = None
+    paid_through: datetime | None = None
+    trial_end: datetime | None = None
+    cycle_anchor: datetime | None = None
+    cycles_since_anchor: int = 0
+    next_charge_at: datetime | None = None
+    charge_pending: bool = False
+    attempt: int = 0
+    failed_attempts: int = 0
+    retry_blocked: bool = False
+    last_decline: str | None = None
+    renewal_count: int = 0
+    grace_until: datetime | None = None
+    hold_until: datetime | None = None
+    paused_at: datetime | None = None
+    resume_at: datetime | None = None
+    payment_method_ref: str | None = None
+    pending_plan: PendingPlan | None = None
+    ended_at: datetime | None = None
+    churn_type: ChurnType | None = None
+    version: int = 0
+    sequence: int = 0
+    watermarks: Mapping[str, Watermark] = field(default_factory=dict)
+    recent_input_ids: tuple[str, ...] = ()
+
+    @classmethod
+    def new(
+        cls,
+        *,
+        subscription_id: str,
+        account_id: str,
+        provider: str,
+        billing_mode: BillingMode,
+        plan: str,
+        plan_rank: int,
+        interval_months: int,
+        market: str,
+        price: Money,
+        created_at: datetime,
+        payment_method_ref: str | None = None,
+    ) -> Subscription:
+        if not subscription_id or not account_id:
+            raise InvalidInput("subscription_id and account_id are required")
+        if interval_months not in (1, 12):
+            raise InvalidInput(f"interval_months must be 1 or 12, got {interval_months}")
+        return cls(
+            subscription_id=subscription_id,
+            account_id=account_id,
+            provider=provider,
+            billing_mode=BillingMode(billing_mode),
+            plan=plan,
+            plan_rank=plan_rank,
+            interval_months=interval_months,
+            market=market,
+            price=price,
+            created_at=ensure_utc(created_at, "created_at"),
+            payment_method_ref=payment_method_ref,
+        )
+
+    # derived ------------------------------------------------------------
+    @property
+    def currency(self) -> str:
+        return self.price.currency
+
+    @property
+    def has_access(self) -> bool:
+        return self.state in ACCESS_STATES
+
+    @property
+    def billing_anchor(self) -> datetime:
+        """Start of the period the next charge pays for (identifies the charge)."""
+        return self.current_period_end or self.created_at
+
+    def charge_idempotency_key(self, attempt: int | None = None) -> str:
+        """(subscription, period, attempt): the key the payment provider also receives."""
+        n = self.attempt if attempt is None else attempt
+        stamp = self.billing_anchor.strftime("%Y%m%dT%H%M%SZ")
+        return f"{self.subscription_id}:{stamp}:{n}"
+
+    def tenure(self, at: datetime) -> timedelta:
+        return at - self.started_at if self.started_at else timedelta(0)
+
+    # serialisation ------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            out[f.name] = _encode(getattr(self, f.name))
+        out["currency"] = self.currency
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Subscription:
+        try:
+            kwargs: dict[str, Any] = {}
+            for f in fields(cls):
+                if f.name not in data:
+                    continue
+                kwargs[f.name] = _decode(f.name, data[f.name])
+            return cls(**kwargs)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InvalidInput(f"not a stored subscription: {exc}") from exc
+
+
+_FIELD_NAMES: Final = frozenset(f.name for f in fields(Subscription))
+
+
+def evolve(sub: Subscription, changes: Mapping[str, Any]) -> Subscription:
+    """``dataclasses.replace`` without its per-call introspection (the hot path).
+
+    One dict merge instead of ~40 frozen-attribute writes; ``changes`` keys
+    must be field names (checked, cheaply, as a set difference).
+    """
+    if not changes.keys() <= _FIELD_NAMES:
+        raise TypeError(f"not Subscription fields: {sorted(set(changes) - _FIELD_NAMES)}")
+    new = object.__new__(Subscription)
+    object.__setattr__(new, "__dict__", {**sub.__dict__, **changes})
+    return new
+
+
+_DATETIME_FIELDS: Final = frozenset(
+    f.name
+    for f in fields(Subscription)
+    if "datetime" in str(f.type) and f.name not in ("watermarks",)
+)
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, StrEnum):
+        return value.value
+    if isinstance(value, Money):
+        return value.to_dict()
+    if isinstance(value, PendingPlan):
+        return {
+            "plan": value.plan,
+            "plan_rank": value.plan_rank,
+            "interval_months": value.interval_months,
+            "price": value.price.to_dict(),
+        }
+    if isinstance(value, tuple):
+        return list(value)
+    if isinstance(value, Mapping):
+        return {k: [t.isoformat(), seq] for k, (t, seq) in value.items()}
+    return value
+
+
+def _dt(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    return ensure_utc(datetime.fromisoformat(value))
+
+
+def _decode(name: str, value: Any) -> Any:
+    if value is None:
+        return None
+    if name in _DATETIME_FIELDS:
+        return _dt(value)
+    if name == "price":
+        return Money.from_dict(value)
+    if name == "pending_plan":
+        return PendingPlan(
+            plan=value["plan"],
+            plan_rank=int(value["plan_rank"]),
+            interval_months=int(value["interval_months"]),
+            price=Money.from_dict(value["price"]),
+        )
+    if name == "watermarks":
+        return {k: (_dt(t), int(seq)) for k, (t, seq) in value.items()}
+    if name == "recent_input_ids":
+        return tuple(value)
+    if name == "state":
+        return State(value)
+    if name == "billing_mode":
+        return BillingMode(value)
+    if name == "churn_type":
+        return ChurnType(value)
+    return value

@@ -1,0 +1,158 @@
+"""The system's messaging and analytics topology, declared once.
+
+The local stack provisions exactly this, and the Terraform tests compare the
+cloud declaration against it, so what runs locally is what gets deployed.
+Every subscription has a dead-letter topic and bounded retries (invariant 8).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+FieldType = Literal["STRING", "INT64", "BOOL", "TIMESTAMP", "DATE", "JSON"]
+FieldMode = Literal["NULLABLE", "REQUIRED", "REPEATED"]
+
+
+@dataclass(frozen=True)
+class Topic:
+    name: str
+    retention_days: int = 7
+
+
+@dataclass(frozen=True)
+class PushTarget:
+    """A function that a subscription delivers to, and the path it posts on."""
+
+    function: str
+    path: str = "/"
+
+
+@dataclass(frozen=True)
+class Subscription:
+    name: str
+    topic: str
+    dead_letter_topic: str
+    push: PushTarget | None = None
+    ordering: bool = True
+    ack_deadline_s: int = 60
+    max_delivery_attempts: int = 10
+    min_backoff_s: int = 10
+    max_backoff_s: int = 600
+    # Consumers also filter by the `type` attribute themselves: the emulator ignores filters.
+    filter: str = ""
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: FieldType
+    mode: FieldMode = "NULLABLE"
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    columns: tuple[Column, ...]
+    partition_field: str | None = None
+    clustering: tuple[str, ...] = ()
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Dataset:
+    name: str
+    tables: tuple[Table, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class Topology:
+    topics: tuple[Topic, ...]
+    subscriptions: tuple[Subscription, ...]
+    datasets: tuple[Dataset, ...]
+
+    def topic_names(self) -> set[str]:
+        return {t.name for t in self.topics}
+
+    def validate(self) -> None:
+        """Refuse a topology that breaks invariant 8 or names a missing topic."""
+        names = self.topic_names()
+        for sub in self.subscriptions:
+            if sub.topic not in names:
+                raise ValueError(f"subscription {sub.name} reads unknown topic {sub.topic}")
+            if sub.dead_letter_topic not in names:
+                raise ValueError(f"subscription {sub.name} has unknown dead-letter topic")
+            if sub.dead_letter_topic == sub.topic:
+                raise ValueError(f"subscription {sub.name} dead-letters into its own topic")
+            if not 5 <= sub.max_delivery_attempts <= 100:
+                raise ValueError(f"subscription {sub.name}: attempts must be within 5..100")
+
+
+SUBSCRIPTION_EVENTS = "subscription-events"
+RENEWAL_TICKS = "renewal-ticks"
+RENEWAL_CHARGES = "renewal-charges"
+PLAY_NOTIFICATIONS = "play-notifications"
+ANALYTICS_DATASET = "refrain_analytics"
+
+
+def _dlq(name: str) -> str:
+    return f"{name}-dead-letter"
+
+
+def _subscription(name: str, topic: str, push: PushTarget, **kw: object) -> Subscription:
+    return Subscription(name=name, topic=topic, dead_letter_topic=_dlq(name), push=push, **kw)  # type: ignore[arg-type]
+
+
+_CONSUMERS = (
+    _subscription(
+        "receipt-email",
+        SUBSCRIPTION_EVENTS,
+        PushTarget("receipt_email"),
+        filter='attributes.type = "invoice.paid" OR hasPrefix(attributes.type, "payment.")',
+    ),
+    _subscription("churn-export", SUBSCRIPTION_EVENTS, PushTarget("churn_export")),
+    _subscription("renewal-tick", RENEWAL_TICKS, PushTarget("renewal_trigger"), ordering=False),
+    _subscription("renewal-charge", RENEWAL_CHARGES, PushTarget("renewal_charge")),
+    _subscription(
+        "play-notifications-push",
+        PLAY_NOTIFICATIONS,
+        PushTarget("checkout_webhook", "/google-play"),
+        ordering=False,
+    ),
+)
+
+_BASE_TOPICS = (SUBSCRIPTION_EVENTS, RENEWAL_TICKS, RENEWAL_CHARGES, PLAY_NOTIFICATIONS)
+
+_CHURN_SIGNALS = Table(
+    name="churn_signals",
+    description="One row per subscription lifecycle signal; pseudonymous.",
+    partition_field="occurred_at",
+    clustering=("market", "signal_type"),
+    columns=(
+        Column("signal_id", "STRING", "REQUIRED"),
+        Column("signal_type", "STRING", "REQUIRED"),
+        Column("occurred_at", "TIMESTAMP", "REQUIRED"),
+        Column("subscriber_key", "STRING", "REQUIRED"),
+        Column("market", "STRING"),
+        Column("plan", "STRING"),
+        Column("billing_mode", "STRING"),
+        Column("provider", "STRING"),
+        Column("currency", "STRING"),
+        Column("price_minor", "INT64"),
+        Column("schema_version", "INT64", "REQUIRED"),
+    ),
+)
+
+TOPOLOGY = Topology(
+    topics=tuple(Topic(n) for n in _BASE_TOPICS)
+    + tuple(Topic(s.dead_letter_topic, retention_days=7) for s in _CONSUMERS),
+    subscriptions=_CONSUMERS,
+    datasets=(Dataset(ANALYTICS_DATASET, tables=(_CHURN_SIGNALS,)),),
+)
+TOPOLOGY.validate()
+
+
+def dead_letter_hold_subscription(dead_letter_topic: str) -> str:
+    """Pull subscription that keeps dead letters for `refrain dlq list|replay`."""
+    return f"{dead_letter_topic}-hold"

@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from refrain.stack import prerequisites
+from refrain.stack.config import StackConfig
+
+
+def test_ports_follow_the_base_and_do_not_collide() -> None:
+    config = StackConfig(port_base=9100)
+    ports = [
+        config.firestore_port,
+        config.pubsub_port,
+        config.bigquery_port,
+        config.bigquery_grpc_port,
+        config.ses_port,
+    ]
+    assert ports == [9101, 9102, 9103, 9104, 9105]
+    assert 8080 not in StackConfig().model_dump().values()
+
+
+def test_single_port_override_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REFRAIN_STACK_PUBSUB_PORT", "9999")
+    config = StackConfig()
+    assert config.pubsub_port == 9999
+    assert config.client_environment()["PUBSUB_EMULATOR_HOST"].endswith(":9999")
+
+
+def test_missing_emulators_say_exactly_what_to_install(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(prerequisites, "_sdk_roots", lambda: [tmp_path])
+    with pytest.raises(prerequisites.MissingPrerequisite) as err:
+        prerequisites.find_emulators()
+    message = str(err.value)
+    assert "gcloud components install cloud-firestore-emulator pubsub-emulator" in message
+    assert "Firestore emulator" in message and "Pub/Sub emulator" in message
+
+
+def test_missing_java_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(prerequisites.shutil, "which", lambda name: None)
+    with pytest.raises(prerequisites.MissingPrerequisite, match="Java 17"):
+        prerequisites.find_emulators()
