@@ -17,3 +17,6 @@ if ! .venv/bin/uv --version 2>/dev/null | grep -q " $UV_VERSION"; then
     .venv/bin/python -m pip install --quiet --disable-pip-version-check "uv==$UV_VERSION"
 fi
 UV_PROJECT_ENVIRONMENT=.venv .venv/bin/uv sync --frozen --inexact --quiet
+
+# checkov (infrastructure policy checks) in its own environment: its pins clash with ours.
+UV_PROJECT_ENVIRONMENT="$PWD/.tools/checkov" .venv/bin/uv sync --frozen --quiet --project tools/checkov

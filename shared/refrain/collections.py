@@ -1,0 +1,18 @@
+"""Firestore collection names, in one place so every function agrees.
+
+Personal data (e-mail, name, locale choice) lives only in `customers`; every
+other document refers to the customer by the opaque account id.
+"""
+
+from __future__ import annotations
+
+SUBSCRIPTIONS = "subscriptions"  # {subscription_id}: Subscription.to_dict() + bookkeeping
+CUSTOMERS = "customers"  # {account_id}: email, name, locale, market (personal data)
+PROVIDER_EVENTS = "provider_events"  # {provider}:{event_id}: dedupe record, create() only
+WEBHOOK_AUDIT = "webhook_audit"  # {request_id}: verified raw request + outcome, TTL'd
+OUTBOX = "outbox"  # {event_id}: domain event waiting for / marked as published
+CHARGES = "charges"  # {charge_id}: one claimed charge attempt (subscription, period, attempt)
+INVOICES = "invoices"  # {invoice_id}: finalised invoices and credit notes
+INVOICE_SERIES = "invoice_series"  # {series_id}: gapless counter per series
+RECEIPT_SENDS = "receipt_sends"  # {notice_id}: e-mail send lease and SES message id
+EXPORT_MARKS = "export_marks"  # {signal_id}: churn export bookkeeping where needed
