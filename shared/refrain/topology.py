@@ -21,6 +21,21 @@ class Topic:
 
 
 @dataclass(frozen=True)
+class Function:
+    """One deployed Cloud Function (gen2): its source folder and entry point.
+
+    Several functions may share a source folder (the renewal tick and the
+    charge worker do); only `public` functions accept unauthenticated calls.
+    """
+
+    name: str
+    source: str
+    entry_point: str
+    signature: Literal["http", "cloudevent"]
+    public: bool = False
+
+
+@dataclass(frozen=True)
 class PushTarget:
     """A function that a subscription delivers to, and the path it posts on."""
 
@@ -71,6 +86,7 @@ class Topology:
     topics: tuple[Topic, ...]
     subscriptions: tuple[Subscription, ...]
     datasets: tuple[Dataset, ...]
+    functions: tuple[Function, ...] = ()
 
     def topic_names(self) -> set[str]:
         return {t.name for t in self.topics}
@@ -78,7 +94,10 @@ class Topology:
     def validate(self) -> None:
         """Refuse a topology that breaks invariant 8 or names a missing topic."""
         names = self.topic_names()
+        functions = {f.name for f in self.functions}
         for sub in self.subscriptions:
+            if self.functions and sub.push and sub.push.function not in functions:
+                raise ValueError(f"subscription {sub.name} pushes to unknown function")
             if sub.topic not in names:
                 raise ValueError(f"subscription {sub.name} reads unknown topic {sub.topic}")
             if sub.dead_letter_topic not in names:
@@ -93,7 +112,18 @@ SUBSCRIPTION_EVENTS = "subscription-events"
 RENEWAL_TICKS = "renewal-ticks"
 RENEWAL_CHARGES = "renewal-charges"
 PLAY_NOTIFICATIONS = "play-notifications"
+OUTBOX_SWEEPS = "outbox-sweeps"
+FEATURE_SNAPSHOTS = "feature-snapshots"
 ANALYTICS_DATASET = "refrain_analytics"
+
+# The domain events that lead to a customer e-mail (receipt, credit note, notices).
+RECEIPT_EVENT_TYPES = (
+    "invoice.paid",
+    "charge.refunded",
+    "payment.failed",
+    "subscription.on_hold",
+    "subscription.expired",
+)
 
 
 def _dlq(name: str) -> str:
@@ -109,11 +139,15 @@ _CONSUMERS = (
         "receipt-email",
         SUBSCRIPTION_EVENTS,
         PushTarget("receipt_email"),
-        filter='attributes.type = "invoice.paid" OR hasPrefix(attributes.type, "payment.")',
+        filter=" OR ".join(f'attributes.type = "{t}"' for t in RECEIPT_EVENT_TYPES),
     ),
     _subscription("churn-export", SUBSCRIPTION_EVENTS, PushTarget("churn_export")),
-    _subscription("renewal-tick", RENEWAL_TICKS, PushTarget("renewal_trigger"), ordering=False),
+    _subscription("renewal-tick", RENEWAL_TICKS, PushTarget("renewal_tick"), ordering=False),
     _subscription("renewal-charge", RENEWAL_CHARGES, PushTarget("renewal_charge")),
+    _subscription("outbox-sweep", OUTBOX_SWEEPS, PushTarget("outbox_sweep"), ordering=False),
+    _subscription(
+        "feature-snapshot", FEATURE_SNAPSHOTS, PushTarget("feature_snapshot"), ordering=False
+    ),
     _subscription(
         "play-notifications-push",
         PLAY_NOTIFICATIONS,
@@ -122,7 +156,31 @@ _CONSUMERS = (
     ),
 )
 
-_BASE_TOPICS = (SUBSCRIPTION_EVENTS, RENEWAL_TICKS, RENEWAL_CHARGES, PLAY_NOTIFICATIONS)
+_BASE_TOPICS = (
+    SUBSCRIPTION_EVENTS,
+    RENEWAL_TICKS,
+    RENEWAL_CHARGES,
+    PLAY_NOTIFICATIONS,
+    OUTBOX_SWEEPS,
+    FEATURE_SNAPSHOTS,
+)
+
+# Cloud Scheduler publishes to these topics (see terraform/); the payload is ignored.
+SCHEDULED_TOPICS = {
+    RENEWAL_TICKS: "every 5 minutes",
+    OUTBOX_SWEEPS: "every 1 minutes",
+    FEATURE_SNAPSHOTS: "every day 02:00 UTC",
+}
+
+_FUNCTIONS = (
+    Function("checkout_webhook", "checkout_webhook", "checkout_webhook", "http", public=True),
+    Function("outbox_sweep", "checkout_webhook", "outbox_sweep", "cloudevent"),
+    Function("renewal_tick", "renewal_trigger", "renewal_tick", "cloudevent"),
+    Function("renewal_charge", "renewal_trigger", "renewal_charge", "cloudevent"),
+    Function("receipt_email", "receipt_email", "receipt_email", "cloudevent"),
+    Function("churn_export", "churn_export", "churn_export", "cloudevent"),
+    Function("feature_snapshot", "churn_export", "feature_snapshot", "cloudevent"),
+)
 
 _CHURN_SIGNALS = Table(
     name="churn_signals",
@@ -149,6 +207,7 @@ TOPOLOGY = Topology(
     + tuple(Topic(s.dead_letter_topic, retention_days=7) for s in _CONSUMERS),
     subscriptions=_CONSUMERS,
     datasets=(Dataset(ANALYTICS_DATASET, tables=(_CHURN_SIGNALS,)),),
+    functions=_FUNCTIONS,
 )
 TOPOLOGY.validate()
 
