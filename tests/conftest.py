@@ -22,6 +22,10 @@ from refrain.stack.prerequisites import MissingPrerequisite, find_emulators
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_PORT_BASE = int(os.environ.get("REFRAIN_TEST_PORT_BASE", "8700"))
+# Separate state dirs let two test runs (on separate port bases) not stop each other's stack.
+TEST_STATE_DIR = Path(
+    os.environ.get("REFRAIN_TEST_STATE_DIR", str(ROOT / ".refrain" / "test-stack"))
+)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -47,7 +51,7 @@ def require_emulators() -> None:
 
 @pytest.fixture(scope="session")
 def stack_config() -> StackConfig:
-    return StackConfig(port_base=TEST_PORT_BASE, state_dir=ROOT / ".refrain" / "test-stack")
+    return StackConfig(port_base=TEST_PORT_BASE, state_dir=TEST_STATE_DIR)
 
 
 @pytest.fixture(scope="session")

@@ -23,3 +23,31 @@ def load_function(name: str) -> ModuleType:
     sys.modules[module_name] = module
     spec.loader.exec_module(module)
     return module
+
+
+FIXTURES = ROOT.parent / "shared" / "fixtures"
+
+
+def stripe_header(payload: bytes, secret: str, timestamp: int) -> str:
+    """A Stripe-Signature header as Stripe computes it (t=..., v1=HMAC-SHA256)."""
+    import hashlib
+    import hmac
+
+    signed = f"{timestamp}.".encode() + payload
+    digest = hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={digest}"
+
+
+def adyen_sign(item: dict[str, object], key_hex: str) -> dict[str, object]:
+    """Return a copy of a NotificationRequestItem with a fresh hmacSignature."""
+    import copy
+
+    import Adyen.util
+
+    signed = copy.deepcopy(item)
+    extra = dict(signed.get("additionalData") or {})  # type: ignore[call-overload]
+    extra.pop("hmacSignature", None)
+    signed["additionalData"] = extra
+    unsigned = {k: v for k, v in signed.items() if k != "additionalData"}
+    extra["hmacSignature"] = Adyen.util.generate_notification_sig(unsigned, key_hex).decode()
+    return signed

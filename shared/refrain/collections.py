@@ -8,9 +8,12 @@ from __future__ import annotations
 
 SUBSCRIPTIONS = "subscriptions"  # {subscription_id}: Subscription.to_dict() + bookkeeping
 CUSTOMERS = "customers"  # {account_id}: email, name, locale, market (personal data)
-PROVIDER_EVENTS = "provider_events"  # {provider}:{event_id}: dedupe record, create() only
+PROVIDER_REFS = "provider_refs"  # {provider}:{object id}: which subscription it belongs to
 WEBHOOK_AUDIT = "webhook_audit"  # {request_id}: verified raw request + outcome, TTL'd
-OUTBOX = "outbox"  # {event_id}: domain event waiting for / marked as published
+# {dedupe key}: one per applied input (provider event, charge outcome, care action); created
+# with a create() precondition, so it is also the dedupe record. Holds the domain events the
+# input produced and `published`; the relay publishes what is left unpublished.
+OUTBOX = "outbox"
 CHARGES = "charges"  # {charge_id}: one claimed charge attempt (subscription, period, attempt)
 INVOICES = "invoices"  # {invoice_id}: finalised invoices and credit notes
 INVOICE_SERIES = "invoice_series"  # {series_id}: gapless counter per series

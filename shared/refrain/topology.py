@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from refrain.churn import rows as _churn_rows
+
 FieldType = Literal["STRING", "INT64", "BOOL", "TIMESTAMP", "DATE", "JSON"]
 FieldMode = Literal["NULLABLE", "REQUIRED", "REPEATED"]
 
@@ -182,31 +184,32 @@ _FUNCTIONS = (
     Function("feature_snapshot", "churn_export", "feature_snapshot", "cloudevent"),
 )
 
+
+def _columns(fields: tuple[tuple[str, str, str, str], ...]) -> tuple[Column, ...]:
+    return tuple(Column(n, t, m, d) for n, t, m, d in fields)  # type: ignore[arg-type]
+
+
+# Both tables are generated from the pydantic row models (refrain.churn.rows, no Google import).
 _CHURN_SIGNALS = Table(
-    name="churn_signals",
-    description="One row per subscription lifecycle signal; pseudonymous.",
+    name=_churn_rows.SIGNALS_TABLE,
+    description="One row per subscription lifecycle signal (signal_id unique); pseudonymous.",
     partition_field="occurred_at",
     clustering=("market", "signal_type"),
-    columns=(
-        Column("signal_id", "STRING", "REQUIRED"),
-        Column("signal_type", "STRING", "REQUIRED"),
-        Column("occurred_at", "TIMESTAMP", "REQUIRED"),
-        Column("subscriber_key", "STRING", "REQUIRED"),
-        Column("market", "STRING"),
-        Column("plan", "STRING"),
-        Column("billing_mode", "STRING"),
-        Column("provider", "STRING"),
-        Column("currency", "STRING"),
-        Column("price_minor", "INT64"),
-        Column("schema_version", "INT64", "REQUIRED"),
-    ),
+    columns=_columns(_churn_rows.bigquery_fields(_churn_rows.SignalRow)),
+)
+_CHURN_FEATURES = Table(
+    name=_churn_rows.SNAPSHOT_TABLE,
+    description="Daily churn-model features per subscriber; a re-run replaces its day.",
+    partition_field="snapshot_date",
+    clustering=("market",),
+    columns=_columns(_churn_rows.bigquery_fields(_churn_rows.FeatureRow)),
 )
 
 TOPOLOGY = Topology(
     topics=tuple(Topic(n) for n in _BASE_TOPICS)
     + tuple(Topic(s.dead_letter_topic, retention_days=7) for s in _CONSUMERS),
     subscriptions=_CONSUMERS,
-    datasets=(Dataset(ANALYTICS_DATASET, tables=(_CHURN_SIGNALS,)),),
+    datasets=(Dataset(ANALYTICS_DATASET, tables=(_CHURN_SIGNALS, _CHURN_FEATURES)),),
     functions=_FUNCTIONS,
 )
 TOPOLOGY.validate()

@@ -43,12 +43,23 @@ class OrderedPublisher:
         ordering_key: str = "",
         timeout_s: float = 30.0,
     ) -> str:
-        future = self._client.publish(
-            self.topic_path(topic), data, ordering_key=ordering_key, **dict(attributes)
-        )
+        return self.publish_many(topic, [(data, attributes, ordering_key)], timeout_s)[0]
+
+    def publish_many(
+        self,
+        topic: str,
+        messages: list[tuple[bytes, Mapping[str, str], str]],
+        timeout_s: float = 30.0,
+    ) -> list[str]:
+        """Hand every message to the client first, then wait once: one batch, kept in order."""
+        futures = [
+            self._client.publish(self.topic_path(topic), data, ordering_key=key, **dict(attrs))
+            for data, attrs, key in messages
+        ]
         try:
-            return str(future.result(timeout=timeout_s))
+            return [str(f.result(timeout=timeout_s)) for f in futures]
         except Exception:
-            if ordering_key:
-                self._client.resume_publish(self.topic_path(topic), ordering_key)
+            for _, _, key in messages:
+                if key:
+                    self._client.resume_publish(self.topic_path(topic), key)
             raise

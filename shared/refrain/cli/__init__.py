@@ -5,7 +5,11 @@ from __future__ import annotations
 import click
 
 from refrain.cli.demo import demo
+from refrain.cli.exports import exports
+from refrain.cli.renewals import renewals
 from refrain.cli.stack import stack
+from refrain.cli.webhooks import webhooks
+from refrain.infra.commands import package
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -15,3 +19,7 @@ def main() -> None:
 
 main.add_command(stack)
 main.add_command(demo)
+main.add_command(webhooks)
+main.add_command(package)
+main.add_command(exports)
+main.add_command(renewals)

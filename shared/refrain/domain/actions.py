@@ -138,6 +138,7 @@ def pause_requested(sub: Subscription, inp: PauseRequested, policy: DunningPolic
         return f"only an active subscription can pause, not {sub.state}"
     if sub.cancel_at_period_end or sub.charge_pending:
         return "cannot pause with a scheduled cancellation or a charge in flight"
+    # a scheduled downgrade is kept (it cannot be withdrawn): renewal applies it after resume
     step = Step(
         {"state": State.PAUSED, "paused_at": inp.occurred_at, "resume_at": inp.resume_at,
          "next_charge_at": None}

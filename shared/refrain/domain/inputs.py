@@ -242,5 +242,8 @@ class ProviderStateReported(Input):
         needs_until = (ProviderStatus.ACTIVE, ProviderStatus.IN_GRACE, ProviderStatus.ON_HOLD)
         if self.status in needs_until and self.until is None:
             raise InvalidInput(f"provider status {self.status} needs 'until'")
+        start, until = self.period_start, self.until
+        if self.status is ProviderStatus.ACTIVE and start and until and until <= start:
+            raise InvalidInput("an active report's period must end ('until') after period_start")
         if self.plan is not None and (self.plan_rank is None or self.price is None):
             raise InvalidInput("a reported plan needs its rank and price")

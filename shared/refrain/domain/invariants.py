@@ -38,7 +38,11 @@ def check_invariants(sub: Subscription) -> list[str]:  # noqa: PLR0915
     if sub.cancel_at_period_end:
         need(s in (State.ACTIVE, State.TRIALING), "cancel_at_period_end only when live")
     if sub.pending_plan is not None:
-        need(s in (State.ACTIVE, State.TRIALING), "pending downgrade only on a live subscription")
+        # a pause keeps it: it takes effect at the first renewal after the resume
+        need(
+            s in (State.ACTIVE, State.TRIALING, State.PAUSED),
+            "pending downgrade only on a live or paused subscription",
+        )
         need(sub.pending_plan.plan_rank < sub.plan_rank, "pending plan must be a downgrade")
     if sub.charge_pending:
         need(merchant and sub.next_charge_at is not None, "charge in flight needs a lease")

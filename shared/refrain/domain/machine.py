@@ -17,6 +17,9 @@ watermark). An input is **stale** and changes nothing when:
 
 * stream ``provider_state`` or ``customer``: its key is lower than the
   stream's watermark (an older report can never overwrite a newer one);
+* an ``active`` provider report whose period ends no later than the start of
+  the period we mirror, whatever its key: it describes an older period
+  (equal keys tie on the watermark; see :mod:`refrain.domain.provider_sync`);
 * stream ``payment``, a *failure*: its key is lower than the payment
   watermark (a failure older than a success or failure already applied, so
   "failed at 10:00" arriving after "succeeded at 10:05" is ignored), or it
@@ -34,6 +37,7 @@ move watermarks into the future.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
 
@@ -61,13 +65,12 @@ from refrain.domain.inputs import (
     ResumeRequested,
 )
 from refrain.domain.outcome import Outcome, OutcomeKind, Step
-from refrain.domain.provider_sync import provider_state_reported
+from refrain.domain.provider_sync import older_period_reason, provider_state_reported
 from refrain.domain.subscription import (
     MAX_RECENT_INPUTS,
     BillingMode,
     State,
     Subscription,
-    Watermark,
     evolve,
 )
 
@@ -77,36 +80,80 @@ MAX_CLOCK_SKEW: Final = timedelta(minutes=5)
 WATERMARKED_STREAMS: Final = frozenset({"payment", "provider_state", "customer"})
 
 Handler = Callable[[Subscription, Any, DunningPolicy], t.Result]
-_HANDLERS: Final[dict[type[Input], Handler]] = {
-    CheckoutCompleted: t.checkout_completed,
-    PaymentSucceeded: t.payment_succeeded,
-    PaymentFailed: t.payment_failed,
-    RenewalDue: t.renewal_due,
-    GracePeriodOver: t.grace_period_over,
-    HoldOver: t.hold_over,
-    CancelRequested: a.cancel_requested,
-    CancelReverted: a.cancel_reverted,
-    PlanChangeRequested: a.plan_change_requested,
-    PauseRequested: a.pause_requested,
-    ResumeRequested: a.resume_requested,
-    PaymentMethodUpdated: a.payment_method_updated,
-    RefundIssued: a.refund_issued,
-    ChargebackOpened: a.chargeback_opened,
-    ProviderStateReported: provider_state_reported,
-}
+StaleRule = Callable[[Subscription, Any], "str | None"]
+
+
+# stale rules (one per input type, see the module docstring) -----------------
+
+
+def _older_than_watermark(sub: Subscription, inp: Input) -> str | None:
+    stream = inp.stream
+    mark = sub.watermarks.get(stream)
+    if mark is not None and inp.order_key < mark:
+        return f"older than the last applied {stream} input ({mark[0].isoformat()})"
+    return None
+
+
+def _stale_failure(sub: Subscription, inp: PaymentFailed) -> str | None:
+    older = _older_than_watermark(sub, inp)
+    if older is None and inp.attempt is not None and inp.attempt < sub.attempt:
+        return f"failure of attempt {inp.attempt}, current attempt is {sub.attempt}"
+    return older
+
+
+def _stale_report(sub: Subscription, inp: ProviderStateReported) -> str | None:
+    return _older_than_watermark(sub, inp) or older_period_reason(sub, inp)
+
+
+@dataclass(frozen=True, slots=True)
+class _Route:
+    """What ``apply`` needs to know about one input type, resolved once at import."""
+
+    handler: Handler
+    stream: str | None  # the watermark this type advances (None: not ordered)
+    stale: StaleRule | None  # None: never stale
+
+
+def _route(
+    type_: type[Input], handler: Handler, stale: StaleRule | None = _older_than_watermark
+) -> tuple[type[Input], _Route]:
+    stream = type_.stream if type_.stream in WATERMARKED_STREAMS else None
+    return type_, _Route(handler, stream, stale if stream is not None else None)
+
+
+_ROUTES: Final[dict[type[Input], _Route]] = dict(
+    [
+        _route(CheckoutCompleted, t.checkout_completed),
+        _route(PaymentSucceeded, t.payment_succeeded, stale=None),  # money moved: never stale
+        _route(PaymentFailed, t.payment_failed, stale=_stale_failure),
+        _route(RenewalDue, t.renewal_due),
+        _route(GracePeriodOver, t.grace_period_over),
+        _route(HoldOver, t.hold_over),
+        _route(CancelRequested, a.cancel_requested),
+        _route(CancelReverted, a.cancel_reverted),
+        _route(PlanChangeRequested, a.plan_change_requested),
+        _route(PauseRequested, a.pause_requested),
+        _route(ResumeRequested, a.resume_requested),
+        _route(PaymentMethodUpdated, a.payment_method_updated),
+        _route(RefundIssued, a.refund_issued),
+        _route(ChargebackOpened, a.chargeback_opened),
+        _route(ProviderStateReported, provider_state_reported, stale=_stale_report),
+    ]
+)
+_HANDLERS: Final[dict[type[Input], Handler]] = {k: r.handler for k, r in _ROUTES.items()}
+
+
+def _route_for(inp: Input) -> _Route:
+    route = _ROUTES.get(type(inp))
+    if route is None:
+        raise InvalidInput(f"no transition for input type {type(inp).__name__}")
+    return route
 
 
 def stale_reason(sub: Subscription, inp: Input) -> str | None:
     """Why ``inp`` is stale against ``sub``'s watermarks, or None if it is not."""
-    stream = inp.stream
-    if stream not in WATERMARKED_STREAMS or isinstance(inp, PaymentSucceeded):
-        return None
-    mark = sub.watermarks.get(stream)
-    if mark is not None and inp.order_key < mark:
-        return f"older than the last applied {stream} input ({mark[0].isoformat()})"
-    if isinstance(inp, PaymentFailed) and inp.attempt is not None and inp.attempt < sub.attempt:
-        return f"failure of attempt {inp.attempt}, current attempt is {sub.attempt}"
-    return None
+    rule = _route_for(inp).stale
+    return None if rule is None else rule(sub, inp)
 
 
 def apply(
@@ -115,37 +162,36 @@ def apply(
     """Apply one input. Never raises for business-level refusals."""
     if now.tzinfo is None:
         raise NaiveDatetime("now")
+    route = _route_for(inp)
     if inp.input_id in sub.recent_input_ids:
         return Outcome(OutcomeKind.DUPLICATE, sub, reason="input already applied")
     if inp.occurred_at > now + MAX_CLOCK_SKEW:
         return Outcome(OutcomeKind.ILLEGAL, sub, reason="event time is in the future")
-    stale = stale_reason(sub, inp)
-    if stale is not None:
-        return Outcome(OutcomeKind.STALE, sub, reason=stale)
-    handler = _HANDLERS.get(type(inp))
-    if handler is None:
-        raise InvalidInput(f"no transition for input type {type(inp).__name__}")
-    result = handler(sub, inp, policy)
+    if route.stale is not None:
+        stale = route.stale(sub, inp)
+        if stale is not None:
+            return Outcome(OutcomeKind.STALE, sub, reason=stale)
+    result = route.handler(sub, inp, policy)
     if isinstance(result, str):
         return Outcome(OutcomeKind.ILLEGAL, sub, reason=result)
-    return _commit(sub, inp, result, now)
+    return _commit(sub, inp, route.stream, result, now)
 
 
-def _commit(sub: Subscription, inp: Input, step: Step, now: datetime) -> Outcome:
+def _commit(
+    sub: Subscription, inp: Input, stream: str | None, step: Step, now: datetime
+) -> Outcome:
     changes = step.changes
-    stream = inp.stream
-    if stream in WATERMARKED_STREAMS:
-        key: Watermark = inp.order_key
+    if stream is not None:
+        key = inp.order_key
         mark = sub.watermarks.get(stream)
         if mark is None or key > mark:
-            watermarks = dict(sub.watermarks)
-            watermarks[stream] = key
-            changes["watermarks"] = watermarks
+            changes["watermarks"] = {**sub.watermarks, stream: key}
     recent = sub.recent_input_ids
     if len(recent) >= MAX_RECENT_INPUTS:
         recent = recent[len(recent) - MAX_RECENT_INPUTS + 1 :]
     changes["recent_input_ids"] = (*recent, inp.input_id)
     drafts = step.drafts
+    first = sub.sequence + 1
     changes["version"] = sub.version + 1
     changes["sequence"] = sub.sequence + len(drafts)
     new = evolve(sub, changes)
@@ -161,16 +207,17 @@ def _commit(sub: Subscription, inp: Input, step: Step, now: datetime) -> Outcome
         "renewal_count": new.renewal_count,
         "failed_attempts": new.failed_attempts,
     }
+    sid, at = sub.subscription_id, inp.occurred_at
     events = tuple(
         build_event(
-            subscription_id=sub.subscription_id,
-            sequence=sub.sequence + index,
+            subscription_id=sid,
+            sequence=sequence,
             type=type_,
-            occurred_at=inp.occurred_at,
+            occurred_at=at,
             recorded_at=now,
-            payload={**context, **payload},
+            payload=context | payload,
         )
-        for index, (type_, payload) in enumerate(drafts, start=1)
+        for sequence, (type_, payload) in enumerate(drafts, start=first)
     )
     return Outcome(OutcomeKind.APPLIED, new, events, charge=step.charge)
 
@@ -182,9 +229,11 @@ def due_timers(sub: Subscription, now: datetime) -> list[Input]:
     out: list[Input] = []
     sid = sub.subscription_id
     if sub.state is State.PAST_DUE and sub.grace_until is not None and now >= sub.grace_until:
-        out.append(GracePeriodOver(input_id=f"{sid}:grace_over", occurred_at=now))
+        stamp = sub.grace_until.isoformat()  # per dunning episode: a later one is not a duplicate
+        out.append(GracePeriodOver(input_id=f"{sid}:grace_over:{stamp}", occurred_at=now))
     elif sub.state is State.ON_HOLD and sub.hold_until is not None and now >= sub.hold_until:
-        out.append(HoldOver(input_id=f"{sid}:hold_over", occurred_at=now))
+        stamp = sub.hold_until.isoformat()
+        out.append(HoldOver(input_id=f"{sid}:hold_over:{stamp}", occurred_at=now))
     elif sub.state is State.PAUSED and sub.resume_at is not None and now >= sub.resume_at:
         stamp = sub.resume_at.isoformat()
         out.append(ResumeRequested(input_id=f"{sid}:auto_resume:{stamp}", occurred_at=now))

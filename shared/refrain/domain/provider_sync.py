@@ -14,8 +14,15 @@ expired         ``expired`` (voluntary / involuntary / the provider's hint)
 revoked         ``expired`` with churn type ``revoked``
 ==============  =========================================================
 
-Ordering is handled before we get here (the ``provider_state`` watermark), so
-an older report can never overwrite a newer one.
+Ordering is handled before we get here (the ``provider_state`` watermark and
+:func:`older_period_reason`), so an older report can never overwrite a newer
+one. Watermarks only order reports with different keys: two reports stamped
+the same instant without a provider sequence both pass, so an ``active``
+report must also make sense against the period we already mirror. One that
+would leave a period whose end is not after its start is refused, never
+stored: ``stale`` when it describes a period that ended before the current
+one began, ``illegal`` otherwise (say a first report whose period has already
+lapsed).
 """
 
 from __future__ import annotations
@@ -25,9 +32,33 @@ from refrain.domain.events import EventType
 from refrain.domain.inputs import ProviderStateReported, ProviderStatus
 from refrain.domain.outcome import Step
 from refrain.domain.subscription import BillingMode, ChurnType, State, Subscription
-from refrain.domain.transitions import Result, expire, iso
+from refrain.domain.transitions import Result, expire, iso, period_fields
 
 _TROUBLE = (State.PAST_DUE, State.ON_HOLD)
+_LIVE = (State.ACTIVE, State.TRIALING)
+
+
+def older_period_reason(sub: Subscription, inp: ProviderStateReported) -> str | None:
+    """Why an ``active`` report is stale by content, whatever its timestamp, or None.
+
+    A report whose period ends no later than the start of the period we mirror
+    describes an older period (a tie on the watermark, or a provider clock
+    that disagrees with its own period dates); applying it would move the
+    period end back before its start.
+    """
+    start, until = sub.current_period_start, inp.until
+    if (
+        inp.status is not ProviderStatus.ACTIVE
+        or sub.billing_mode is not BillingMode.PROVIDER_MANAGED
+        or start is None
+        or until is None
+        or until > start
+    ):
+        return None
+    return (
+        f"reports a period ending {until.isoformat()}, "
+        f"before the current period began ({start.isoformat()})"
+    )
 
 
 def provider_state_reported(  # noqa: PLR0915 (one table, read top to bottom)
@@ -72,13 +103,19 @@ def provider_state_reported(  # noqa: PLR0915 (one table, read top to bottom)
         assert until is not None
         new_state = State.TRIALING if inp.in_trial else State.ACTIVE
         old_end = sub.current_period_end
-        renewed = (
-            sub.state not in (State.PENDING, State.TRIALING)
+        # a paid period beyond the one we mirror starts where that one ended:
+        # a renewal, or a trial converting at its end (as merchant-managed does)
+        moves_on = (
+            sub.state is not State.PENDING
             and old_end is not None
             and until > old_end
             and not inp.in_trial
         )
-        start = inp.period_start or (old_end if renewed else None) or sub.current_period_start or at
+        renewed = moves_on and sub.state is not State.TRIALING
+        carried = old_end if moves_on else sub.current_period_start
+        start = inp.period_start or carried or at
+        if until <= start:
+            return f"reported period ends {iso(until)}, not after its start {iso(start)}"
         changes.update(
             state=new_state, current_period_start=start, current_period_end=until,
             paid_through=None if inp.in_trial else until, grace_until=None, hold_until=None,
@@ -87,39 +124,41 @@ def provider_state_reported(  # noqa: PLR0915 (one table, read top to bottom)
         )  # fmt: skip
         if sub.started_at is None:
             changes["started_at"] = start
+        period = period_fields(start, until)
+        until_iso = period["period_end"]
         if sub.state is State.PENDING:
             if inp.in_trial:
-                step.emit(EventType.TRIAL_STARTED, trial_end=iso(until))
+                step.emit(EventType.TRIAL_STARTED, trial_end=until_iso)
             else:
                 step.emit(
-                    EventType.ACTIVATED, period_start=iso(start), period_end=iso(until),
-                    amount=sub.price.amount, currency=sub.currency, from_trial=False,
+                    EventType.ACTIVATED, **period, amount=sub.price.amount,
+                    currency=sub.currency, from_trial=False,
                 )  # fmt: skip
         elif sub.state is State.TRIALING and not inp.in_trial:
             step.emit(
-                EventType.ACTIVATED, period_start=iso(start), period_end=iso(until),
-                amount=sub.price.amount, currency=sub.currency, from_trial=True,
+                EventType.ACTIVATED, **period, amount=sub.price.amount, currency=sub.currency,
+                from_trial=True,
             )  # fmt: skip
         elif sub.state in _TROUBLE:
             changes["failed_attempts"] = 0
             step.emit(EventType.RECOVERED, from_state=sub.state.value)
         elif sub.state is State.PAUSED:
-            step.emit(EventType.RESUMED, period_end=iso(until))
+            step.emit(EventType.RESUMED, period_end=until_iso)
         if renewed:
             changes["renewal_count"] = sub.renewal_count + 1
-            step.emit(EventType.RENEWED, period_start=iso(start), period_end=iso(until))
+            step.emit(EventType.RENEWED, **period)
         if inp.paid_amount is not None and (renewed or sub.state is not State.ACTIVE):
             step.emit(
                 EventType.INVOICE_PAID, charge_id=inp.charge_id, amount=inp.paid_amount.amount,
-                currency=inp.paid_amount.currency, period_start=iso(start), period_end=iso(until),
+                currency=inp.paid_amount.currency, **period,
                 billing_reason="subscription_cycle" if renewed else "subscription_create",
                 attempt=1,
             )  # fmt: skip
-        if sub.state in (State.ACTIVE, State.TRIALING):
+        if sub.state in _LIVE:
             if inp.cancel_at_period_end and not sub.cancel_at_period_end:
                 changes["cancel_reason"] = inp.cancel_reason
                 step.emit(
-                    EventType.CANCEL_REQUESTED, reason=inp.cancel_reason, effective_at=iso(until)
+                    EventType.CANCEL_REQUESTED, reason=inp.cancel_reason, effective_at=until_iso
                 )
             elif sub.cancel_at_period_end and not inp.cancel_at_period_end:
                 changes["cancel_reason"] = None
@@ -129,6 +168,8 @@ def provider_state_reported(  # noqa: PLR0915 (one table, read top to bottom)
     if sub.state is State.PENDING:
         return f"provider reports {status} for a subscription that never started"
     changes["cancel_at_period_end"] = False
+    if status is not ProviderStatus.PAUSED:  # a later pause starts its own clock
+        changes.update(paused_at=None, resume_at=None)
     if status is ProviderStatus.IN_GRACE:
         changes.update(state=State.PAST_DUE, grace_until=until, hold_until=None)
         if sub.state is not State.PAST_DUE:

@@ -63,12 +63,15 @@ Watermark = tuple[datetime, int]
 """(provider event time, provider sequence or -1): the ordering key of an input."""
 
 
+_MONTH_DAYS: Final = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
 def add_months(value: datetime, months: int) -> datetime:
     """Calendar months, clamping the day (Jan 31 + 1 month = Feb 28/29)."""
     index = value.month - 1 + months
     year, month = value.year + index // 12, index % 12 + 1
-    day = min(value.day, calendar.monthrange(year, month)[1])
-    return value.replace(year=year, month=month, day=day)
+    last = _MONTH_DAYS[month - 1] + (month == 2 and calendar.isleap(year))
+    return value.replace(year=year, month=month, day=min(value.day, last))
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,11 +34,17 @@ from refrain.domain.subscription import (
 Result = Step | str
 LIVE = (State.ACTIVE, State.TRIALING)
 DUNNING = (State.PAST_DUE, State.ON_HOLD)
+LIVE_OR_DUNNING = LIVE + DUNNING
 PROVIDER_OWNS = "provider-managed subscription: the provider decides this; mirror its state"
 
 
 def iso(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat()
+
+
+def period_fields(start: datetime, end: datetime) -> dict[str, str]:
+    """The ISO pair that period-carrying payloads repeat, formatted once per transition."""
+    return {"period_start": start.isoformat(), "period_end": end.isoformat()}
 
 
 def expire(sub: Subscription, step: Step, at: datetime, churn: ChurnType) -> Step:
@@ -69,22 +75,24 @@ def expire(sub: Subscription, step: Step, at: datetime, churn: ChurnType) -> Ste
 
 
 def _invoice_paid(
-    step: Step, *, charge_id: str | None, amount: Money, start: datetime, end: datetime,
-    reason: str, attempt: int,
+    step: Step, *, charge_id: str | None, amount: Money, period: dict[str, str], reason: str,
+    attempt: int,
 ) -> None:  # fmt: skip
     step.emit(
         EventType.INVOICE_PAID,
         charge_id=charge_id,
         amount=amount.amount,
         currency=amount.currency,
-        period_start=iso(start),
-        period_end=iso(end),
+        **period,
         billing_reason=reason,
         attempt=attempt,
     )
 
 
-def _first_period(sub: Subscription, step: Step, start: datetime, from_trial: bool) -> datetime:
+def _first_period(
+    sub: Subscription, step: Step, start: datetime, from_trial: bool
+) -> dict[str, str]:
+    """Activate with a first paid period from ``start``; returns its ISO period fields."""
     end = add_months(start, sub.interval_months)
     step.changes.update(
         state=State.ACTIVE,
@@ -104,15 +112,15 @@ def _first_period(sub: Subscription, step: Step, start: datetime, from_trial: bo
     )
     if sub.started_at is None:
         step.changes["started_at"] = start
+    period = period_fields(start, end)
     step.emit(
         EventType.ACTIVATED,
-        period_start=iso(start),
-        period_end=iso(end),
+        **period,
         amount=sub.price.amount,
         currency=sub.currency,
         from_trial=from_trial,
     )
-    return end
+    return period
 
 
 def checkout_completed(sub: Subscription, inp: CheckoutCompleted, policy: DunningPolicy) -> Result:
@@ -139,11 +147,11 @@ def checkout_completed(sub: Subscription, inp: CheckoutCompleted, policy: Dunnin
     if inp.paid and inp.amount is not None:
         if inp.amount.currency != sub.currency:
             return f"checkout paid in {inp.amount.currency}, subscription is in {sub.currency}"
-        end = _first_period(sub, step, at, from_trial=False)
+        period = _first_period(sub, step, at, from_trial=False)
         if sub.billing_mode is BillingMode.PROVIDER_MANAGED:
             step.changes["next_charge_at"] = None
         _invoice_paid(
-            step, charge_id=inp.charge_id, amount=inp.amount, start=at, end=end,
+            step, charge_id=inp.charge_id, amount=inp.amount, period=period,
             reason="subscription_create", attempt=1,
         )  # fmt: skip
     return step  # unpaid, no trial: stays pending until PaymentSucceeded
@@ -171,9 +179,9 @@ def payment_succeeded(sub: Subscription, inp: PaymentSucceeded, policy: DunningP
     at = inp.occurred_at
     step = Step()
     if sub.state is State.PENDING:
-        end = _first_period(sub, step, at, from_trial=False)
+        period = _first_period(sub, step, at, from_trial=False)
         _invoice_paid(
-            step, charge_id=inp.charge_id, amount=inp.amount, start=at, end=end,
+            step, charge_id=inp.charge_id, amount=inp.amount, period=period,
             reason="subscription_create", attempt=max(sub.attempt, 1),
         )  # fmt: skip
         return step
@@ -184,10 +192,10 @@ def payment_succeeded(sub: Subscription, inp: PaymentSucceeded, policy: DunningP
     assert sub.current_period_end is not None and sub.cycle_anchor is not None
     attempt = sub.attempt
     if sub.state is State.TRIALING:
-        end = _first_period(sub, step, sub.current_period_end, from_trial=True)
+        period = _first_period(sub, step, sub.current_period_end, from_trial=True)
         _invoice_paid(
-            step, charge_id=inp.charge_id, amount=inp.amount, start=sub.current_period_end,
-            end=end, reason="subscription_cycle", attempt=attempt,
+            step, charge_id=inp.charge_id, amount=inp.amount, period=period,
+            reason="subscription_cycle", attempt=attempt,
         )  # fmt: skip
         return step
     if sub.state is State.ON_HOLD:
@@ -218,9 +226,10 @@ def payment_succeeded(sub: Subscription, inp: PaymentSucceeded, policy: DunningP
     )
     if sub.state in DUNNING:
         step.emit(EventType.RECOVERED, from_state=sub.state.value)
-    step.emit(EventType.RENEWED, period_start=iso(start), period_end=iso(end))
+    period = period_fields(start, end)
+    step.emit(EventType.RENEWED, **period)
     _invoice_paid(
-        step, charge_id=inp.charge_id, amount=inp.amount, start=start, end=end,
+        step, charge_id=inp.charge_id, amount=inp.amount, period=period,
         reason="subscription_cycle", attempt=attempt,
     )  # fmt: skip
     return step
@@ -237,7 +246,7 @@ def payment_failed(sub: Subscription, inp: PaymentFailed, policy: DunningPolicy)
     decline = inp.decline
     step.changes.update(failed_attempts=failed, last_decline=decline.category.value)
 
-    def failed_event(next_retry: datetime | None) -> None:
+    def failed_event(next_retry_at: str | None) -> None:
         step.emit(
             EventType.PAYMENT_FAILED,
             charge_id=inp.charge_id,
@@ -247,13 +256,13 @@ def payment_failed(sub: Subscription, inp: PaymentFailed, policy: DunningPolicy)
             decline_category=decline.category.value,
             decline_code=decline.code,
             hard_decline=decline.hard,
-            next_retry_at=iso(next_retry),
+            next_retry_at=next_retry_at,
         )
 
     if sub.state is State.PENDING:
         failed_event(None)  # checkout payment failed: the customer is still in the flow
         return step
-    if sub.state not in LIVE + DUNNING:
+    if sub.state not in LIVE_OR_DUNNING:
         return f"no charge outstanding in state {sub.state}"
     if not sub.charge_pending:
         return "no renewal charge outstanding"
@@ -261,7 +270,8 @@ def payment_failed(sub: Subscription, inp: PaymentFailed, policy: DunningPolicy)
     anchor = sub.current_period_end
     next_retry = None if decline.hard else policy.next_retry_at(anchor, inp.occurred_at)
     step.changes.update(charge_pending=False, next_charge_at=next_retry, retry_blocked=decline.hard)
-    failed_event(next_retry)
+    retry_at = iso(next_retry)
+    failed_event(retry_at)
     if sub.state in LIVE:
         grace_until = policy.grace_until(anchor)
         step.changes.update(
@@ -270,14 +280,14 @@ def payment_failed(sub: Subscription, inp: PaymentFailed, policy: DunningPolicy)
             hold_until=policy.hold_until(anchor),
             cancel_at_period_end=False,
         )
-        step.emit(EventType.PAST_DUE, grace_until=iso(grace_until), next_retry_at=iso(next_retry))
+        step.emit(EventType.PAST_DUE, grace_until=iso(grace_until), next_retry_at=retry_at)
     return step
 
 
 def renewal_due(sub: Subscription, inp: RenewalDue, policy: DunningPolicy) -> Result:
     if sub.billing_mode is BillingMode.PROVIDER_MANAGED:
         return PROVIDER_OWNS
-    if sub.state not in LIVE + DUNNING:
+    if sub.state not in LIVE_OR_DUNNING:
         return f"nothing to renew in state {sub.state}"
     due = sub.next_charge_at
     if due is None:

@@ -183,6 +183,19 @@ def test_pause_and_resume_carry_unused_time() -> None:
     assert out.subscription.current_period_end == end + 30 * DAY
 
 
+def test_downgrade_scheduled_before_a_pause_applies_after_resume() -> None:
+    sub = active_sub()
+    sub = step(sub, _change(sub, "student_monthly", 10, 7500)).subscription
+    sub = step(sub, PauseRequested(input_id=new_id(), occurred_at=T0 + 15 * DAY)).subscription
+    assert sub.state is State.PAUSED and sub.pending_plan is not None
+    sub = step(sub, ResumeRequested(input_id=new_id(), occurred_at=T0 + 25 * DAY)).subscription
+    assert sub.state is State.ACTIVE and sub.plan == "individual_monthly"
+    assert sub.current_period_end is not None
+    sub, outs = run_timers(sub, sub.current_period_end, succeed)
+    assert outs[0].charge is not None and outs[0].charge.amount == Money(7500, "SEK")
+    assert sub.plan == "student_monthly" and sub.pending_plan is None
+
+
 def test_chargeback_revokes_access_and_refund_can() -> None:
     sub = active_sub()
     out = step(

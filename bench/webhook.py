@@ -1,0 +1,329 @@
+"""checkout_webhook: Firestore operations per event, throughput, latency, CPU, cold start.
+
+Usage: .venv/bin/python bench/webhook.py [--events 400] [--port-base 8950]
+
+Starts its own local stack and serves the real function with functions-framework.
+- Firestore reads/writes/commits per event are counted at the client's RPC layer
+  (BatchGetDocuments documents, Commit writes, RunQuery results), not estimated.
+- Throughput and latency: signed Stripe events over HTTP at concurrency 1 and 16.
+- CPU per event: the server process's CPU time (all of it: Flask, gRPC, ours) and
+  our own share (cProfile, functions under shared/refrain, in-process run).
+- Cold start: process spawn to first answered request, ours vs a bare function
+  importing the same Google clients.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import json
+import os
+import pstats
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import psutil
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from refrain.adapters.firestore import build_firestore  # noqa: E402
+from refrain.ingest.wiring import build_webhook_service  # noqa: E402
+from refrain.stack.config import StackConfig  # noqa: E402
+from refrain.stack.manager import StackManager  # noqa: E402
+from refrain.stack.seed import pointed_at  # noqa: E402
+from tests.support import stripe_header  # noqa: E402
+
+SECRET = "whsec_bench"  # noqa: S105 - local benchmark secret
+MARKETS = [("SE", "SEK"), ("DE", "EUR"), ("GB", "GBP"), ("US", "USD"), ("JP", "JPY"), ("BR", "BRL")]
+
+
+def checkout_event(i: int, catalog: Any) -> dict[str, Any]:
+    market, currency = MARKETS[i % len(MARKETS)]
+    price = catalog.price("individual_monthly", market)
+    return {
+        "id": f"evt_bench_checkout_{i}",
+        "object": "event",
+        "type": "checkout.session.completed",
+        "created": int(time.time()) - 60,
+        "data": {
+            "object": {
+                "id": f"cs_bench_{i}",
+                "object": "checkout.session",
+                "mode": "payment",
+                "status": "complete",
+                "payment_status": "paid",
+                "payment_intent": f"pi_bench_{i}",
+                "customer": f"cus_bench_{i}",
+                "amount_total": price.amount,
+                "currency": currency.lower(),
+                "customer_details": {"email": f"bench{i}@example.com"},
+                "metadata": {
+                    "account_id": f"acct_{i}",
+                    "plan": "individual_monthly",
+                    "market": market,
+                    "subscription_id": f"sub_bench_{i}",
+                },
+            }
+        },
+    }
+
+
+def cancel_event(i: int) -> dict[str, Any]:
+    """A provider-state style update on an existing subscription (cancel at period end)."""
+    event = checkout_event(i, None) if False else None  # noqa: SIM108 - keeps shapes obvious
+    del event
+    return {
+        "id": f"evt_bench_fail_{i}",
+        "object": "event",
+        "type": "payment_intent.payment_failed",
+        "created": int(time.time()) - 30,
+        "data": {
+            "object": {
+                "id": f"pi_bench_r{i}",
+                "object": "payment_intent",
+                "amount": 1,
+                "currency": "sek",
+                "metadata": {"subscription_id": f"sub_bench_{i}"},
+                "last_payment_error": {
+                    "code": "card_declined",
+                    "decline_code": "insufficient_funds",
+                },
+            }
+        },
+    }
+
+
+def signed(event: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
+    body = json.dumps(event).encode()
+    return body, {
+        "Content-Type": "application/json",
+        "Stripe-Signature": stripe_header(body, SECRET, int(time.time())),
+    }
+
+
+class RpcCounter:
+    """Counts Firestore documents read, writes and commits at the GAPIC client."""
+
+    def __init__(self, db: Any) -> None:
+        self.counts: Counter[str] = Counter()
+        api = db._firestore_api
+        original_get, original_commit = api.batch_get_documents, api.commit
+        original_query = api.run_query
+
+        def batch_get_documents(*args: Any, **kwargs: Any) -> Any:
+            request = kwargs.get("request") or args[0]
+            self.counts["reads"] += len(
+                request["documents"] if isinstance(request, dict) else request.documents
+            )
+            return original_get(*args, **kwargs)
+
+        def commit(*args: Any, **kwargs: Any) -> Any:
+            request = kwargs.get("request") or args[0]
+            writes = request["writes"] if isinstance(request, dict) else request.writes
+            self.counts["writes"] += len(writes)
+            self.counts["commits"] += 1
+            return original_commit(*args, **kwargs)
+
+        def run_query(*args: Any, **kwargs: Any) -> Any:
+            for item in original_query(*args, **kwargs):
+                if item.document and item.document.name:
+                    self.counts["reads"] += 1
+                yield item
+
+        api.batch_get_documents = batch_get_documents
+        api.commit = commit
+        api.run_query = run_query
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def serve(
+    source: Path, target: str, env: dict[str, str]
+) -> tuple[subprocess.Popen[bytes], str, float]:
+    port = free_port()
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        [str(ROOT / ".venv/bin/functions-framework"), "--target", target, "--source", str(source),
+         "--port", str(port), "--host", "127.0.0.1"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    return proc, f"http://127.0.0.1:{port}", started
+
+
+def first_answer(url: str, body: bytes, headers: dict[str, str], started: float) -> float:
+    while True:
+        try:
+            requests.post(url, data=body, headers=headers, timeout=30)
+            return time.perf_counter() - started
+        except requests.ConnectionError:
+            time.sleep(0.005)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--events", type=int, default=400)
+    parser.add_argument("--port-base", type=int, default=8950)
+    args = parser.parse_args()
+    from refrain.domain import load_catalog
+
+    catalog = load_catalog()
+    manager = StackManager(
+        StackConfig(port_base=args.port_base, state_dir=Path(tempfile.mkdtemp()) / "stack")
+    )
+    manager.up()
+    try:
+        with pointed_at(manager.config) as cloud:
+            os.environ["STRIPE_WEBHOOK_SECRET"] = SECRET
+            env = {**os.environ}
+            report: list[str] = []
+
+            # 1. Operations per event, counted in-process on the real service.
+            service = build_webhook_service(cloud)
+            counter = RpcCounter(service.ledger.db)  # type: ignore[attr-defined]
+            audit_counter = (
+                RpcCounter(service.audit.db)
+                if service.audit.db is not service.ledger.db
+                else counter
+            )  # type: ignore[attr-defined]
+            del audit_counter
+            kinds = {
+                "checkout (new subscription)": [
+                    checkout_event(100_000 + i, catalog) for i in range(40)
+                ],
+                "payment failure (existing subscription)": [
+                    cancel_event(100_000 + i) for i in range(40)
+                ],
+                "duplicate delivery": [checkout_event(100_000 + i, catalog) for i in range(40)],
+            }
+            for name, events in kinds.items():
+                before = Counter(counter.counts)
+                for event in events:
+                    body, headers = signed(event)
+                    answer = service.handle("POST", "/stripe", headers, body)
+                    assert answer.status == 200, answer
+                used = counter.counts - before
+                n = len(events)
+                report.append(
+                    f"{name:<42} per event: reads {used['reads'] / n:.2f}, writes {used['writes'] / n:.2f}, "
+                    f"commits {used['commits'] / n:.2f}  (audit record included: 1 write + 1 update)"
+                )
+
+            # 2. Our own CPU per event (cProfile, functions in shared/refrain only).
+            profile = cProfile.Profile()
+            events = [checkout_event(200_000 + i, catalog) for i in range(100)]
+            cpu0 = time.process_time()
+            profile.enable()
+            for event in events:
+                body, headers = signed(event)
+                service.handle("POST", "/stripe", headers, body)
+            profile.disable()
+            cpu_all = (time.process_time() - cpu0) / len(events)
+            stats = pstats.Stats(profile)
+            ours = sum(
+                row[2]  # tottime
+                for (filename, _, _), row in stats.stats.items()  # type: ignore[attr-defined]
+                if "/shared/refrain/" in filename
+            ) / len(events)
+
+            # 3. HTTP throughput and latency at concurrency 1 and 16.
+            proc, url, _ = serve(
+                ROOT / "functions/checkout_webhook/main.py", "checkout_webhook", env
+            )
+            base = 300_000
+            try:
+                warm = signed(checkout_event(base - 1, catalog))
+                first_answer(url + "/stripe", warm[0], warm[1], time.perf_counter())
+                server = psutil.Process(proc.pid)
+                for concurrency in (1, 16):
+                    payloads = [
+                        signed(checkout_event(base + i, catalog)) for i in range(args.events)
+                    ]
+                    base += args.events
+                    latencies: list[float] = []
+                    cpu_before = sum(
+                        p.cpu_times().user + p.cpu_times().system
+                        for p in [server, *server.children(recursive=True)]
+                    )
+
+                    def post(payload: tuple[bytes, dict[str, str]]) -> None:
+                        t = time.perf_counter()
+                        r = requests.post(
+                            url + "/stripe", data=payload[0], headers=payload[1], timeout=60
+                        )
+                        r.raise_for_status()
+                        latencies.append(time.perf_counter() - t)
+
+                    started = time.perf_counter()
+                    with ThreadPoolExecutor(concurrency) as pool:
+                        list(pool.map(post, payloads))
+                    wall = time.perf_counter() - started
+                    cpu_after = sum(
+                        p.cpu_times().user + p.cpu_times().system
+                        for p in [server, *server.children(recursive=True)]
+                    )
+                    latencies.sort()
+                    report.append(
+                        f"HTTP concurrency {concurrency:>2}: {len(payloads) / wall:7.1f} events/s, "
+                        f"p50 {statistics.median(latencies) * 1000:6.1f} ms, "
+                        f"p99 {latencies[int(len(latencies) * 0.99) - 1] * 1000:6.1f} ms, "
+                        f"server CPU {(cpu_after - cpu_before) / len(payloads) * 1000:.1f} ms/event"
+                    )
+            finally:
+                proc.terminate()
+                proc.wait()
+            report.append(
+                f"CPU per event in-process: all {cpu_all * 1000:.1f} ms, of which Refrain's own code "
+                f"{ours * 1000:.2f} ms (cProfile tottime in shared/refrain)"
+            )
+
+            # 4. Cold start: spawn → first answered request, ours vs a bare function.
+            bare = Path(tempfile.mkdtemp()) / "main.py"
+            bare.write_text(
+                "import functions_framework\n"
+                "from google.cloud import firestore, pubsub_v1\n"
+                "@functions_framework.http\n"
+                "def bare(request):\n"
+                "    return 'ok'\n"
+            )
+            colds: dict[str, list[float]] = {"bare": [], "ours": []}
+            for i in range(3):
+                proc, url, t0 = serve(bare, "bare", env)
+                colds["bare"].append(
+                    first_answer(url, b"{}", {"Content-Type": "application/json"}, t0)
+                )
+                proc.terminate()
+                proc.wait()
+                proc, url, t0 = serve(
+                    ROOT / "functions/checkout_webhook/main.py", "checkout_webhook", env
+                )
+                body, headers = signed(checkout_event(900_000 + i, catalog))
+                colds["ours"].append(first_answer(url + "/stripe", body, headers, t0))
+                proc.terminate()
+                proc.wait()
+            b, o = statistics.median(colds["bare"]), statistics.median(colds["ours"])
+            report.append(
+                f"cold start (spawn to first answered request, median of 3): bare functions-framework + "
+                f"Firestore/Pub/Sub clients {b * 1000:.0f} ms; checkout_webhook incl. first Stripe event "
+                f"{o * 1000:.0f} ms; Refrain adds {(o - b) * 1000:.0f} ms"
+            )
+            print("\n".join(report))
+    finally:
+        manager.down()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,31 @@
+"""Write Terraform's generated inputs (topology.json, BigQuery schemas) from refrain.topology.
+
+Usage: .venv/bin/python scripts/gen_tf_schemas.py [--check]
+--check exits 1 and lists the stale files instead of writing them (CI).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from refrain.infra import tfgen
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def main(argv: list[str]) -> int:
+    if "--check" in argv:
+        stale = tfgen.stale_files(ROOT)
+        for path in stale:
+            print(f"out of date: {path}", file=sys.stderr)
+        if stale:
+            print(f"run: {tfgen.REGENERATE}", file=sys.stderr)
+        return 1 if stale else 0
+    for path in tfgen.write(ROOT):
+        print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

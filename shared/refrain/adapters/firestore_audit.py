@@ -1,0 +1,100 @@
+"""The webhook audit trail: every verified request, stored before it is processed.
+
+A record holds the provider, the headers minus credentials, the raw body
+(zlib-compressed: a 1 MiB JSON body must fit Firestore's 1 MiB document
+limit), the outcome, and `expire_at` for Firestore's TTL policy. Its outcome
+update and the outbox entries' `published` marks share one commit.
+"""
+
+from __future__ import annotations
+
+import uuid
+import zlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from google.cloud import firestore
+
+from refrain.collections import OUTBOX, WEBHOOK_AUDIT
+
+_CREDENTIAL_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization", "x-api-key"})
+
+
+def audit_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    return {k: v for k, v in headers.items() if k.lower() not in _CREDENTIAL_HEADERS}
+
+
+@dataclass
+class StoredRequest:
+    audit_id: str
+    provider: str
+    headers: dict[str, str]
+    body: bytes
+    outcome: str
+    received_at: datetime
+
+
+@dataclass
+class FirestoreAuditLog:
+    db: firestore.Client
+    retention: timedelta = timedelta(days=30)
+    now: Callable[[], datetime] | None = None
+
+    def record(
+        self, provider: str, headers: dict[str, str], body: bytes, received_at: datetime
+    ) -> str:
+        audit_id = uuid.uuid4().hex
+        self.db.collection(WEBHOOK_AUDIT).document(audit_id).create(
+            {
+                "provider": provider,
+                "headers": audit_headers(headers),
+                "body_zlib": zlib.compress(body, 6),
+                "size": len(body),
+                "outcome": "received",
+                "received_at": received_at,
+                "expire_at": received_at + self.retention,
+            }
+        )
+        return audit_id
+
+    def finish(self, audit_id: str, outcome: str, detail: str | None, published: list[str]) -> None:
+        batch = self.db.batch()
+        stamp = firestore.SERVER_TIMESTAMP
+        batch.update(
+            self.db.collection(WEBHOOK_AUDIT).document(audit_id),
+            {"outcome": outcome, "detail": detail, "finished_at": stamp},
+        )
+        for outbox_id in published:
+            batch.update(
+                self.db.collection(OUTBOX).document(outbox_id),
+                {"published": True, "published_at": stamp},
+            )
+        batch.commit()
+
+    def load(self, audit_id: str) -> StoredRequest | None:
+        snap = self.db.collection(WEBHOOK_AUDIT).document(audit_id).get()
+        if not snap.exists:
+            return None
+        return _stored(snap.id, snap.to_dict() or {})
+
+    def failed(self, limit: int = 500) -> list[StoredRequest]:
+        """Requests whose processing failed or was rejected as unmappable: replay candidates."""
+        query = (
+            self.db.collection(WEBHOOK_AUDIT)
+            .where(filter=firestore.FieldFilter("outcome", "in", ["failed", "unmappable"]))
+            .limit(limit)
+        )
+        return [_stored(s.id, s.to_dict() or {}) for s in query.stream()]
+
+
+def _stored(audit_id: str, data: dict[str, Any]) -> StoredRequest:
+    return StoredRequest(
+        audit_id=audit_id,
+        provider=str(data["provider"]),
+        headers=dict(data.get("headers") or {}),
+        body=zlib.decompress(data["body_zlib"]),
+        outcome=str(data.get("outcome")),
+        received_at=data["received_at"],
+    )

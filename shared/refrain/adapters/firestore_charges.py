@@ -1,0 +1,80 @@
+"""The charge record `charges/{charge_id}`: one claimed renewal charge attempt.
+
+The charge id is the domain's idempotency key "{subscription}:{billing anchor}:{attempt}"
+(what Stripe receives as idempotency key and metadata.charge_id, and Adyen as
+merchantReference and Idempotency-Key). The renewal worker creates the record
+(status "pending") in the same ledger transaction that applies RenewalDue; the
+first recorded outcome (by the worker after the gateway call, or by the webhook's
+asynchronous confirmation, whichever commits first) turns it into "succeeded" or
+"declined". A later report of the same outcome for the same charge is a no-op:
+that is the reconciliation rule between the two paths (see FirestoreLedger).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Final
+
+from refrain.domain.inputs import Input, PaymentFailed, PaymentSucceeded
+from refrain.domain.money import Money
+from refrain.domain.outcome import ChargeRequest
+
+PENDING: Final = "pending"
+SUCCEEDED: Final = "succeeded"
+DECLINED: Final = "declined"
+
+
+def claim_document(charge: ChargeRequest, provider: str, now: datetime) -> dict[str, Any]:
+    """What the worker needs to re-drive the charge with the same key after a crash."""
+    return {
+        "subscription_id": charge.subscription_id,
+        "billing_anchor": charge.billing_anchor,
+        "attempt": charge.attempt,
+        "amount": charge.amount.amount,
+        "currency": charge.amount.currency,
+        "purpose": charge.purpose,
+        "payment_method_ref": charge.payment_method_ref,
+        "provider": provider,
+        "status": PENDING,
+        "claimed_at": now,
+        "drives": 1,
+    }
+
+
+def charge_from_document(charge_id: str, data: dict[str, Any]) -> ChargeRequest:
+    return ChargeRequest(
+        subscription_id=str(data["subscription_id"]),
+        idempotency_key=charge_id,
+        amount=Money(int(data["amount"]), str(data["currency"])),
+        billing_anchor=data["billing_anchor"],
+        attempt=int(data["attempt"]),
+        purpose=str(data.get("purpose") or "renewal"),
+        payment_method_ref=data.get("payment_method_ref"),
+    )
+
+
+def payment_charge_id(inp: Input | None) -> str | None:
+    """The charge a payment outcome reports on (None for every other input)."""
+    if isinstance(inp, PaymentSucceeded | PaymentFailed) and inp.charge_id:
+        return inp.charge_id.replace("/", "_")
+    return None
+
+
+def outcome_of(inp: Input) -> str:
+    return SUCCEEDED if isinstance(inp, PaymentSucceeded) else DECLINED
+
+
+def outcome_fields(inp: Input, source: str, ledger_status: str, now: datetime) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "status": outcome_of(inp),
+        "recorded_by": source,
+        "recorded_at": now,
+        "ledger_status": ledger_status,
+    }
+    if isinstance(inp, PaymentFailed):
+        fields["decline"] = {
+            "category": inp.decline.category.value,
+            "code": inp.decline.code,
+            "hard": inp.decline.hard,
+        }
+    return fields

@@ -1,0 +1,117 @@
+"""Adyen gateway: Checkout ``/payments`` with the stored payment method, once per charge id.
+
+Request: the stored ``storedPaymentMethodId`` (our payment_method_ref, the
+token from the checkout's tokenization), ``shopperReference`` = account id,
+``shopperInteraction: ContAuth``, ``recurringProcessingModel: Subscription``,
+``reference`` = our charge id (the webhook's AUTHORISATION mapping reads it back
+as merchantReference) and ``Idempotency-Key: {charge_id}`` through the library's
+``idempotency_key`` argument.
+
+Answers: ``Authorised`` → SUCCEEDED; ``Refused`` / ``Cancelled`` → DECLINED,
+classified from ``refusalReasonCode`` then ``refusalReason``; ``Received`` /
+``Pending`` → PENDING (the AUTHORISATION webhook confirms); ``Error`` and
+connection errors, timeouts, 401/403/404/429/5xx → GatewayUnavailable;
+400/422 validation errors (the request can never succeed, e.g. an unknown token)
+→ DECLINED hard.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import Adyen
+import requests
+from Adyen.exceptions import AdyenAPIResponseError, AdyenError
+
+from refrain.domain.declines import Decline, DeclineCategory, classify_adyen
+from refrain.domain.provider_amounts import to_provider_amount
+from refrain.renewals.gateway import ChargeStatus, GatewayCharge, GatewayResult, GatewayUnavailable
+
+PROVIDER = "adyen"
+CHECKOUT_VERSION = "v71"
+
+
+@dataclass
+class AdyenGateway:
+    adyen: Any  # Adyen.Adyen (the library ships no type information)
+    merchant_account: str
+    name: str = PROVIDER
+
+    @classmethod
+    def create(
+        cls,
+        api_key: str,
+        merchant_account: str,
+        *,
+        checkout_url: str | None = None,
+        live_prefix: str | None = None,
+        timeout_s: int = 20,
+    ) -> AdyenGateway:
+        """``checkout_url``: base without version, e.g. a local test server's address."""
+        adyen = Adyen.Adyen(
+            xapikey=api_key,
+            platform="live" if live_prefix else "test",
+            live_endpoint_prefix=live_prefix,
+            http_timeout=timeout_s,
+        )
+        if checkout_url:
+            adyen.checkout.payments_api.baseUrl = f"{checkout_url.rstrip('/')}/{CHECKOUT_VERSION}"
+        return cls(adyen, merchant_account)
+
+    def charge(self, request: GatewayCharge) -> GatewayResult:
+        if not request.payment_method_ref:
+            return GatewayResult(ChargeStatus.DECLINED, None, _hard("no stored payment method"))
+        body = {
+            "amount": {
+                "value": to_provider_amount(request.amount, PROVIDER),
+                "currency": request.amount.currency,
+            },
+            "reference": request.charge_id,
+            "merchantAccount": self.merchant_account,
+            "paymentMethod": {
+                "type": "scheme",
+                "storedPaymentMethodId": request.payment_method_ref,
+            },
+            "shopperReference": request.account_id,
+            "shopperInteraction": "ContAuth",
+            "recurringProcessingModel": "Subscription",
+            "metadata": request.metadata(),
+        }
+        try:
+            result = self.adyen.checkout.payments_api.payments(
+                body, idempotency_key=request.charge_id
+            )
+        except requests.RequestException as exc:
+            raise GatewayUnavailable(f"adyen: {type(exc).__name__}") from exc
+        except AdyenAPIResponseError as exc:
+            return _http_error(exc)
+        except AdyenError as exc:
+            raise GatewayUnavailable(f"adyen: {type(exc).__name__}") from exc
+        return _from_response(dict(result.message or {}))
+
+
+def _hard(reason: str) -> Decline:
+    return Decline(DeclineCategory.OTHER, True, reason, PROVIDER)
+
+
+def _http_error(exc: AdyenAPIResponseError) -> GatewayResult:
+    status = getattr(exc, "status_code", None)
+    if status in (400, 422):
+        code = getattr(exc, "error_code", None)
+        return GatewayResult(ChargeStatus.DECLINED, None, _hard(f"validation {code}"))
+    raise GatewayUnavailable(f"adyen: HTTP {status}") from exc
+
+
+def _from_response(body: dict[str, Any]) -> GatewayResult:
+    code, psp = body.get("resultCode"), body.get("pspReference")
+    if code == "Authorised":
+        return GatewayResult(ChargeStatus.SUCCEEDED, psp)
+    if code in ("Received", "Pending"):
+        return GatewayResult(ChargeStatus.PENDING, psp)
+    if code in ("Refused", "Cancelled"):
+        extra = body.get("additionalData") or {}
+        reason_code = body.get("refusalReasonCode") or extra.get("refusalReasonCode")
+        decline = classify_adyen(body.get("refusalReason"), reason_code)
+        return GatewayResult(ChargeStatus.DECLINED, psp, decline)
+    raise GatewayUnavailable(f"adyen: resultCode {code!r}")

@@ -1,0 +1,127 @@
+"""Stripe gateway: one PaymentIntent, created and confirmed off-session, per charge id.
+
+``POST /v1/payment_intents`` with ``confirm=true, off_session=true``, the stored
+customer and payment method, our ids in ``metadata`` (subscription_id,
+charge_id, billing_anchor, attempt: what the webhook's payment_intent.* mapping
+reads back) and ``Idempotency-Key: {charge_id}``: a retry after a timeout or a
+crash gets Stripe's stored answer, never a second PaymentIntent.
+
+Stored payment method ref: ``"{customer}:{payment_method}"`` (``cus_…:pm_…``).
+A ref without a payment method cannot be charged off-session (Stripe does not
+fall back to the customer's invoice default for PaymentIntents): hard decline.
+
+Answers: ``succeeded`` → SUCCEEDED; ``processing`` → PENDING (the webhook
+confirms); 402 card errors → DECLINED classified from ``decline_code``/``code``;
+``requires_action`` → DECLINED authentication_required (hard: the customer must
+come back on-session). Connection errors, 5xx, 429, 409 (a concurrent request
+with the same key) and auth/permission errors → GatewayUnavailable (retried, then
+dead-lettered where an operator sees it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import stripe
+
+from refrain.domain.declines import classify_stripe
+from refrain.domain.provider_amounts import to_provider_amount
+from refrain.renewals.gateway import ChargeStatus, GatewayCharge, GatewayResult, GatewayUnavailable
+
+PROVIDER = "stripe"
+_TRANSIENT = (
+    stripe.APIConnectionError,
+    stripe.APIError,
+    stripe.RateLimitError,
+    stripe.IdempotencyError,
+    stripe.AuthenticationError,
+    stripe.PermissionError,
+)
+
+
+def split_ref(ref: str | None) -> tuple[str | None, str | None]:
+    """(customer, payment method) from ``cus_…:pm_…``, ``pm_…`` or ``cus_…``."""
+    if not ref:
+        return None, None
+    if ":" in ref:
+        customer, method = ref.split(":", 1)
+        return customer or None, method or None
+    return (ref, None) if ref.startswith("cus_") else (None, ref)
+
+
+@dataclass
+class StripeGateway:
+    client: stripe.StripeClient
+    name: str = PROVIDER
+
+    @classmethod
+    def create(
+        cls, api_key: str, api_base: str | None = None, timeout_s: float = 20.0
+    ) -> StripeGateway:
+        # Retries are Pub/Sub's job (same key); the library's own retries would hide timeouts.
+        client = stripe.StripeClient(
+            api_key,
+            base_addresses={"api": api_base} if api_base else {},
+            max_network_retries=0,
+            http_client=stripe.RequestsClient(timeout=timeout_s),
+        )
+        return cls(client)
+
+    def charge(self, request: GatewayCharge) -> GatewayResult:
+        customer, method = split_ref(request.payment_method_ref)
+        if method is None:
+            return GatewayResult(
+                ChargeStatus.DECLINED, None, classify_stripe("payment_method_missing")
+            )
+        params: dict[str, Any] = {
+            "amount": to_provider_amount(request.amount, PROVIDER),
+            "currency": request.amount.currency.lower(),
+            "payment_method": method,
+            "confirm": True,
+            "off_session": True,
+            "metadata": request.metadata(),
+            "description": f"Renewal {request.charge_id}",
+        }
+        if customer:
+            params["customer"] = customer
+        try:
+            intent = self.client.v1.payment_intents.create(
+                params,  # type: ignore[arg-type]
+                {"idempotency_key": request.charge_id},
+            )
+        except stripe.CardError as exc:
+            return _declined(exc)
+        except _TRANSIENT as exc:
+            raise GatewayUnavailable(f"stripe: {type(exc).__name__}: {exc}") from exc
+        except stripe.InvalidRequestError as exc:
+            # Stripe refuses the request itself (e.g. a detached payment method): permanent.
+            decline = classify_stripe(exc.code or "invalid_request")
+            return GatewayResult(ChargeStatus.DECLINED, None, decline)
+        return _from_intent(intent.to_dict())
+
+
+def _from_intent(intent: dict[str, Any]) -> GatewayResult:
+    status, ref = intent.get("status"), intent.get("id")
+    if status in ("succeeded", "requires_capture"):
+        return GatewayResult(ChargeStatus.SUCCEEDED, ref)
+    if status == "processing":
+        return GatewayResult(ChargeStatus.PENDING, ref)
+    if status == "requires_action":
+        return GatewayResult(ChargeStatus.DECLINED, ref, classify_stripe("authentication_required"))
+    error = intent.get("last_payment_error") or {}
+    decline = classify_stripe(error.get("code") or "card_declined", error.get("decline_code"))
+    return GatewayResult(ChargeStatus.DECLINED, ref, decline)
+
+
+def _declined(exc: stripe.CardError) -> GatewayResult:
+    error = exc.error
+    code = exc.code or (error.code if error else None)
+    decline_code = error.decline_code if error else None
+    found = error.payment_intent if error else None
+    intent: dict[str, Any] | None = found.to_dict() if found is not None else None
+    ref = intent.get("id") if intent else None
+    if decline_code is None and intent is not None:
+        last = intent.get("last_payment_error") or {}
+        decline_code = last.get("decline_code")
+    return GatewayResult(ChargeStatus.DECLINED, ref, classify_stripe(code, decline_code))

@@ -1,0 +1,98 @@
+"""`refrain exports`: drain the churn-export subscription in batches; build feature snapshots."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import click
+
+
+def _day(value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise click.BadParameter(f"{value!r} is not YYYY-MM-DD") from exc
+
+
+@click.group()
+def exports() -> None:
+    """Churn-signal export to BigQuery (pseudonymous; see functions/churn_export)."""
+
+
+@exports.command()
+@click.option("--max-messages", default=10_000, show_default=True, help="Pull at most this many.")
+@click.option("--subscription", default="churn-export", show_default=True)
+def flush(max_messages: int, subscription: str) -> None:
+    """Pull a batch from the subscription and write its signals in batched MERGEs."""
+    from refrain.adapters.bigquery import build_bigquery
+    from refrain.adapters.bigquery_signals import SignalWriter, SubscriptionPuller
+    from refrain.adapters.bigquery_signals import flush as run_flush
+    from refrain.churn.export import ChurnExporter
+    from refrain.churn.pseudonym import MissingPepper, Pseudonymizer, load_pepper
+    from refrain.churn.transform import SignalTransformer
+    from refrain.settings import CloudSettings
+
+    cloud = CloudSettings()
+    try:
+        pepper = load_pepper(local=cloud.is_local or bool(cloud.bigquery_endpoint))
+    except MissingPepper as exc:
+        raise click.ClickException(str(exc)) from exc
+    exporter = ChurnExporter(
+        SignalTransformer(Pseudonymizer(pepper)), SignalWriter(build_bigquery(cloud))
+    )
+    puller = SubscriptionPuller(cloud.project, subscription)
+    try:
+        report = run_flush(puller, exporter, max_messages)
+    finally:
+        puller.close()
+    click.echo(
+        f"exported {report.exported} (new {report.inserted}), skipped {report.skipped}, "
+        f"poison {len(report.poison)} (nacked)"
+    )
+
+
+@exports.command()
+@click.option("--date", "day", default=None, help="YYYY-MM-DD; default yesterday (UTC).")
+def snapshot(day: str | None) -> None:
+    """Compute one day of churn features (replaces that day)."""
+    from refrain.adapters.bigquery import build_bigquery
+    from refrain.adapters.bigquery_signals import SnapshotWriter
+    from refrain.settings import CloudSettings
+
+    target = _day(day) or (datetime.now(UTC) - timedelta(days=1)).date()
+    rows = SnapshotWriter(build_bigquery(CloudSettings())).write_day(target)
+    click.echo(f"{target.isoformat()}: {rows} subscribers")
+
+
+@exports.command()
+@click.option("--from", "start", required=True, help="First day, YYYY-MM-DD.")
+@click.option("--to", "end", required=True, help="Last day (inclusive), YYYY-MM-DD.")
+def backfill(start: str, end: str) -> None:
+    """Recompute the feature snapshot for every day in a range (each day replaced)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from refrain.adapters.bigquery import build_bigquery
+    from refrain.adapters.bigquery_signals import SnapshotWriter
+    from refrain.settings import CloudSettings
+
+    first, last = _day(start), _day(end)
+    assert first is not None and last is not None
+    if last < first:
+        raise click.BadParameter(f"--to {last} is before --from {first}")
+    writer = SnapshotWriter(build_bigquery(CloudSettings()))
+    days = (last - first).days + 1
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+    ) as progress:
+        task = progress.add_task("snapshots", total=days)
+
+        def advance(day: date, rows: int) -> None:
+            progress.update(task, advance=1, description=f"{day.isoformat()} ({rows} rows)")
+
+        total = writer.backfill(first, last, advance)
+    click.echo(f"backfilled {days} days, {total} rows")

@@ -1,0 +1,4 @@
+"""Deployment helpers: the Terraform inputs generated from the topology, and packaging glue.
+
+Nothing here runs inside a deployed function; it is operator and CI tooling.
+"""

@@ -1,0 +1,61 @@
+"""The Firestore indexes and TTL fields the deployed system needs, declared once.
+
+Terraform creates exactly these (through the generated topology document), so a
+query that needs a composite index gets it by adding a line here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from refrain import collections
+
+Order = Literal["ASCENDING", "DESCENDING"]
+
+
+@dataclass(frozen=True)
+class IndexField:
+    field_path: str
+    order: Order = "ASCENDING"
+
+
+@dataclass(frozen=True)
+class CompositeIndex:
+    """A collection-scoped composite index; `why` names the query that needs it."""
+
+    collection: str
+    fields: tuple[IndexField, ...]
+    why: str
+
+
+@dataclass(frozen=True)
+class TtlField:
+    """A timestamp field whose passing makes Firestore delete the document."""
+
+    collection: str
+    field: str
+    why: str
+
+
+COMPOSITE_INDEXES = (
+    CompositeIndex(
+        collections.SUBSCRIPTIONS,
+        (IndexField("billing_mode"), IndexField("state"), IndexField("next_deadline_ts")),
+        why="renewal tick: merchant-managed subscriptions in a due state whose next deadline "
+        "(charge, grace end, hold end, resume) has passed",
+    ),
+    CompositeIndex(
+        collections.OUTBOX,
+        (IndexField("published"), IndexField("created_at")),
+        why="outbox sweep: oldest unpublished events first",
+    ),
+)
+
+TTL_FIELDS = (
+    TtlField(
+        collections.WEBHOOK_AUDIT,
+        "expire_at",
+        why="verified raw webhook requests are kept for a bounded time only",
+    ),
+)

@@ -1,0 +1,1 @@
+"""Provider events in, state changes and domain events out: the ingestion path."""

@@ -1,0 +1,119 @@
+"""The webhook routes: provider → (verify, normalise), built from settings."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from refrain.domain.catalog import Catalog
+from refrain.ingest.model import ProviderEvent
+from refrain.ingest.rejections import BadSignature, Malformed
+from refrain.ingest.service import Route, secrets_list
+
+# Provider libraries load on the first request for that provider, not at cold start:
+# an instance serving only Stripe never imports Adyen's SDK, and the reverse.
+DEFAULT_TOLERANCE_S = 300
+
+
+class WebhookSettings(BaseSettings):
+    """Secrets come from the environment (Secret Manager mounts them in the cloud)."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    stripe_webhook_secret: SecretStr | None = Field(None, validation_alias="STRIPE_WEBHOOK_SECRET")
+    stripe_tolerance_s: int = Field(DEFAULT_TOLERANCE_S, validation_alias="STRIPE_TOLERANCE_S")
+    adyen_hmac_key: SecretStr | None = Field(None, validation_alias="ADYEN_HMAC_KEY")
+    adyen_basic_auth_user: str | None = Field(None, validation_alias="ADYEN_BASIC_AUTH_USER")
+    adyen_basic_auth_password: SecretStr | None = Field(
+        None, validation_alias="ADYEN_BASIC_AUTH_PASSWORD"
+    )
+    audit_retention_days: int = Field(30, validation_alias="REFRAIN_AUDIT_RETENTION_DAYS")
+
+
+def _json(raw: bytes) -> Any:
+    try:
+        return json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise Malformed(f"body is not JSON: {exc.__class__.__name__}") from exc
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    return headers.get(name) or headers.get(name.lower())
+
+
+def stripe_route(settings: WebhookSettings) -> Route:
+    secret = settings.stripe_webhook_secret
+    secrets = secrets_list(secret.get_secret_value() if secret else None)
+
+    def parse(raw: bytes) -> Any:
+        payload = _json(raw)
+        if not isinstance(payload, dict):
+            raise Malformed("a Stripe event is a JSON object")
+        return payload
+
+    def verify(raw: bytes, headers: Mapping[str, str]) -> Any:
+        from refrain.providers.stripe_signature import verify_stripe
+
+        verify_stripe(
+            raw, _header(headers, "Stripe-Signature"), secrets, settings.stripe_tolerance_s
+        )
+        return parse(raw)
+
+    def normalise(payload: Any, catalog: Catalog) -> list[ProviderEvent]:
+        from refrain.providers.stripe_events import normalise_stripe
+
+        return [normalise_stripe(payload, catalog)]
+
+    return Route("stripe", verify, parse, normalise)
+
+
+def adyen_route(settings: WebhookSettings) -> Route:
+    key = settings.adyen_hmac_key.get_secret_value() if settings.adyen_hmac_key else None
+    user = settings.adyen_basic_auth_user
+    password = settings.adyen_basic_auth_password
+
+    def parse(raw: bytes) -> Any:
+        from refrain.providers.adyen_webhook import notification_items
+
+        return notification_items(_json(raw))
+
+    def verify(raw: bytes, headers: Mapping[str, str]) -> Any:
+        if user and password:
+            _check_basic_auth(_header(headers, "Authorization"), user, password.get_secret_value())
+        from refrain.providers.adyen_webhook import verify_adyen
+
+        items = parse(raw)
+        verify_adyen(items, key)
+        return items
+
+    def normalise(items: Any, catalog: Catalog) -> list[ProviderEvent]:
+        from refrain.providers.adyen_webhook import normalise_adyen_item
+
+        return [normalise_adyen_item(item, catalog) for item in items]
+
+    return Route(
+        "adyen", verify, parse, normalise, accepted_body="[accepted]", accepted_type="text/plain"
+    )
+
+
+def _check_basic_auth(header: str | None, user: str, password: str) -> None:
+    if not header or not header.startswith("Basic "):
+        raise BadSignature("missing basic auth")
+    try:
+        given = base64.b64decode(header[6:], validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError) as exc:
+        raise BadSignature("unreadable basic auth") from exc
+    expected = f"{user}:{password}"
+    if not hmac.compare_digest(given.encode(), expected.encode()):
+        raise BadSignature("basic auth does not match")
+
+
+def card_routes(settings: WebhookSettings) -> dict[str, Route]:
+    return {"/stripe": stripe_route(settings), "/adyen": adyen_route(settings)}

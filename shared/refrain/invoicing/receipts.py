@@ -1,0 +1,261 @@
+"""One domain event in, at most one customer e-mail out.
+
+``invoice.paid`` finalises a numbered invoice and mails the receipt (PDF
+attached); ``charge.refunded`` finalises a credit note against the invoice of
+that charge; ``payment.failed``, ``subscription.on_hold`` and
+``subscription.expired`` mail a notice. Every other type is ignored.
+
+Exactly one e-mail per document, whatever Pub/Sub delivers:
+
+1. The document id is deterministic (charge id or event id), and the invoice
+   is created with a ``create()`` precondition in the transaction that takes
+   its number, so a redelivery finds the stored invoice and numbers nothing.
+2. Before sending, a worker claims ``receipt_sends/{notice_id}`` in a
+   transaction: a lease (2 minutes) naming it the owner. A record already
+   ``sent`` means ack and send nothing; a live lease held by someone else
+   means raise :class:`SendInProgress` so Pub/Sub redelivers later (by then
+   the holder has sent, and the redelivery acks).
+3. After SES accepts, the owner records SES's message id (``sent``). If SES
+   refuses, the owner releases the lease and raises, and the redelivery
+   sends.
+
+The one window left: a worker that dies after SES accepted the message but
+before its ``sent`` record commits leaves a ``sending`` lease behind; once it
+expires a redelivery claims it and sends a second e-mail. SES offers no
+idempotency key to close this; the lease keeps it to crashes in that
+sub-second gap, and the duplicate is the same document with the same number.
+
+The customer's e-mail address is read from ``customers/{account_id}`` at
+send time and goes nowhere else: not onto the invoice, not into a log line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from refrain.domain.catalog import Catalog
+from refrain.domain.clock import Clock, SystemClock
+from refrain.domain.events import (
+    ChargeRefundedPayload,
+    DomainEvent,
+    EventType,
+    ExpiredPayload,
+    InvoicePaidPayload,
+    PaymentFailedPayload,
+)
+from refrain.domain.money import Money
+from refrain.invoicing.builder import build_credit_note, build_invoice
+from refrain.invoicing.errors import CustomerNotFound, OriginalInvoiceMissing, SendInProgress
+from refrain.invoicing.i18n import localizer_for
+from refrain.invoicing.mime import Attachment, build_mime
+from refrain.invoicing.model import DocumentKind, Invoice
+from refrain.invoicing.numbering import DEFAULT_SHARDS, document_id, invoice_id_for
+from refrain.invoicing.pdf import render_pdf
+from refrain.invoicing.ports import Customer, CustomerDirectory, InvoiceStore, RawMailer, SendLedger
+from refrain.invoicing.render import (
+    RenderedMail,
+    notice_view,
+    plan_text,
+    render_notice,
+    render_receipt,
+)
+from refrain.invoicing.sending import ClaimKind
+
+__all__ = ["HANDLED_TYPES", "HandleResult", "ReceiptConfig", "ReceiptService"]
+
+HANDLED_TYPES = frozenset(
+    {
+        EventType.INVOICE_PAID,
+        EventType.CHARGE_REFUNDED,
+        EventType.PAYMENT_FAILED,
+        EventType.ON_HOLD,
+        EventType.EXPIRED,
+    }
+)
+_NOTICES = {
+    EventType.PAYMENT_FAILED: "payment_failed",
+    EventType.ON_HOLD: "on_hold",
+    EventType.EXPIRED: "expired",
+}
+
+
+@dataclass(frozen=True)
+class ReceiptConfig:
+    sender: str
+    account_url: str
+    sender_name: str = "Refrain"
+    shards: int = DEFAULT_SHARDS
+    attach_pdf: bool = True
+
+
+@dataclass(frozen=True)
+class HandleResult:
+    outcome: str  # sent | already_sent | ignored
+    kind: str  # receipt | credit_note | payment_failed | on_hold | expired | -
+    notice_id: str | None = None
+    invoice_id: str | None = None
+    number: str | None = None
+    message_id: str | None = None
+
+
+class ReceiptService:
+    def __init__(
+        self,
+        *,
+        catalog: Catalog,
+        invoices: InvoiceStore,
+        customers: CustomerDirectory,
+        ledger: SendLedger,
+        mailer: RawMailer,
+        config: ReceiptConfig,
+        clock: Clock | None = None,
+    ) -> None:
+        self._catalog = catalog
+        self._invoices = invoices
+        self._customers = customers
+        self._ledger = ledger
+        self._mailer = mailer
+        self._config = config
+        self._clock = clock or SystemClock()
+
+    def handle(self, event: DomainEvent) -> HandleResult:
+        if event.type is EventType.INVOICE_PAID:
+            return self._receipt(event)
+        if event.type is EventType.CHARGE_REFUNDED:
+            return self._credit_note(event)
+        if event.type in _NOTICES:
+            return self._notice(event, _NOTICES[event.type])
+        return HandleResult("ignored", "-")
+
+    # documents --------------------------------------------------------------
+    def _receipt(self, event: DomainEvent) -> HandleResult:
+        payload = event.typed_payload()
+        assert isinstance(payload, InvoicePaidPayload)
+        market = self._catalog.market(payload.market)  # UnknownMarket before any I/O
+        customer = self._customer(payload.account_id)
+        loc = localizer_for(customer.locale, market.default_locale)
+        draft = build_invoice(event, self._catalog, loc.locale, self._config.shards)
+        return self._deliver(self._invoices.finalise(draft), customer, market.default_locale)
+
+    def _credit_note(self, event: DomainEvent) -> HandleResult:
+        payload = event.typed_payload()
+        assert isinstance(payload, ChargeRefundedPayload)
+        market = self._catalog.market(payload.market)
+        customer = self._customer(payload.account_id)
+        original_id = invoice_id_for(payload.charge_id, event.event_id)
+        original = self._invoices.get(original_id)
+        if original is None:
+            raise OriginalInvoiceMissing(original_id)
+        loc = localizer_for(customer.locale, market.default_locale)
+        note = self._invoices.finalise(build_credit_note(event, original, loc.locale))
+        return self._deliver(note, customer, market.default_locale)
+
+    def _deliver(self, invoice: Invoice, customer: Customer, default_locale: str) -> HandleResult:
+        # The stored locale wins: a redelivery renders the document as first issued.
+        loc = localizer_for(invoice.locale, default_locale)
+        kind = "receipt" if invoice.kind is DocumentKind.INVOICE else "credit_note"
+
+        def compose() -> bytes:
+            mail = render_receipt(invoice, loc, customer.name)
+            attachments: tuple[Attachment, ...] = ()
+            if self._config.attach_pdf:
+                attachments = (Attachment(f"{invoice.number}.pdf", render_pdf(invoice, loc)),)
+            return self._mime(customer, mail, attachments, invoice.invoice_id)
+
+        result = self._send_once(invoice.invoice_id, kind, invoice.invoice_id, customer, compose)
+        return HandleResult(
+            result.outcome,
+            kind,
+            notice_id=invoice.invoice_id,
+            invoice_id=invoice.invoice_id,
+            number=invoice.number,
+            message_id=result.message_id,
+        )
+
+    # notices ---------------------------------------------------------------
+    def _notice(self, event: DomainEvent, kind: str) -> HandleResult:
+        payload = event.typed_payload()
+        market = self._catalog.market(payload.market)
+        plan = self._catalog.plan(payload.plan)
+        entity = self._catalog.legal_entities[market.legal_entity]
+        customer = self._customer(payload.account_id)
+        loc = localizer_for(customer.locale, market.default_locale)
+        base = self._config.account_url.rstrip("/")
+        amount: Money | None = None
+        retry_at: datetime | None = None
+        ended_at: datetime | None = None
+        involuntary = False
+        if isinstance(payload, PaymentFailedPayload):
+            amount = Money(payload.amount, payload.currency)
+            retry_at = None if payload.hard_decline else payload.next_retry_at
+        if isinstance(payload, ExpiredPayload):
+            ended_at = payload.ended_at
+            involuntary = payload.churn_type == "involuntary"
+        view = notice_view(
+            kind,
+            loc,
+            name=customer.name,
+            plan=plan_text(loc, plan.tier, plan.interval.value),
+            action_url=f"{base}/payment-method" if kind != "expired" else f"{base}/",
+            seller_name=entity.legal_name,
+            amount=amount,
+            retry_at=retry_at,
+            ended_at=ended_at,
+            involuntary=involuntary,
+        )
+        notice_id = document_id("notice", event.event_id)
+
+        def compose() -> bytes:
+            return self._mime(customer, render_notice(view), (), notice_id)
+
+        result = self._send_once(notice_id, kind, event.event_id, customer, compose)
+        return HandleResult(result.outcome, kind, notice_id=notice_id, message_id=result.message_id)
+
+    # plumbing --------------------------------------------------------------
+    def _customer(self, account_id: str) -> Customer:
+        customer = self._customers.get(account_id)
+        if customer is None:
+            raise CustomerNotFound(account_id)
+        return customer
+
+    def _mime(
+        self, customer: Customer, mail: RenderedMail, attachments: tuple[Attachment, ...], ref: str
+    ) -> bytes:
+        return build_mime(
+            sender=self._config.sender,
+            sender_name=self._config.sender_name,
+            to=customer.email,
+            mail=mail,
+            attachments=attachments,
+            headers={"X-Refrain-Notice": ref},
+        )
+
+    def _send_once(
+        self,
+        notice_id: str,
+        kind: str,
+        source_id: str,
+        customer: Customer,
+        compose: Callable[[], bytes],
+    ) -> HandleResult:
+        claim = self._ledger.claim(
+            notice_id, document_id=source_id, kind=kind, now=self._clock.now()
+        )
+        if claim.kind is ClaimKind.ALREADY_SENT:
+            return HandleResult("already_sent", kind, notice_id=notice_id)
+        if claim.kind is ClaimKind.BUSY:
+            raise SendInProgress(notice_id)
+        try:
+            raw = compose()
+            message_id = self._mailer.send_raw(
+                sender=self._config.sender, to=customer.email, raw=raw
+            )
+        except BaseException:
+            self._ledger.release(notice_id, owner=claim.owner)
+            raise
+        self._ledger.record(
+            notice_id, owner=claim.owner, message_id=message_id, now=self._clock.now()
+        )
+        return HandleResult("sent", kind, notice_id=notice_id, message_id=message_id)

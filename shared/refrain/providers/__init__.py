@@ -1,0 +1,1 @@
+"""Provider-specific verification and normalisation, one module per provider and concern."""

@@ -1,0 +1,213 @@
+"""Adyen standard webhooks: HMAC verification per item, and items → inputs.
+
+Every NotificationRequestItem is verified with `Adyen.util
+.is_valid_hmac_notification` (the library itself only looks at the first
+item when handed the whole request, so we hand it each item). Dedupe key per
+item: (pspReference, eventCode, success), as Adyen may redeliver any item.
+
+Our references: `merchantReference` is our charge id for renewals
+("{subscription_id}:{billing anchor}:{attempt}") and "{subscription_id}:checkout"
+for the first payment; `additionalData.metadata.*` carries account_id, plan
+and market at checkout.
+"""
+
+from __future__ import annotations
+
+import binascii
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import Adyen.util
+
+from refrain.domain.catalog import Catalog
+from refrain.domain.declines import classify_adyen
+from refrain.domain.errors import InvalidInput
+from refrain.domain.inputs import (
+    ChargebackOpened,
+    CheckoutCompleted,
+    PaymentFailed,
+    PaymentMethodUpdated,
+    PaymentSucceeded,
+    RefundIssued,
+)
+from refrain.domain.money import Money
+from refrain.domain.provider_amounts import from_provider_amount
+from refrain.domain.subscription import BillingMode
+from refrain.ingest.model import (
+    CustomerDetails,
+    MappingError,
+    ProviderEvent,
+    Subject,
+    SubscriptionDraft,
+)
+from refrain.ingest.rejections import BadSignature, Malformed
+
+PROVIDER = "adyen"
+
+
+def notification_items(payload: Any) -> list[dict[str, Any]]:
+    """The NotificationRequestItems of a request; Malformed if the shape is wrong."""
+    if not isinstance(payload, dict) or not isinstance(payload.get("notificationItems"), list):
+        raise Malformed("not an Adyen notification request")
+    items = []
+    for wrapper in payload["notificationItems"]:
+        item = wrapper.get("NotificationRequestItem") if isinstance(wrapper, dict) else None
+        if not isinstance(item, dict):
+            raise Malformed("notificationItems entry without NotificationRequestItem")
+        items.append(item)
+    if not items:
+        raise Malformed("no notification items")
+    return items
+
+
+def verify_adyen(items: list[dict[str, Any]], hmac_key_hex: str | None) -> None:
+    """Every item must carry a valid hmacSignature under our key."""
+    if not hmac_key_hex:
+        raise BadSignature("no Adyen HMAC key configured")
+    for item in items:
+        try:
+            valid = Adyen.util.is_valid_hmac_notification(item, hmac_key_hex)
+        except (KeyError, ValueError, TypeError, binascii.Error):
+            valid = False
+        if not valid:
+            raise BadSignature(f"HMAC does not match for item {item.get('pspReference')!r}")
+
+
+def _when(item: Mapping[str, Any]) -> datetime:
+    raw = item.get("eventDate")
+    try:
+        parsed = datetime.fromisoformat(str(raw))
+    except ValueError as exc:
+        raise MappingError(f"bad eventDate {raw!r}") from exc
+    if parsed.tzinfo is None:
+        raise MappingError("eventDate has no offset")
+    return parsed.astimezone(UTC)
+
+
+def _money(item: Mapping[str, Any]) -> Money:
+    amount = item.get("amount") or {}
+    value, currency = amount.get("value"), amount.get("currency")
+    if not isinstance(value, int) or isinstance(value, bool) or not isinstance(currency, str):
+        raise MappingError("item has no amount")
+    return from_provider_amount(value, currency, PROVIDER)
+
+
+def _our_charge(reference: str) -> tuple[str, datetime | None, int | None]:
+    """(subscription id, billing anchor, attempt) from our merchantReference."""
+    parts = reference.split(":")
+    if len(parts) == 3 and parts[2].isdigit():
+        try:
+            anchor = datetime.strptime(parts[1], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+        except ValueError:
+            anchor = None
+        return parts[0], anchor, int(parts[2])
+    return parts[0], None, None
+
+
+def normalise_adyen_item(item: Mapping[str, Any], catalog: Catalog) -> ProviderEvent:
+    try:
+        return _normalise(item, catalog)
+    except InvalidInput as exc:
+        raise MappingError(f"{item.get('eventCode')}: {exc}") from exc
+
+
+def _normalise(item: Mapping[str, Any], catalog: Catalog) -> ProviderEvent:
+    code = str(item.get("eventCode") or "")
+    psp = str(item.get("pspReference") or "")
+    success = str(item.get("success")).lower() == "true"
+    reference = str(item.get("merchantReference") or "")
+    if not code or not psp or not reference:
+        raise MappingError("item lacks eventCode, pspReference or merchantReference")
+    extra: dict[str, Any] = dict(item.get("additionalData") or {})
+    base: dict[str, Any] = {
+        "provider": PROVIDER,
+        "event_id": f"{psp}:{code}:{str(success).lower()}",
+        "event_type": f"{code}{'' if success else '.failed'}",
+        "occurred_at": _when(item),
+    }
+    sub_id, anchor, attempt = _our_charge(reference)
+    subject = Subject(subscription_id=sub_id)
+    at = {"input_id": base["event_id"], "occurred_at": base["occurred_at"]}
+    original = str(item.get("originalReference") or psp)
+    if code == "AUTHORISATION":
+        token = extra.get("tokenization.storedPaymentMethodId") or extra.get(
+            "recurring.recurringDetailReference"
+        )
+        plan, market = extra.get("metadata.plan"), extra.get("metadata.market")
+        account_id = extra.get("metadata.account_id") or extra.get("shopperReference")
+        if success and plan and market and account_id:
+            offer = catalog.offer(plan, market)
+            amount = _money(item)
+            if amount != offer.price:
+                raise MappingError(f"checkout charged {amount}, the catalog price is {offer.price}")
+            return ProviderEvent(
+                **base,
+                subject=subject,
+                input=CheckoutCompleted(
+                    **at, payment_method_ref=token, paid=True, charge_id=psp, amount=amount
+                ),
+                draft=SubscriptionDraft(
+                    account_id=str(account_id),
+                    provider=PROVIDER,
+                    billing_mode=BillingMode.MERCHANT_MANAGED,
+                    plan=plan,
+                    market=market,
+                    payment_method_ref=token,
+                ),
+                customer=CustomerDetails(
+                    email=extra.get("shopperEmail"),
+                    locale=extra.get("metadata.locale"),
+                    market=market,
+                ),
+                account_id=str(account_id),
+                refs=(f"{PROVIDER}:{psp}",),
+            )
+        if success:
+            return ProviderEvent(
+                **base,
+                subject=subject,
+                refs=(f"{PROVIDER}:{psp}",),
+                input=PaymentSucceeded(
+                    **at, amount=_money(item), charge_id=reference, charge_period=anchor,
+                    attempt=attempt,
+                ),
+            )  # fmt: skip
+        decline = classify_adyen(item.get("reason"), extra.get("refusalReasonCode"))
+        return ProviderEvent(
+            **base,
+            subject=subject,
+            input=PaymentFailed(
+                **at, amount=_money(item), decline=decline, charge_id=reference,
+                charge_period=anchor, attempt=attempt,
+            ),
+        )  # fmt: skip
+    if code == "REFUND" and success:
+        return ProviderEvent(
+            **base,
+            subject=subject,
+            input=RefundIssued(**at, charge_id=original, amount=_money(item)),
+        )
+    if code == "CHARGEBACK":
+        return ProviderEvent(
+            **base,
+            subject=subject,
+            input=ChargebackOpened(
+                **at,
+                charge_id=original,
+                amount=_money(item),
+                reason_code=extra.get("chargebackReasonCode"),
+            ),
+        )
+    if code == "RECURRING_CONTRACT" and success:
+        return ProviderEvent(
+            **base, subject=subject, input=PaymentMethodUpdated(**at, payment_method_ref=psp)
+        )
+    notes = {
+        "CAPTURE": "capture confirms an authorisation already applied",
+        "CANCELLATION": "authorisation cancelled before capture; no money moved",
+        "REFUND": f"refund failed: {item.get('reason')}",
+    }
+    return ProviderEvent(
+        **base, subject=subject, ignored=notes.get(code, f"event code {code} is not used")
+    )

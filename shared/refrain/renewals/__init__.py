@@ -1,0 +1,1 @@
+"""Merchant-managed renewals: the tick, the charge worker, the payment gateway port."""

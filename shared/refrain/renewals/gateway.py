@@ -1,0 +1,107 @@
+"""The payment gateway port: charge a stored payment method off-session, once per key.
+
+Three answers and one exception, because the worker must treat them differently:
+
+* ``SUCCEEDED``: money moved; record PaymentSucceeded.
+* ``DECLINED`` with a classified :class:`Decline` (soft: retry on the dunning
+  schedule; hard: wait for a new payment method); record PaymentFailed.
+* ``PENDING``: the provider accepted the charge but confirms asynchronously
+  (Stripe ``processing``, Adyen ``Received``/``Pending``); record nothing, the
+  webhook's confirmation records it.
+* :class:`GatewayUnavailable`: timeout, connection error, 5xx, rate limit, a
+  concurrent request with the same key. Nothing is known: the worker raises so
+  Pub/Sub redelivers, and the retry sends the *same* idempotency key.
+
+Every adapter sends ``charge_id`` as the provider's idempotency key, so a retry
+after a crash gets the provider's stored answer instead of a second charge.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol
+
+from refrain.domain.declines import Decline
+from refrain.domain.money import Money
+
+__all__ = [
+    "ChargeStatus",
+    "GatewayCharge",
+    "GatewayResult",
+    "GatewayRouter",
+    "GatewayUnavailable",
+    "PaymentGateway",
+]
+
+
+class GatewayUnavailable(Exception):
+    """Transient: the outcome is unknown; retry later with the same idempotency key."""
+
+
+class ChargeStatus(StrEnum):
+    SUCCEEDED = "succeeded"
+    DECLINED = "declined"
+    PENDING = "pending"
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayCharge:
+    """One off-session charge. ``charge_id`` is also the provider idempotency key."""
+
+    charge_id: str
+    subscription_id: str
+    account_id: str
+    amount: Money
+    payment_method_ref: str | None
+    billing_anchor: datetime
+    attempt: int
+
+    def metadata(self) -> dict[str, str]:
+        """What the webhook mapping reads back from Stripe's payment_intent.* events."""
+        return {
+            "subscription_id": self.subscription_id,
+            "charge_id": self.charge_id,
+            "billing_anchor": self.billing_anchor.isoformat(),
+            "attempt": str(self.attempt),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayResult:
+    status: ChargeStatus
+    provider_ref: str | None = None
+    decline: Decline | None = None
+    replayed: bool = False  # the provider answered from its idempotency store
+
+    def __post_init__(self) -> None:
+        if (self.status is ChargeStatus.DECLINED) != (self.decline is not None):
+            raise ValueError("a decline, and only a decline, carries a Decline")
+
+
+class PaymentGateway(Protocol):
+    name: str
+
+    def charge(self, request: GatewayCharge) -> GatewayResult:
+        """Charge once per ``request.charge_id``; raise GatewayUnavailable when unsure."""
+        ...
+
+
+@dataclass(frozen=True)
+class GatewayRouter:
+    """Which gateway charges a subscription, by its ``provider``.
+
+    Locally every provider maps to the sandbox (``default``); in the cloud the
+    map holds the Stripe and Adyen adapters.
+    """
+
+    gateways: Mapping[str, PaymentGateway]
+    default: PaymentGateway | None = None
+
+    def for_provider(self, provider: str) -> PaymentGateway:
+        gateway = self.gateways.get(provider, self.default)
+        if gateway is None:
+            raise LookupError(f"no payment gateway for provider {provider!r}")
+        return gateway

@@ -1,0 +1,96 @@
+"""Run renewals inline: tick, then work every message in-process, until nothing is due.
+
+What Pub/Sub does in the cloud, done here for the CLI (`refrain renewals run`),
+the simulation and the bench: messages go to a list instead of a topic, a
+worker failure (GatewayUnavailable, contention) is a redelivery of the same
+message, and ``duplicate=True`` runs every tick twice before any message is
+worked, so every message is delivered twice, concurrently (at-least-once in
+its least friendly form).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from refrain.domain.clock import Clock
+from refrain.renewals.messages import ChargeMessage
+from refrain.renewals.tick import TickService
+from refrain.renewals.worker import ChargeWorker, WorkerReport
+
+
+@dataclass
+class InlineQueue:
+    """A ChargeQueue that keeps the messages for the caller."""
+
+    messages: list[ChargeMessage] = field(default_factory=list)
+
+    def send(self, messages: Sequence[ChargeMessage]) -> None:
+        self.messages.extend(messages)
+
+    def take(self) -> list[ChargeMessage]:
+        taken, self.messages = self.messages, []
+        return taken
+
+
+@dataclass
+class RunReport:
+    at: datetime
+    rounds: int = 0
+    due: int = 0
+    deliveries: int = 0
+    redeliveries: int = 0
+    gave_up: int = 0  # still failing after max_redeliveries (Pub/Sub would retry, then DLQ)
+    outcomes: Counter[str] = field(default_factory=Counter)
+    events: Counter[str] = field(default_factory=Counter)
+    reports: list[WorkerReport] = field(default_factory=list)
+
+
+@dataclass
+class InlineRenewals:
+    tick: TickService
+    queue: InlineQueue
+    worker: ChargeWorker
+    clock: Clock
+    concurrency: int = 1
+    max_rounds: int = 10
+    max_redeliveries: int = 5
+    duplicate: bool = False
+
+    def run(self) -> RunReport:
+        report = RunReport(at=self.clock.now())
+        with ThreadPoolExecutor(max_workers=max(1, self.concurrency)) as pool:
+            for _ in range(self.max_rounds):
+                ticks = [self.tick.run() for _ in range(2 if self.duplicate else 1)]
+                report.rounds += 1
+                report.due += ticks[0].due
+                messages = self.queue.take()
+                if not messages:
+                    break
+                for result in pool.map(self._deliver, messages):
+                    self._count(report, result)
+        return report
+
+    def _deliver(self, message: ChargeMessage) -> tuple[list[WorkerReport], int, bool]:
+        failures = 0
+        while True:
+            try:
+                return [self.worker.handle(message)], failures, False
+            except Exception:  # a nack: Pub/Sub redelivers the same message
+                failures += 1
+                if failures > self.max_redeliveries:
+                    return [], failures, True
+
+    @staticmethod
+    def _count(report: RunReport, result: tuple[list[WorkerReport], int, bool]) -> None:
+        reports, failures, gave_up = result
+        report.deliveries += len(reports) + failures
+        report.redeliveries += failures
+        report.gave_up += int(gave_up)
+        for r in reports:
+            report.outcomes[r.outcome] += 1
+            report.events.update(e.type.value for e in r.events)
+        report.reports.extend(reports)

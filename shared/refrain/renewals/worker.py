@@ -1,0 +1,178 @@
+"""The charge worker: one due timer in, at most one charge per key out.
+
+Order of work for a ``renewal_due`` message:
+
+1. **claim**: the ledger applies RenewalDue and, in the same transaction,
+   creates ``charges/{charge_id}`` (charge id = idempotency key
+   "{subscription}:{billing anchor}:{attempt}", create precondition). The
+   attempt number only moves when a decline has been recorded, so every
+   redelivery and re-drive of an undecided charge carries the same key;
+2. **charge**: the gateway is called with the charge id as the provider's
+   idempotency key. Timeouts / 5xx raise :class:`GatewayUnavailable`, which
+   propagates: Pub/Sub redelivers, step 1 answers DUPLICATE, the worker finds
+   the still-pending charge (``PendingCharges``) and calls again with the same
+   key, and the provider answers from its idempotency store;
+3. **record**: PaymentSucceeded / PaymentFailed through the ledger (dedupe key
+   "charge:{charge_id}"), which also writes the outcome onto the charge record.
+   If the webhook's asynchronous confirmation recorded it first, this is a
+   DUPLICATE no-op, and vice versa (reconciliation rule, see firestore_ledger).
+
+``grace_over`` / ``hold_over`` / ``auto_resume`` messages are step 1 only.
+Unknown or already-expired subscriptions change nothing and are acked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from refrain.domain.clock import Clock
+from refrain.domain.events import DomainEvent
+from refrain.domain.inputs import Input, PaymentFailed, PaymentSucceeded
+from refrain.domain.outcome import ChargeRequest
+from refrain.domain.subscription import Subscription
+from refrain.ingest.ledger import Ledger, LedgerCommand, LedgerResult, LedgerStatus
+from refrain.observability import Logger
+from refrain.renewals.gateway import ChargeStatus, GatewayCharge, GatewayResult, GatewayRouter
+from refrain.renewals.messages import ChargeMessage, TimerKind
+
+SOURCE = "renewal"
+
+
+class PendingCharges(Protocol):
+    def pending_charge(self, subscription_id: str) -> tuple[ChargeRequest, Subscription] | None:
+        """The subscription's claimed, undecided charge (a crashed or in-flight attempt)."""
+        ...
+
+
+class Announcer(Protocol):
+    def announce(self, outbox_id: str, events: tuple[DomainEvent, ...]) -> None:
+        """Publish committed events and mark the outbox entry; failures are left to the sweep."""
+        ...
+
+
+@dataclass
+class WorkerReport:
+    subscription_id: str
+    outcome: str  # applied | duplicate | illegal | stale | unknown_subscription | charged | ...
+    reason: str | None = None
+    charge_id: str | None = None
+    gateway: str | None = None
+    events: list[DomainEvent] = field(default_factory=list)
+
+
+@dataclass
+class ChargeWorker:
+    ledger: Ledger
+    pending: PendingCharges
+    gateways: GatewayRouter
+    announcer: Announcer
+    clock: Clock
+    log: Logger
+    # Test-only fault injection: raise after the provider answered, before the record.
+    crash_after_gateway: Callable[[GatewayCharge], None] | None = None
+
+    def handle(self, message: ChargeMessage) -> WorkerReport:
+        sid = message.subscription_id
+        now = self.clock.now()
+        result = self._apply(message.dedupe_key, sid, message.to_input(now), claim=True)
+        report = WorkerReport(sid, result.status.value, result.reason, events=list(result.events))
+        charge, sub = self._charge_to_make(message, result)
+        if charge is None or sub is None:
+            self._log(message, report)
+            return report
+        report.charge_id = charge.idempotency_key
+        outcome = self._call_gateway(charge, sub)
+        report.gateway = outcome.status.value
+        if outcome.status is ChargeStatus.PENDING:
+            report.outcome = "pending_confirmation"  # the webhook records it
+        else:
+            recorded = self._record(charge, outcome)
+            report.outcome = "charged" if outcome.status is ChargeStatus.SUCCEEDED else "declined"
+            if recorded.status is not LedgerStatus.APPLIED:
+                report.outcome = f"{report.outcome}:{recorded.status.value}"
+                report.reason = recorded.reason
+            report.events.extend(recorded.events)
+        self._log(message, report)
+        return report
+
+    # -- steps -------------------------------------------------------------------------------
+
+    def _charge_to_make(
+        self, message: ChargeMessage, result: LedgerResult
+    ) -> tuple[ChargeRequest | None, Subscription | None]:
+        if result.status is LedgerStatus.APPLIED and result.charge is not None:
+            if result.claim in ("created", "pending"):
+                return result.charge, result.subscription
+            return None, None  # decided already; its outcome is recorded
+        if message.kind is TimerKind.RENEWAL_DUE and result.status in (
+            LedgerStatus.DUPLICATE,
+            LedgerStatus.ILLEGAL,
+        ):
+            # A redelivery after a transient gateway error (or a duplicate message):
+            # finish the claimed charge with the same key.
+            found = self.pending.pending_charge(message.subscription_id)
+            if found is not None:
+                return found
+        return None, None
+
+    def _call_gateway(self, charge: ChargeRequest, sub: Subscription) -> GatewayResult:
+        request = GatewayCharge(
+            charge_id=charge.idempotency_key,
+            subscription_id=charge.subscription_id,
+            account_id=sub.account_id,
+            amount=charge.amount,
+            payment_method_ref=charge.payment_method_ref,
+            billing_anchor=charge.billing_anchor,
+            attempt=charge.attempt,
+        )
+        outcome = self.gateways.for_provider(sub.provider).charge(request)  # may raise: redeliver
+        if self.crash_after_gateway is not None:
+            self.crash_after_gateway(request)
+        return outcome
+
+    def _record(self, charge: ChargeRequest, outcome: GatewayResult) -> LedgerResult:
+        now = self.clock.now()
+        key_id, anchor, attempt = charge.idempotency_key, charge.billing_anchor, charge.attempt
+        inp: Input
+        if outcome.status is ChargeStatus.SUCCEEDED:
+            inp = PaymentSucceeded(
+                input_id=key_id, occurred_at=now, charge_id=key_id, amount=charge.amount,
+                charge_period=anchor, attempt=attempt,
+            )  # fmt: skip
+        else:
+            assert outcome.decline is not None
+            inp = PaymentFailed(
+                input_id=key_id, occurred_at=now, charge_id=key_id, amount=charge.amount,
+                decline=outcome.decline, charge_period=anchor, attempt=attempt,
+            )  # fmt: skip
+        key = f"charge:{charge.idempotency_key}"
+        return self._apply(key, charge.subscription_id, inp, claim=False)
+
+    def _apply(self, dedupe_key: str, sid: str, inp: Input, *, claim: bool) -> LedgerResult:
+        result = self.ledger.apply(
+            LedgerCommand(
+                dedupe_key=dedupe_key,
+                subscription_id=sid,
+                input=inp,
+                now=self.clock.now(),
+                source=SOURCE,
+                claim_charge=claim,
+            )
+        )
+        if result.outbox_id and result.events:
+            self.announcer.announce(result.outbox_id, result.events)
+        return result
+
+    def _log(self, message: ChargeMessage, report: WorkerReport) -> None:
+        self.log.info(
+            "renewal charge",
+            subscription_id=report.subscription_id,
+            kind=message.kind.value,
+            outcome=report.outcome,
+            reason=report.reason,
+            charge_id=report.charge_id,
+            gateway=report.gateway,
+            domain_events=[e.type.value for e in report.events],
+        )

@@ -1,0 +1,29 @@
+locals {
+  required_apis = toset([
+    "artifactregistry.googleapis.com",
+    "bigquery.googleapis.com",
+    "cloudbuild.googleapis.com",
+    "cloudfunctions.googleapis.com",
+    "cloudresourcemanager.googleapis.com",
+    "cloudscheduler.googleapis.com",
+    "firestore.googleapis.com",
+    "iam.googleapis.com",
+    "logging.googleapis.com",
+    "monitoring.googleapis.com",
+    "pubsub.googleapis.com",
+    "run.googleapis.com",
+    "secretmanager.googleapis.com",
+    "storage.googleapis.com",
+  ])
+}
+
+resource "google_project_service" "this" {
+  for_each = local.required_apis
+
+  project = var.project_id
+  service = each.value
+
+  # Turning an API off on destroy would break anything else in the project using it.
+  disable_on_destroy         = false
+  disable_dependent_services = false
+}

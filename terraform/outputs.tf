@@ -1,0 +1,31 @@
+output "webhook_url" {
+  description = "Base URL of checkout_webhook; register <url>/stripe and <url>/adyen with the providers."
+  value       = module.function["checkout_webhook"].uri
+}
+
+output "function_urls" {
+  value = { for name, f in module.function : name => f.uri }
+}
+
+output "function_service_accounts" {
+  value = { for name, f in module.function : name => f.service_account_email }
+}
+
+output "secrets_to_fill" {
+  description = "Secret Manager secrets created empty; add a version to each before the functions start."
+  value       = { for env, s in google_secret_manager_secret.this : env => s.secret_id }
+}
+
+output "dead_letter_hold_subscriptions" {
+  value = { for name, s in module.subscription : name => s.hold_subscription }
+}
+
+output "play_notifications_topic" {
+  description = "Topic to enter in Google Play Console for real-time developer notifications."
+  value       = module.topic["play-notifications"].id
+}
+
+output "webhook_stable_url" {
+  description = "The cloudfunctions.net URL of checkout_webhook; known before the first deploy, so providers can be registered first."
+  value       = "https://${var.region}-${var.project_id}.cloudfunctions.net/${local.functions["checkout_webhook"].cloud_name}"
+}

@@ -1,0 +1,77 @@
+# Topics and push subscriptions, one per topology entry (generated/topology.json).
+#
+# Push subscriptions (not Eventarc triggers): the topology names every subscription and
+# fixes its dead-letter topic, attempts, backoff, ordering and filter; Eventarc would create
+# its own subscription with none of those under our control. Each push carries an OIDC
+# token of the push identity, which is the only member allowed to invoke private functions.
+
+module "topic" {
+  source   = "./modules/topic"
+  for_each = local.topics
+
+  project_id     = var.project_id
+  name           = each.key
+  retention_days = each.value.retention_days
+  # Google Play real-time developer notifications arrive on their topic from Play's account.
+  publishers = each.key == "play-notifications" ? toset(["serviceAccount:google-play-developer-notifications@system.gserviceaccount.com"]) : toset([])
+
+  depends_on = [google_project_service.this]
+}
+
+resource "google_service_account" "pubsub_push" {
+  project      = var.project_id
+  account_id   = "refrain-pubsub-push"
+  display_name = "Refrain Pub/Sub push"
+  description  = "Identity in the OIDC token of every push subscription; invokes the functions."
+}
+
+# The Pub/Sub service agent mints the push OIDC tokens as the push identity.
+resource "google_service_account_iam_member" "pubsub_push_token_creator" {
+  service_account_id = google_service_account.pubsub_push.name
+  role               = "roles/iam.serviceAccountTokenCreator"
+  member             = local.pubsub_service_agent
+}
+
+module "subscription" {
+  source   = "./modules/subscription"
+  for_each = local.subscriptions
+
+  project_id            = var.project_id
+  name                  = each.key
+  topic_id              = module.topic[each.value.topic].id
+  dead_letter_topic_id  = module.topic[each.value.dead_letter_topic].id
+  hold_subscription     = each.value.hold_subscription
+  max_delivery_attempts = each.value.max_delivery_attempts
+  min_backoff_s         = each.value.min_backoff_s
+  max_backoff_s         = each.value.max_backoff_s
+  ack_deadline_s        = each.value.ack_deadline_s
+  ordering              = each.value.ordering
+  filter                = each.value.filter
+
+  push_endpoint              = "${trimsuffix(module.function[each.value.push_function].uri, "/")}${each.value.push_path}"
+  push_audience              = module.function[each.value.push_function].uri
+  push_service_account_email = google_service_account.pubsub_push.email
+  pubsub_service_agent       = local.pubsub_service_agent
+
+  depends_on = [google_service_account_iam_member.pubsub_push_token_creator]
+}
+
+# Cloud Scheduler publishes a tick to each scheduled topic; the payload is ignored.
+resource "google_cloud_scheduler_job" "tick" {
+  for_each = local.schedules
+
+  project     = var.project_id
+  region      = var.region
+  name        = "refrain-${each.key}"
+  description = "Publishes to ${each.key} ${each.value.schedule}."
+  schedule    = each.value.cron
+  time_zone   = each.value.time_zone
+
+  pubsub_target {
+    topic_name = module.topic[each.key].id
+    data       = base64encode(jsonencode({ source = "cloud-scheduler", topic = each.key }))
+    attributes = { origin = "cloud-scheduler" }
+  }
+
+  depends_on = [google_project_service.this]
+}

@@ -1,0 +1,167 @@
+"""POST /google-play end to end: OIDC push auth, Android Publisher lookup, ledger, events."""
+
+from __future__ import annotations
+
+import copy
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from refrain.adapters.play_purchases import AndroidPublisherPurchases, PlayApiError
+from refrain.domain.events import EventType
+from refrain.ingest.model import subscription_id_for
+from refrain.providers.google_play_mapping import PurchaseNotFound
+from tests.integration.appstores.conftest import LocalGoogle, Stores
+from tests.integration.webhooks.conftest import pull_events
+from tests.unit.appstores.support import (
+    PACKAGE,
+    google_signer,
+    play_envelope,
+    play_fixture,
+    play_purchase,
+)
+
+TOKEN = "fixture-purchase-token.AO-J1OxFIXTUREFIXTUREFIXTURE"
+SUB_ID = subscription_id_for("google_play", TOKEN)
+PERIOD_1 = datetime(2024, 8, 25, 23, 26, 40, tzinfo=UTC)
+PERIOD_2 = datetime(2024, 9, 25, 23, 26, 40, tzinfo=UTC)
+
+
+def api_says(stores: Stores, state: str, **kwargs: Any) -> None:
+    stores.google.api.purchases[(PACKAGE, TOKEN)] = play_purchase(state, **kwargs)
+
+
+def push(name: str) -> dict[str, Any]:
+    return play_fixture(f"push_{name}.json")
+
+
+def message_id(envelope: dict[str, Any]) -> str:
+    return str(envelope["message"]["messageId"])
+
+
+def test_adapter_reads_the_documented_endpoint(local_google: LocalGoogle) -> None:
+    local_google.api.fail_with = None
+    local_google.api.purchases[(PACKAGE, "tok/with+odd=chars")] = play_purchase()
+    api = AndroidPublisherPurchases(base_url=local_google.base_url, anonymous=True)
+    got = api.get_subscription(PACKAGE, "tok/with+odd=chars")
+    assert got["subscriptionState"] == "SUBSCRIPTION_STATE_ACTIVE"
+    assert local_google.api.requests[-1].endswith("/tokens/tok%2Fwith%2Bodd%3Dchars")
+    with pytest.raises(PurchaseNotFound):
+        api.get_subscription(PACKAGE, "unknown-token")
+    local_google.api.fail_with = 500
+    with pytest.raises(PlayApiError):
+        api.get_subscription(PACKAGE, "tok/with+odd=chars")
+    local_google.api.fail_with = None
+    unreachable = AndroidPublisherPurchases(base_url="http://127.0.0.1:9", anonymous=True)
+    with pytest.raises(PlayApiError):
+        unreachable.get_subscription(PACKAGE, "t")
+
+
+@pytest.mark.parametrize(
+    ("token", "auth"),
+    [
+        (None, False),  # no Authorization header
+        ("not-a-token", True),
+        (google_signer().token(aud="https://someone-else.example/push"), True),
+        (google_signer().token(email="attacker@evil.example"), True),
+    ],
+)
+def test_unauthenticated_or_wrongly_audienced_pushes_write_nothing(
+    stores: Stores, token: str | None, auth: bool
+) -> None:
+    api_says(stores, "SUBSCRIPTION_STATE_ACTIVE")
+    answer = stores.post_play(push("04_SUBSCRIPTION_PURCHASED"), token=token, auth=auth)
+    assert answer.status_code == 401
+    assert stores.documents() == []
+    assert stores.google.api.requests == []  # refused before anything else
+
+
+def test_malformed_and_foreign_pushes_write_nothing(stores: Stores) -> None:
+    assert stores.post_play({"message": {"messageId": "1", "data": "%%"}}).status_code == 400
+    foreign = play_envelope(
+        {"packageName": "com.not.ours", "eventTimeMillis": "1", "testNotification": {}}, "9"
+    )
+    assert stores.post_play(foreign).status_code == 422
+    assert stores.documents() == []
+
+
+def test_lifecycle_duplicates_and_reordering(stores: Stores) -> None:
+    api_says(stores, "SUBSCRIPTION_STATE_ACTIVE", expiry=PERIOD_1)
+    purchased = push("04_SUBSCRIPTION_PURCHASED")
+    assert stores.post_play(purchased).status_code == 200
+    sub = stores.subscription(SUB_ID)
+    assert sub is not None
+    assert (sub["state"], sub["plan"], sub["market"]) == ("active", "individual_monthly", "SE")
+    assert (sub["billing_mode"], sub["account_id"]) == ("provider_managed", "acct_play_1")
+
+    # Pub/Sub redelivers the same message: one state change
+    assert stores.post_play(copy.deepcopy(purchased)).status_code == 200
+    assert stores.outbox()[f"google_play:{message_id(purchased)}"]["status"] == "applied"
+
+    api_says(stores, "SUBSCRIPTION_STATE_IN_GRACE_PERIOD", expiry=PERIOD_1)
+    assert stores.post_play(push("06_SUBSCRIPTION_IN_GRACE_PERIOD")).status_code == 200
+    assert stores.subscription(SUB_ID)["state"] == "past_due"  # type: ignore[index]
+
+    # RENEWED (older event time) arrives after IN_GRACE: stale, no regression
+    api_says(stores, "SUBSCRIPTION_STATE_ACTIVE", expiry=PERIOD_2)
+    late = push("02_SUBSCRIPTION_RENEWED")
+    assert stores.post_play(late).status_code == 200
+    assert stores.outbox()[f"google_play:{message_id(late)}"]["status"] == "stale"
+    assert stores.subscription(SUB_ID)["state"] == "past_due"  # type: ignore[index]
+
+    api_says(stores, "SUBSCRIPTION_STATE_ON_HOLD", expiry=PERIOD_1)
+    assert stores.post_play(push("05_SUBSCRIPTION_ON_HOLD")).status_code == 200
+    assert stores.subscription(SUB_ID)["state"] == "on_hold"  # type: ignore[index]
+
+    api_says(stores, "SUBSCRIPTION_STATE_ACTIVE", expiry=PERIOD_2)
+    assert stores.post_play(push("01_SUBSCRIPTION_RECOVERED")).status_code == 200
+    assert stores.subscription(SUB_ID)["state"] == "active"  # type: ignore[index]
+
+    api_says(stores, "SUBSCRIPTION_STATE_EXPIRED", expiry=PERIOD_2)
+    assert stores.post_play(push("12_SUBSCRIPTION_REVOKED")).status_code == 200
+    sub = stores.subscription(SUB_ID)
+    assert sub is not None and sub["state"] == "expired" and sub["churn_type"] == "revoked"
+
+    statuses = {k: v["status"] for k, v in stores.outbox().items()}
+    assert sorted(statuses.values()) == ["applied"] * 5 + ["stale"]
+    types = [e.type for e in pull_events(stores.settings, want=6)]
+    for wanted in (
+        EventType.ACTIVATED,
+        EventType.PAST_DUE,
+        EventType.ON_HOLD,
+        EventType.RECOVERED,
+        EventType.EXPIRED,
+    ):
+        assert types.count(wanted) == 1, (wanted, types)
+    assert EventType.INVOICE_PAID not in types  # the store is merchant of record
+    audit = [d.to_dict() for d in stores.db.collection("webhook_audit").stream()]
+    assert len(audit) == 7 and {a["provider"] for a in audit} == {"google_play"}
+
+
+def test_test_notification_is_acknowledged_and_recorded_as_ignored(stores: Stores) -> None:
+    test = push("test_notification")
+    assert stores.post_play(test).status_code == 200
+    record = stores.outbox()[f"google_play:{message_id(test)}"]
+    assert record["status"] == "ignored" and stores.google.api.requests == []
+
+
+def test_api_outage_is_a_503_and_the_retry_applies(stores: Stores) -> None:
+    stores.google.api.fail_with = 503
+    purchased = push("04_SUBSCRIPTION_PURCHASED")
+    assert stores.post_play(purchased).status_code == 503
+    assert stores.outbox() == {} and stores.subscription(SUB_ID) is None
+    stores.google.api.fail_with = None
+    api_says(stores, "SUBSCRIPTION_STATE_ACTIVE", expiry=PERIOD_1)
+    assert stores.post_play(purchased).status_code == 200
+    assert stores.subscription(SUB_ID)["state"] == "active"  # type: ignore[index]
+
+
+def test_unknown_product_or_token_is_unmappable(stores: Stores) -> None:
+    api_says(stores, "SUBSCRIPTION_STATE_ACTIVE", product="gold_weekly")
+    answer = stores.post_play(push("04_SUBSCRIPTION_PURCHASED"))
+    assert answer.status_code == 422 and json.loads(answer.data)["error"] == "unmappable"
+    stores.google.api.purchases.clear()
+    assert stores.post_play(push("02_SUBSCRIPTION_RENEWED")).status_code == 422
+    assert stores.subscription(SUB_ID) is None and stores.outbox() == {}

@@ -1,0 +1,95 @@
+"""The real build: uv.lock export, every deployed source, twice, same bytes; and they import."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from refrain import packaging
+from refrain.topology import TOPOLOGY
+from tests.support import ROOT
+
+SOURCES = sorted({f.source for f in TOPOLOGY.functions})
+
+
+@pytest.fixture(scope="module")
+def requirements() -> str:
+    return packaging.export_requirements(ROOT)
+
+
+def test_requirements_are_pinned_runtime_dependencies(requirements: str) -> None:
+    pins = [line for line in requirements.splitlines() if line and line[0] not in " #"]
+    names = {line.split("==")[0].lower() for line in pins}
+    assert all("==" in line for line in pins), pins
+    assert {"functions-framework", "google-cloud-firestore", "pydantic"} <= names
+    assert not names & {"pytest", "ruff", "mypy", "moto", "bqemulator", "hypothesis"}
+    assert "refrain" not in names  # the library is vendored into the zip, not installed
+
+
+def _functions_dir(tmp_path: Path) -> Path:
+    """The repository's function sources; a stub stands in for one not written yet."""
+    target = tmp_path / "functions"
+    for source in SOURCES:
+        real = ROOT / "functions" / source
+        if (real / "main.py").is_file():
+            shutil.copytree(real, target / source, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            (target / source).mkdir(parents=True)
+            (target / source / "main.py").write_text(f'"""stub for {source}"""\n')
+    return target
+
+
+def test_two_builds_of_the_repository_are_identical(requirements: str, tmp_path: Path) -> None:
+    functions = _functions_dir(tmp_path)
+    library = ROOT / "shared" / "refrain"
+    first = packaging.build_packages(functions, library, tmp_path / "a", requirements)
+    second = packaging.build_packages(functions, library, tmp_path / "b", requirements)
+    assert [p.source for p in first] == SOURCES
+    assert first == second
+    for package in first:
+        data = (tmp_path / "a" / package.file).read_bytes()
+        assert data == (tmp_path / "b" / package.file).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == package.sha256
+        print(f"{package.sha256}  {package.file}")
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_packaged_function_imports_from_the_archive_alone(
+    source: str, requirements: str, tmp_path: Path
+) -> None:
+    if not (ROOT / "functions" / source / "main.py").is_file():
+        pytest.skip(f"functions/{source}/main.py not written yet")
+    out = tmp_path / "dist"
+    packaging.build_packages(
+        ROOT / "functions",
+        ROOT / "shared" / "refrain",
+        out,
+        requirements,
+        [f for f in TOPOLOGY.functions if f.source == source],
+    )
+    unpacked = tmp_path / "unpacked"
+    with zipfile.ZipFile(out / f"{source}.zip") as archive:
+        archive.extractall(unpacked)
+    entry_points = [f.entry_point for f in TOPOLOGY.functions if f.source == source]
+    probe = (
+        "import sys; sys.path.insert(0, sys.argv[1]); import main, refrain; "
+        "assert refrain.__file__.startswith(sys.argv[1]), refrain.__file__; "
+        "missing = [e for e in sys.argv[2:] if not callable(getattr(main, e, None))]; "
+        "assert not missing, missing"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe, str(unpacked), *entry_points],
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin", "GOOGLE_CLOUD_PROJECT": "refrain-package-probe"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]

@@ -1,0 +1,109 @@
+"""The real checkout_webhook function, served by functions-framework, on the local stack."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import functions_framework
+import pytest
+from flask.testing import FlaskClient
+from google.api_core.exceptions import DeadlineExceeded
+from google.cloud import firestore
+
+from refrain.adapters.firestore import build_firestore
+from refrain.adapters.pubsub import build_subscriber
+from refrain.domain.events import DomainEvent, from_pubsub_message
+from refrain.settings import CloudSettings
+from tests.support import FIXTURES, ROOT, adyen_sign, stripe_header
+
+STRIPE_SECRET = "whsec_refrain_integration"  # noqa: S105 - test-only secret
+ADYEN_KEY = json.loads((FIXTURES / "adyen" / "hmac_vectors.json").read_text())["vectors"][0][
+    "hmac_key_hex"
+]
+SOURCE = ROOT / "functions" / "checkout_webhook" / "main.py"
+
+
+@dataclass
+class Webhook:
+    client: FlaskClient
+    db: firestore.Client
+    settings: CloudSettings
+
+    def post_stripe(self, event: dict[str, Any], *, at: int | None = None) -> Any:
+        body = json.dumps(event).encode()
+        header = stripe_header(body, STRIPE_SECRET, at or int(time.time()))
+        return self.client.post(
+            "/stripe",
+            data=body,
+            headers={"Stripe-Signature": header, "Content-Type": "application/json"},
+        )
+
+    def post_adyen(self, items: list[dict[str, Any]]) -> Any:
+        body = {
+            "live": "false",
+            "notificationItems": [
+                {"NotificationRequestItem": adyen_sign(item, ADYEN_KEY)} for item in items
+            ],
+        }
+        return self.client.post("/adyen", json=body)
+
+    def subscription(self, sub_id: str) -> dict[str, Any] | None:
+        snap = self.db.collection("subscriptions").document(sub_id).get()
+        return snap.to_dict() if snap.exists else None
+
+    def documents(self) -> list[str]:
+        """Every document path in the database (collections are shallow here)."""
+        return [f"{c.id}/{d.id}" for c in self.db.collections() for d in c.list_documents()]
+
+
+@pytest.fixture
+def webhook(cloud: CloudSettings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Webhook]:
+    monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", f"whsec_previous,{STRIPE_SECRET}")
+    monkeypatch.setenv("ADYEN_HMAC_KEY", ADYEN_KEY)
+    app = functions_framework.create_app(target="checkout_webhook", source=str(SOURCE))
+    yield Webhook(app.test_client(), build_firestore(cloud), cloud)
+
+
+def pull_events(settings: CloudSettings, want: int | None = None) -> list[DomainEvent]:
+    """Drain domain events from the churn-export pull subscription (tests serve no push)."""
+    subscriber = build_subscriber(settings)
+    path = subscriber.subscription_path(settings.project, "churn-export")
+    events: list[DomainEvent] = []
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            batch = subscriber.pull(
+                request={"subscription": path, "max_messages": 100}, timeout=3
+            ).received_messages
+        except DeadlineExceeded:
+            batch = []
+        for msg in batch:
+            events.append(from_pubsub_message(msg.message.data, dict(msg.message.attributes)))
+        if batch:
+            subscriber.acknowledge(
+                request={"subscription": path, "ack_ids": [m.ack_id for m in batch]}
+            )
+        elif want is None or len(events) >= want:
+            break
+    subscriber.close()
+    return events
+
+
+def stripe_event(name: str, **overrides: Any) -> dict[str, Any]:
+    event: dict[str, Any] = json.loads(
+        (FIXTURES / "stripe" / "events" / f"{name}.json").read_text()
+    )
+    event.update(overrides)
+    return event
+
+
+def ago(days: float) -> int:
+    return int(datetime.now(UTC).timestamp() - days * 86400)
+
+
+MakeEvent = Callable[..., dict[str, Any]]

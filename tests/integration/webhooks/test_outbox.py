@@ -1,0 +1,101 @@
+"""Transactional outbox: a crash between commit and publish loses nothing."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from refrain.adapters.firestore import build_firestore
+from refrain.adapters.pubsub import OrderedPublisher, build_publisher
+from refrain.adapters.pubsub_relay import PubSubRelay, sweep_outbox
+from refrain.ingest.wiring import build_webhook_service
+from refrain.settings import CloudSettings
+from tests.integration.webhooks.conftest import STRIPE_SECRET, Webhook, pull_events
+from tests.integration.webhooks.test_checkout_webhook import checkout
+from tests.support import stripe_header
+
+
+class Crash(RuntimeError):
+    """Stands for the process dying after the commit, before the publish."""
+
+
+def _crash() -> None:
+    raise Crash("killed between commit and publish")
+
+
+def test_crash_between_commit_and_publish_is_repaired_by_the_sweep_exactly_once(
+    webhook: Webhook, cloud: CloudSettings
+) -> None:
+    service = build_webhook_service(cloud, crash_before_publish=_crash)
+    import json
+    import time
+
+    body = json.dumps(checkout()).encode()
+    answer = service.handle(
+        "POST",
+        "/stripe",
+        {
+            "Content-Type": "application/json",
+            "Stripe-Signature": stripe_header(body, STRIPE_SECRET, int(time.time())),
+        },
+        body,
+    )
+    assert answer.status == 200  # the state change is durable; publishing is the relay's job
+    assert pull_events(cloud) == []
+    [entry] = list(webhook.db.collection("outbox").stream())
+    assert entry.to_dict()["published"] is False
+
+    relay = PubSubRelay(OrderedPublisher(build_publisher(cloud), cloud.project))
+    later = datetime.now(UTC) + timedelta(minutes=5)
+    assert sweep_outbox(build_firestore(cloud), relay, later) == 1
+    events = pull_events(cloud, want=2)
+    assert sorted(e.type.value for e in events) == ["invoice.paid", "subscription.activated"]
+    assert sweep_outbox(build_firestore(cloud), relay, later) == 0
+    assert pull_events(cloud) == []
+
+
+def test_sweep_leaves_recent_entries_to_the_fast_path(
+    webhook: Webhook, cloud: CloudSettings
+) -> None:
+    service = build_webhook_service(cloud, crash_before_publish=_crash)
+    import json
+    import time
+
+    body = json.dumps(checkout()).encode()
+    headers = {
+        "Content-Type": "application/json",
+        "Stripe-Signature": stripe_header(body, STRIPE_SECRET, int(time.time())),
+    }
+    assert service.handle("POST", "/stripe", headers, body).status == 200
+    relay = PubSubRelay(OrderedPublisher(build_publisher(cloud), cloud.project))
+    assert sweep_outbox(build_firestore(cloud), relay, datetime.now(UTC)) == 0
+
+
+@pytest.mark.parametrize("module", ["google.cloud.bigquery", "boto3", "botocore"])
+def test_the_webhook_function_imports_no_client_it_does_not_use(module: str) -> None:
+    import subprocess
+    import sys
+
+    from tests.support import ROOT
+
+    code = (
+        "import importlib.util, sys\n"
+        f"spec = importlib.util.spec_from_file_location('m', r'{ROOT}/functions/checkout_webhook/main.py')\n"
+        "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)\n"
+        "m._webhooks()\n"
+        f"print({module!r} in sys.modules)\n"
+    )
+    import os
+
+    # Clients connect lazily: dummy emulator addresses are enough to build the service.
+    env = {
+        **os.environ,
+        "FIRESTORE_EMULATOR_HOST": "127.0.0.1:9",
+        "PUBSUB_EMULATOR_HOST": "127.0.0.1:9",
+        "GOOGLE_CLOUD_PROJECT": "p",
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    )
+    assert out.stdout.strip().splitlines()[-1] == "False"

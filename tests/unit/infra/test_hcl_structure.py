@@ -1,0 +1,166 @@
+"""Structural checks of terraform/: they pass on the real tree and catch broken copies."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from refrain.infra import hclcheck
+from tests.support import ROOT
+
+TERRAFORM = ROOT / "terraform"
+
+
+@pytest.fixture
+def broken(tmp_path: Path) -> Path:
+    """A scratch copy of terraform/ a test may damage."""
+    copy = tmp_path / "terraform"
+    shutil.copytree(TERRAFORM, copy, ignore=shutil.ignore_patterns(".terraform"))
+    return copy
+
+
+def _edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text, f"{old!r} not in {path}"
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+@pytest.mark.parametrize("check", hclcheck.ALL_CHECKS, ids=lambda c: c.__name__)
+def test_real_tree_passes(check: Callable[[Path], list[str]]) -> None:
+    assert check(TERRAFORM) == []
+
+
+def test_private_function_made_public_and_dead_letter_removed_are_both_caught(
+    broken: Path,
+) -> None:
+    _edit(broken / "functions.tf", "public      = each.value.public", 'public = each.key != ""')
+    _edit(
+        broken / "modules/subscription/main.tf",
+        """  dead_letter_policy {
+    dead_letter_topic     = var.dead_letter_topic_id
+    max_delivery_attempts = var.max_delivery_attempts
+  }
+""",
+        "",
+    )
+    problems = hclcheck.run_all(broken)
+    assert any("module.function public" in p for p in problems), problems
+    assert any("subscription this has no dead-letter policy" in p for p in problems), problems
+    assert any("ignores max_delivery_attempts" in p for p in problems), problems
+
+
+def test_public_flag_flipped_in_generated_topology_is_caught(broken: Path) -> None:
+    path = broken / "generated/topology.json"
+    text = path.read_text()
+    marker = '"name": "receipt_email"'
+    head, tail = text.split(marker, 1)
+    path.write_text(head + marker + tail.replace('"public": false', '"public": true', 1))
+    assert any("public functions are" in p for p in hclcheck.check_only_webhook_public(broken))
+
+
+def test_extra_all_users_invoker_is_caught(broken: Path) -> None:
+    (broken / "leak.tf").write_text(
+        """resource "google_cloud_run_v2_service_iam_member" "leak" {
+  name   = "receipt-email"
+  role   = "roles/run.invoker"
+  member = "allUsers"
+}
+"""
+    )
+    problems = hclcheck.check_only_webhook_public(broken)
+    assert problems == ["root: google_cloud_run_v2_service_iam_member.leak grants allUsers"]
+
+
+def test_ungated_public_ingress_is_caught(broken: Path) -> None:
+    _edit(
+        broken / "modules/function/main.tf",
+        'ingress_settings      = var.public ? "ALLOW_ALL" : "ALLOW_INTERNAL_ONLY"',
+        'ingress_settings      = "ALLOW_ALL"',
+    )
+    assert any("ingress not gated" in p for p in hclcheck.check_only_webhook_public(broken))
+
+
+def test_shared_service_account_is_caught(broken: Path) -> None:
+    _edit(
+        broken / "functions.tf",
+        'service_account_id    = "fn-${each.value.cloud_name}"',
+        'service_account_id    = "refrain-functions"',
+    )
+    problems = hclcheck.check_functions_have_own_service_account(broken)
+    assert problems == ["root: service_account_id is not derived from each function's name"]
+
+
+def test_secret_value_in_terraform_is_caught(broken: Path) -> None:
+    (broken / "leak.tf").write_text(
+        """resource "google_secret_manager_secret_version" "stripe" {
+  secret      = google_secret_manager_secret.this["STRIPE_API_KEY"].id
+  secret_data = "sk_live_51Habcdefghijklmnopqrstuv"
+}
+"""
+    )
+    problems = hclcheck.check_no_inline_secrets(broken)
+    assert any("secret version stripe" in p for p in problems)
+    assert any("has secret_data" in p for p in problems)
+    assert any("secret-looking literal sk_live_" in p for p in problems)
+
+
+def test_secret_passed_as_plain_env_is_caught(broken: Path) -> None:
+    _edit(
+        broken / "environments/dev.tfvars",
+        "function_env = {",
+        'function_env = {\n  STRIPE_API_KEY = "placeholder"',
+    )
+    problems = hclcheck.check_no_inline_secrets(broken)
+    assert problems == ["environments/dev.tfvars: STRIPE_API_KEY belongs in Secret Manager"]
+
+
+def test_hardcoded_iteration_and_missing_settings_are_caught(broken: Path) -> None:
+    _edit(broken / "pubsub.tf", "for_each = local.subscriptions", 'for_each = toset(["a"])')
+    _edit(broken / "functions.tf", "    feature_snapshot = {", "    feature_snapshot_old = {")
+    problems = hclcheck.check_iterates_topology(broken)
+    assert "root: module subscription does not iterate over local.subscriptions" in problems
+    assert any(p.startswith("root: function_settings") for p in problems)
+
+
+def test_function_outside_the_module_is_caught(broken: Path) -> None:
+    (broken / "extra.tf").write_text(
+        """resource "google_cloudfunctions2_function" "adhoc" {
+  name     = "adhoc"
+  location = "europe-west1"
+}
+"""
+    )
+    problems = hclcheck.check_functions_have_own_service_account(broken)
+    assert problems == ["root: function adhoc outside modules/function"]
+
+
+def test_cloud_build_applies_only_on_main_after_plan_and_tests() -> None:
+    yaml = pytest.importorskip("yaml")
+    build = yaml.safe_load((ROOT / "cloudbuild.yaml").read_text())
+    steps = {s["id"]: s for s in build["steps"]}
+    order = [s["id"] for s in build["steps"]]
+    for needed in ("install", "lint", "typecheck", "test", "package", "terraform-fmt"):
+        assert needed in steps
+    for needed in ("terraform-init", "terraform-validate", "terraform-plan", "terraform-apply"):
+        assert needed in steps
+    assert order.index("terraform-plan") < order.index("terraform-apply")
+    assert "package" in steps["terraform-plan"]["waitFor"]
+    apply_script = " ".join(steps["terraform-apply"]["args"])
+    assert '"${BRANCH_NAME}" = "main"' in apply_script and "tfplan" in apply_script
+    assert "CI=true" in build["options"]["env"]
+    assert "emulators" in build["substitutions"]["_CLI_IMAGE"]
+
+
+def test_local_environment_name_in_the_cloud_is_caught(broken: Path) -> None:
+    _edit(
+        broken / "environments/prod.tfvars",
+        "function_env = {",
+        'function_env = {\n  REFRAIN_ENVIRONMENT = "dev"',
+    )
+    problems = hclcheck.check_no_inline_secrets(broken)
+    assert problems == [
+        "environments/prod.tfvars: REFRAIN_ENVIRONMENT would allow the public local pepper"
+    ]

@@ -1,0 +1,167 @@
+"""The receipt service's decisions, with in-memory ports."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from email import message_from_bytes
+from email.policy import default
+
+import pytest
+
+from refrain.domain import UnknownMarket, load_catalog
+from refrain.domain.clock import ManualClock, utc
+from refrain.invoicing import (
+    CustomerNotFound,
+    OriginalInvoiceMissing,
+    ReceiptConfig,
+    ReceiptService,
+    SendInProgress,
+)
+from tests.unit.invoicing.factories import (
+    charge_refunded,
+    expired,
+    invoice_paid,
+    on_hold,
+    payment_failed,
+    renewed,
+)
+from tests.unit.invoicing.fakes import (
+    MemoryCustomers,
+    MemoryInvoices,
+    MemoryLedger,
+    MemoryMailer,
+    customer,
+)
+
+CONFIG = ReceiptConfig(sender="receipts@refrain.example", account_url="https://acct.example/")
+
+
+class Harness:
+    def __init__(self, failures: int = 0, locale: str | None = "sv_SE", pdf: bool = True) -> None:
+        self.invoices = MemoryInvoices()
+        self.ledger = MemoryLedger()
+        self.mailer = MemoryMailer(failures)
+        self.clock = ManualClock(utc(2025, 1, 15, 9))
+        self.service = ReceiptService(
+            catalog=load_catalog(),
+            invoices=self.invoices,
+            customers=MemoryCustomers(customer(locale=locale)),
+            ledger=self.ledger,
+            mailer=self.mailer,
+            config=ReceiptConfig(
+                sender=CONFIG.sender, account_url=CONFIG.account_url, attach_pdf=pdf
+            ),
+            clock=self.clock,
+        )
+
+    def mails(self):  # type: ignore[no-untyped-def]
+        return [message_from_bytes(raw, policy=default) for _, raw in self.mailer.sent]
+
+
+def test_paid_invoice_is_numbered_and_mailed_once_whatever_the_deliveries() -> None:
+    h = Harness()
+    first = h.service.handle(invoice_paid())
+    assert first.outcome == "sent" and first.number is not None
+    for _ in range(4):
+        again = h.service.handle(invoice_paid())
+        assert (again.outcome, again.number) == ("already_sent", first.number)
+    [mail] = h.mails()
+    assert mail["To"] == "acct_1@example.com"
+    assert first.number in mail["Subject"] and "kvitto" in mail["Subject"]
+    assert [p.get_content_type() for p in mail.walk()][-1] == "application/pdf"
+    assert h.ledger.records[first.invoice_id]["message_id"] == first.message_id  # type: ignore[index]
+
+
+def test_ses_failing_once_then_recovering_sends_one_mail() -> None:
+    h = Harness(failures=1)
+    with pytest.raises(ConnectionError):
+        h.service.handle(invoice_paid())
+    assert h.mailer.sent == []
+    assert len(h.invoices.docs) == 1  # the invoice is final even though the mail failed
+    result = h.service.handle(invoice_paid())  # the redelivery, at once: the lease was released
+    assert result.outcome == "sent"
+    assert len(h.mailer.sent) == 1
+    assert h.ledger.records[result.notice_id]["attempts"] == 2  # type: ignore[index]
+
+
+def test_a_live_lease_held_elsewhere_means_retry_later_and_no_mail() -> None:
+    h = Harness()
+    draft_id = "inv_pi_1"
+    h.ledger.claim(draft_id, document_id=draft_id, kind="receipt", now=h.clock.now())
+    with pytest.raises(SendInProgress):
+        h.service.handle(invoice_paid())
+    assert h.mailer.sent == []
+    h.clock.advance(timedelta(minutes=2, seconds=1))  # the holder died; its lease ran out
+    assert h.service.handle(invoice_paid()).outcome == "sent"
+    assert len(h.mailer.sent) == 1
+
+
+def test_missing_customer_is_retried_and_writes_nothing() -> None:
+    h = Harness()
+    with pytest.raises(CustomerNotFound):
+        h.service.handle(invoice_paid(account_id="acct_unknown"))
+    assert h.invoices.docs == {} and h.ledger.records == {}
+
+
+def test_unknown_market_is_a_clear_error_and_writes_nothing() -> None:
+    h = Harness()
+    with pytest.raises(UnknownMarket, match="'ZZ'"):
+        h.service.handle(invoice_paid(market="ZZ"))
+    assert h.invoices.docs == {} and h.ledger.records == {} and h.mailer.sent == []
+
+
+def test_other_event_types_are_ignored() -> None:
+    h = Harness()
+    assert h.service.handle(renewed()).outcome == "ignored"
+    assert h.invoices.docs == {} and h.mailer.sent == []
+
+
+def test_refund_issues_a_credit_note_against_the_invoice() -> None:
+    h = Harness()
+    paid = h.service.handle(invoice_paid())
+    result = h.service.handle(charge_refunded(amount=13900))
+    assert result.kind == "credit_note" and result.outcome == "sent"
+    note = h.invoices.docs[result.invoice_id]  # type: ignore[index]
+    assert note.original_number == paid.number
+    assert note.gross_total.amount == -13900
+    assert h.service.handle(charge_refunded(amount=13900)).outcome == "already_sent"
+    assert len(h.mailer.sent) == 2
+
+
+def test_refund_before_its_invoice_waits() -> None:
+    h = Harness()
+    with pytest.raises(OriginalInvoiceMissing):
+        h.service.handle(charge_refunded(amount=100))
+    assert h.invoices.docs == {}
+
+
+def test_the_stored_locale_wins_on_redelivery() -> None:
+    h = Harness(locale="de_DE", pdf=False)
+    h.service.handle(invoice_paid())
+    [mail] = h.mails()
+    assert "Quittung" in mail["Subject"]
+
+
+def test_payment_failed_notice_links_to_the_payment_method_page() -> None:
+    h = Harness(pdf=False)
+    result = h.service.handle(payment_failed())
+    assert result.kind == "payment_failed" and result.outcome == "sent"
+    [mail] = h.mails()
+    text = mail.get_body(("plain",)).get_content()
+    assert "https://acct.example/payment-method" in text
+    assert "139,00\xa0kr" in text and "18 februari 2025" in text
+    assert h.service.handle(payment_failed()).outcome == "already_sent"
+
+
+def test_hard_decline_notice_promises_no_retry() -> None:
+    h = Harness(pdf=False, locale="en_GB")
+    h.service.handle(payment_failed(hard=True))
+    text = h.mails()[0].get_body(("plain",)).get_content()
+    assert "try again" not in text and "update your payment method" in text.lower()
+
+
+@pytest.mark.parametrize(("make", "word"), [(on_hold, "pausat"), (expired, "avslutades")])
+def test_hold_and_expiry_notices(make, word: str) -> None:  # type: ignore[no-untyped-def]
+    h = Harness(pdf=False)
+    assert h.service.handle(make()).outcome == "sent"
+    assert word in h.mails()[0].get_body(("plain",)).get_content()

@@ -1,0 +1,198 @@
+"""Every Stripe fixture maps to the right provider-neutral input."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from refrain.domain import load_catalog
+from refrain.domain.inputs import (
+    ChargebackOpened,
+    CheckoutCompleted,
+    PaymentFailed,
+    PaymentSucceeded,
+    ProviderStateReported,
+    ProviderStatus,
+    RefundIssued,
+)
+from refrain.domain.money import Money
+from refrain.domain.subscription import BillingMode, ChurnType
+from refrain.ingest.model import MappingError
+from refrain.providers.stripe_events import normalise_stripe
+from tests.support import FIXTURES
+
+CATALOG = load_catalog()
+EVENTS = FIXTURES / "stripe" / "events"
+
+
+def fixture(name: str) -> dict[str, Any]:
+    return dict(json.loads((EVENTS / f"{name}.json").read_text()))
+
+
+def test_subscription_mode_checkout_records_customer_and_waits_for_billing() -> None:
+    event = normalise_stripe(fixture("checkout.session.completed"), CATALOG)
+    assert event.input is None and event.ignored
+    assert event.subject is not None
+    assert event.subject.subscription_id == "stripe_sub_1Pgc6rB7WZ01zgkWNy0Cn5nw"
+    assert event.customer is not None and event.customer.email == "example@example.com"
+    assert "stripe:cus_QXg1o8vcGmoR32" in event.refs
+
+
+def test_payment_mode_checkout_with_metadata_creates_a_merchant_managed_subscription() -> None:
+    raw = fixture("checkout.session.completed")
+    obj = raw["data"]["object"]
+    obj.update(
+        mode="payment",
+        payment_intent="pi_first",
+        amount_total=13900,
+        currency="sek",
+        metadata={"account_id": "acct_1", "plan": "individual_monthly", "market": "SE"},
+    )
+    event = normalise_stripe(raw, CATALOG)
+    assert isinstance(event.input, CheckoutCompleted)
+    assert event.input.paid and event.input.amount == Money(13900, "SEK")
+    assert event.draft is not None
+    assert event.draft.billing_mode is BillingMode.MERCHANT_MANAGED
+    assert (event.draft.plan, event.draft.market, event.draft.account_id) == (
+        "individual_monthly",
+        "SE",
+        "acct_1",
+    )
+    assert "stripe:pi_first" in event.refs
+
+
+def test_checkout_for_an_unknown_plan_or_market_is_a_clear_error() -> None:
+    raw = fixture("checkout.session.completed")
+    raw["data"]["object"].update(
+        mode="payment", metadata={"account_id": "a", "plan": "platinum", "market": "SE"}
+    )
+    with pytest.raises(LookupError, match="platinum"):
+        normalise_stripe(raw, CATALOG)
+    raw["data"]["object"]["metadata"] = {"account_id": "a", "plan": "duo_monthly", "market": "ZZ"}
+    with pytest.raises(LookupError, match="ZZ"):
+        normalise_stripe(raw, CATALOG)
+
+
+def test_checkout_charging_a_different_amount_than_the_catalog_is_refused() -> None:
+    raw = fixture("checkout.session.completed")
+    raw["data"]["object"].update(
+        mode="payment",
+        amount_total=100,
+        currency="sek",
+        metadata={"account_id": "a", "plan": "individual_monthly", "market": "SE"},
+    )
+    with pytest.raises(MappingError, match="catalog price"):
+        normalise_stripe(raw, CATALOG)
+
+
+@pytest.mark.parametrize(
+    ("name", "status", "cancel_at_end", "churn"),
+    [
+        ("customer.subscription.created", ProviderStatus.ACTIVE, False, None),
+        ("customer.subscription.updated", ProviderStatus.ACTIVE, True, None),
+        ("customer.subscription.deleted", ProviderStatus.EXPIRED, False, ChurnType.VOLUNTARY),
+    ],
+)
+def test_billing_subscription_lifecycle_is_mirrored(
+    name: str, status: ProviderStatus, cancel_at_end: bool, churn: ChurnType | None
+) -> None:
+    event = normalise_stripe(fixture(name), CATALOG)
+    assert isinstance(event.input, ProviderStateReported)
+    assert event.input.status is status
+    assert event.input.cancel_at_period_end is cancel_at_end
+    assert event.input.churn_type is churn
+    assert event.input.occurred_at.timestamp() == fixture(name)["created"]
+
+
+def test_subscription_with_plan_metadata_resolves_rank_and_price() -> None:
+    raw = fixture("customer.subscription.created")
+    raw["data"]["object"]["metadata"] = {"plan": "family_yearly", "market": "DE", "account_id": "a"}
+    event = normalise_stripe(raw, CATALOG)
+    assert isinstance(event.input, ProviderStateReported)
+    assert event.input.plan == "family_yearly"
+    assert event.input.price == CATALOG.price("family_yearly", "DE")
+    assert event.draft is not None and event.draft.billing_mode is BillingMode.PROVIDER_MANAGED
+
+
+def test_involuntary_cancellation_is_tagged() -> None:
+    raw = fixture("customer.subscription.deleted")
+    raw["data"]["object"]["cancellation_details"] = {"reason": "payment_failed"}
+    event = normalise_stripe(raw, CATALOG)
+    assert isinstance(event.input, ProviderStateReported)
+    assert event.input.churn_type is ChurnType.INVOLUNTARY
+
+
+def test_invoices() -> None:
+    paid = normalise_stripe(fixture("invoice.paid"), CATALOG)
+    assert isinstance(paid.input, ProviderStateReported)
+    assert paid.input.status is ProviderStatus.ACTIVE
+    assert paid.input.paid_amount == Money(1000, "USD")
+    failed = normalise_stripe(fixture("invoice.payment_failed"), CATALOG)
+    assert isinstance(failed.input, ProviderStateReported)
+    assert failed.input.status is ProviderStatus.IN_GRACE
+    assert failed.input.until is not None and int(failed.input.until.timestamp()) == 1722209200
+    finalized = normalise_stripe(fixture("invoice.finalized"), CATALOG)
+    assert finalized.input is None and finalized.ignored
+
+
+def test_payment_intents_map_to_charge_outcomes() -> None:
+    ok = normalise_stripe(fixture("payment_intent.succeeded"), CATALOG)
+    assert isinstance(ok.input, PaymentSucceeded)
+    assert ok.input.amount == Money(1099, "USD")
+    assert ok.subject is not None and ok.subject.ref == "stripe:pi_1PgafyB7WZ01zgkWSjxsAJo3"
+    assert "stripe:ch_1PgafuB7WZ01zgkWXYmPNZs8" in ok.refs
+    failed = normalise_stripe(fixture("payment_intent.payment_failed"), CATALOG)
+    assert isinstance(failed.input, PaymentFailed)
+    assert failed.input.decline.code == "generic_decline"
+
+
+def test_our_renewal_metadata_identifies_subscription_period_and_attempt() -> None:
+    raw = fixture("payment_intent.succeeded")
+    raw["data"]["object"]["metadata"] = {
+        "subscription_id": "sub_ours",
+        "charge_id": "sub_ours:20260101T000000Z:2",
+        "billing_anchor": "2026-01-01T00:00:00+00:00",
+        "attempt": "2",
+    }
+    event = normalise_stripe(raw, CATALOG)
+    assert event.subject is not None and event.subject.subscription_id == "sub_ours"
+    assert isinstance(event.input, PaymentSucceeded)
+    assert event.input.attempt == 2 and event.input.charge_id == "sub_ours:20260101T000000Z:2"
+    assert event.input.charge_period is not None and event.input.charge_period.year == 2026
+
+
+def test_refund_and_dispute() -> None:
+    refund = normalise_stripe(fixture("charge.refunded"), CATALOG)
+    assert isinstance(refund.input, RefundIssued)
+    assert refund.input.amount == Money(100, "USD")
+    dispute = normalise_stripe(fixture("charge.dispute.created"), CATALOG)
+    assert isinstance(dispute.input, ChargebackOpened)
+    assert dispute.input.reason_code == "general"
+    closed = fixture("charge.dispute.created")
+    closed["type"] = "charge.dispute.closed"
+    assert normalise_stripe(closed, CATALOG).ignored
+
+
+def test_unknown_event_types_are_recorded_as_ignored() -> None:
+    raw = fixture("invoice.paid")
+    raw["type"] = "customer.tax_id.created"
+    event = normalise_stripe(raw, CATALOG)
+    assert event.input is None and event.ignored and "customer.tax_id.created" in event.ignored
+
+
+@given(
+    st.dictionaries(
+        st.sampled_from(["id", "type", "created", "data"]),
+        st.one_of(st.none(), st.integers(), st.text(), st.dictionaries(st.text(), st.text())),
+    )
+)
+def test_arbitrary_envelopes_map_or_raise_mapping_error(raw: dict[str, Any]) -> None:
+    try:
+        normalise_stripe(copy.deepcopy(raw), CATALOG)
+    except MappingError:
+        pass
