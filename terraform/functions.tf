@@ -12,6 +12,7 @@ locals {
       max_instances = var.webhook_max_instances
       secrets       = ["STRIPE_WEBHOOK_SECRET", "ADYEN_HMAC_KEY", "ADYEN_BASIC_AUTH_PASSWORD"]
       publishes_to  = ["subscription-events"]
+      subscribes_to = []
       project_roles = ["roles/datastore.user"]
       datasets      = []
     }
@@ -23,6 +24,7 @@ locals {
       max_instances = 1
       secrets       = []
       publishes_to  = ["subscription-events"]
+      subscribes_to = []
       project_roles = ["roles/datastore.user"]
       datasets      = []
     }
@@ -34,6 +36,7 @@ locals {
       max_instances = 1
       secrets       = []
       publishes_to  = ["renewal-charges"]
+      subscribes_to = []
       project_roles = ["roles/datastore.user"]
       datasets      = []
     }
@@ -45,6 +48,7 @@ locals {
       max_instances = var.worker_max_instances
       secrets       = ["STRIPE_API_KEY", "ADYEN_API_KEY"]
       publishes_to  = ["subscription-events"]
+      subscribes_to = []
       project_roles = ["roles/datastore.user"]
       datasets      = []
     }
@@ -56,17 +60,21 @@ locals {
       max_instances = var.worker_max_instances
       secrets       = ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]
       publishes_to  = []
+      subscribes_to = []
       project_roles = ["roles/datastore.user"]
       datasets      = []
     }
+    # Entry point export_flush: each export-flushes tick drains churn-export in batches;
+    # one flush at a time (the ticks are a minute apart, a flush takes seconds).
     churn_export = {
       memory        = "512Mi"
       timeout_s     = 120
-      concurrency   = 8
+      concurrency   = 1
       min_instances = 0
-      max_instances = var.worker_max_instances
+      max_instances = 1
       secrets       = ["REFRAIN_SUBSCRIBER_PEPPER"]
       publishes_to  = []
+      subscribes_to = ["churn-export"]
       project_roles = ["roles/datastore.user", "roles/bigquery.jobUser"]
       datasets      = local.topology.datasets
     }
@@ -78,6 +86,7 @@ locals {
       max_instances = 1
       secrets       = ["REFRAIN_SUBSCRIBER_PEPPER"]
       publishes_to  = []
+      subscribes_to = []
       project_roles = ["roles/datastore.viewer", "roles/bigquery.jobUser"]
       datasets      = local.topology.datasets
     }

@@ -1,4 +1,8 @@
-# Topics and push subscriptions, one per topology entry (generated/topology.json).
+# Topics and subscriptions, one per topology entry (generated/topology.json).
+#
+# A subscription with a push_function pushes to it; one without (churn-export) is a pull
+# queue that a function drains on a schedule, and only that function may pull from it
+# (roles/pubsub.subscriber on that subscription, from function_settings.subscribes_to).
 #
 # Push subscriptions (not Eventarc triggers): the topology names every subscription and
 # fixes its dead-letter topic, attempts, backoff, ordering and filter; Eventarc would create
@@ -48,10 +52,14 @@ module "subscription" {
   ordering              = each.value.ordering
   filter                = each.value.filter
 
-  push_endpoint              = "${trimsuffix(module.function[each.value.push_function].uri, "/")}${each.value.push_path}"
-  push_audience              = module.function[each.value.push_function].uri
-  push_service_account_email = google_service_account.pubsub_push.email
+  push_endpoint              = each.value.push_function == null ? null : "${trimsuffix(module.function[each.value.push_function].uri, "/")}${each.value.push_path}"
+  push_audience              = each.value.push_function == null ? null : module.function[each.value.push_function].uri
+  push_service_account_email = each.value.push_function == null ? null : google_service_account.pubsub_push.email
   pubsub_service_agent       = local.pubsub_service_agent
+  subscribers = {
+    for fn, settings in local.function_settings :
+    fn => "serviceAccount:${module.function[fn].service_account_email}" if contains(settings.subscribes_to, each.key)
+  }
 
   depends_on = [google_service_account_iam_member.pubsub_push_token_creator]
 }

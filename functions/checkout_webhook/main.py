@@ -29,7 +29,7 @@ def _webhooks() -> WebhookService:
 @functions_framework.http
 def checkout_webhook(request: flask.Request) -> flask.Response:
     body = request.get_data(cache=False) if _small_enough(request) else None
-    answer = _webhooks().handle(request.method, request.path, request.headers, body)
+    answer = _webhooks().handle(request.method, request.path, dict(request.headers), body)
     return flask.Response(answer.body, status=answer.status, content_type=answer.content_type)
 
 

@@ -1,29 +1,33 @@
-"""churn_export: lifecycle signals to BigQuery within minutes; feature_snapshot: the daily table.
+"""Churn signals to BigQuery in batches (deployed), per message (alternative), daily features.
 
-``churn_export`` receives ``subscription-events`` as Pub/Sub ``messagePublished``
-CloudEvents (push). It filters on the ``type`` attribute itself (the
-emulator ignores subscription filters) and acks what it does not export;
-an exported event becomes one row through a MERGE on ``signal_id``, so a
-redelivered or late event never makes a second row. A message that is not
-a valid domain event is logged (ids only) and raised: Pub/Sub retries it
-with backoff and dead-letters it to ``churn-export-dead-letter`` after the
-bounded attempts, where ``refrain dlq`` can look at it.
+``export_flush`` is what the deployed ``churn_export`` function runs. Cloud
+Scheduler publishes to ``export-flushes`` every minute and the ``export-flush``
+push subscription delivers that tick here; the function then pulls up to
+``REFRAIN_EXPORT_FLUSH_MAX`` (default 5000) messages from the ``churn-export``
+*pull* subscription (every domain event of ``subscription-events``) and writes
+their signals with :func:`refrain.adapters.bigquery_signals.flush`: one
+``MERGE`` on ``signal_id`` per 2,000 rows (~$0.15 per million rows), ack what
+was exported or skipped, nack what is not a valid domain event (Pub/Sub
+redelivers it with backoff and dead-letters it to ``churn-export-dead-letter``
+after the bounded attempts, where ``refrain dlq`` can look at it). If the write
+fails, the whole batch is nacked and the tick raises (retried). Signals reach
+BigQuery within about a minute; a redelivered or late event never makes a
+second row. ``refrain exports flush`` runs the same flush by hand.
 
-Batching: a push invocation carries one message, so this path writes one
-row per MERGE (fresh within seconds, fine at low volume; ~$60 per million
-rows on on-demand pricing because each query bills the 10 MB minimum). At
-volume the same subscription is drained by ``refrain exports flush``
-(:func:`refrain.adapters.bigquery_signals.flush`: pull up to N messages,
-one MERGE per 2,000 rows, ~$0.15 per million rows) run every minute, or by
-a Pub/Sub BigQuery subscription into a raw table plus a scheduled MERGE
-(cheapest ingestion, but the transform and pseudonymisation would then have
-to run in SQL, with the pepper in BigQuery: rejected).
+``churn_export`` is the per-message alternative for low volume: point a push
+subscription on ``subscription-events`` at this entry point and each message
+becomes one MERGE (fresh within seconds, but ~$60 per million rows because each
+query bills the 10 MB minimum). It filters on the ``type`` attribute itself
+(the emulator ignores subscription filters) and raises on a malformed message
+so Pub/Sub retries and then dead-letters it. A Pub/Sub BigQuery subscription
+into a raw table plus a scheduled MERGE was rejected: the transform and the
+pseudonymisation would have to run in SQL, with the pepper in BigQuery.
 
 ``feature_snapshot`` receives ``feature-snapshots`` (Cloud Scheduler, daily);
 the message may carry ``{"date": "YYYY-MM-DD"}``, default yesterday (UTC).
 It replaces that day's partition of the feature table.
 
-Both refuse to run without ``REFRAIN_SUBSCRIBER_PEPPER`` outside local/test.
+All three refuse to run without ``REFRAIN_SUBSCRIBER_PEPPER`` outside local/test.
 """
 
 from __future__ import annotations
@@ -32,6 +36,8 @@ import base64
 import binascii
 import functools
 import json
+import os
+import time
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -40,6 +46,7 @@ import functions_framework
 from cloudevents.http import CloudEvent
 
 from refrain.churn.export import ChurnExporter, PoisonMessage, decode_push_message
+from refrain.churn.wiring import BatchFlush, build_exporter, build_flush, flush_max_messages
 from refrain.observability import get_logger
 
 log = get_logger("churn_export")
@@ -48,17 +55,13 @@ log = get_logger("churn_export")
 @functools.cache
 def exporter() -> ChurnExporter:
     """Clients and keys are built once per instance, on first use."""
-    from refrain.adapters.bigquery import build_bigquery
-    from refrain.adapters.bigquery_signals import SignalWriter
-    from refrain.churn.pseudonym import Pseudonymizer, load_pepper
-    from refrain.churn.transform import SignalTransformer
-    from refrain.settings import CloudSettings
+    return build_exporter()
 
-    cloud = CloudSettings()
-    pepper = load_pepper(local=cloud.is_local or bool(cloud.bigquery_endpoint))
-    return ChurnExporter(
-        SignalTransformer(Pseudonymizer(pepper)), SignalWriter(build_bigquery(cloud))
-    )
+
+@functools.cache
+def flusher() -> BatchFlush:
+    """The batch flush over ``churn-export``, built once per instance (its clients are reused)."""
+    return build_flush()
 
 
 def _mapping(value: object) -> Mapping[str, Any]:
@@ -87,6 +90,33 @@ def churn_export(cloud_event: CloudEvent) -> None:
         line.info("signal exported", outcome=outcome)
 
 
+@functions_framework.cloud_event
+def export_flush(cloud_event: CloudEvent) -> None:
+    """One export-flushes tick: drain up to REFRAIN_EXPORT_FLUSH_MAX messages in batches."""
+    message = _mapping(_mapping(cloud_event.data).get("message"))
+    line = log.bind(tick_id=message.get("messageId") or message.get("message_id"))
+    started = time.monotonic()
+    try:
+        max_messages = flush_max_messages(os.environ)
+        report = flusher()(max_messages)
+    except Exception as exc:
+        line.error("flush failed; batch nacked, tick retried", outcome="failed",
+                   error=f"{type(exc).__name__}: {str(exc)[:300]}")  # fmt: skip
+        raise
+    pulled = report.exported + report.skipped + len(report.poison)
+    line.info(
+        "export flushed",
+        outcome="flushed" if pulled else "empty",
+        pulled=pulled,
+        exported=report.exported,
+        inserted=report.inserted,
+        skipped=report.skipped,
+        poison=len(report.poison),
+        max_messages=max_messages,
+        duration_ms=round((time.monotonic() - started) * 1000),
+    )
+
+
 def snapshot_day(data: Mapping[str, Any], now: datetime) -> date:
     """The day a feature-snapshot message asks for: its ``date``, else yesterday (UTC).
 
@@ -107,10 +137,11 @@ def snapshot_day(data: Mapping[str, Any], now: datetime) -> date:
 def feature_snapshot(cloud_event: CloudEvent) -> None:
     from refrain.adapters.bigquery import build_bigquery
     from refrain.adapters.bigquery_signals import SnapshotWriter
+    from refrain.clocks import clock_from_env
     from refrain.settings import CloudSettings
 
     try:
-        day = snapshot_day(_mapping(cloud_event.data), datetime.now(UTC))
+        day = snapshot_day(_mapping(cloud_event.data), clock_from_env().now())
     except ValueError as exc:
         log.error("bad snapshot date; retried, then dead-lettered", error=str(exc)[:200])
         raise

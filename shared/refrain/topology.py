@@ -3,6 +3,10 @@
 The local stack provisions exactly this, and the Terraform tests compare the
 cloud declaration against it, so what runs locally is what gets deployed.
 Every subscription has a dead-letter topic and bounded retries (invariant 8).
+A subscription with a push target delivers to that function; one without is a
+pull queue that a function drains on a schedule (``churn-export``, drained in
+batches by the ``export-flush`` tick, because one BigQuery MERGE per pushed
+message bills the 10 MB minimum per row).
 """
 
 from __future__ import annotations
@@ -116,6 +120,8 @@ RENEWAL_CHARGES = "renewal-charges"
 PLAY_NOTIFICATIONS = "play-notifications"
 OUTBOX_SWEEPS = "outbox-sweeps"
 FEATURE_SNAPSHOTS = "feature-snapshots"
+EXPORT_FLUSHES = "export-flushes"
+CHURN_EXPORT_SUBSCRIPTION = "churn-export"  # pull: the queue each export flush drains
 ANALYTICS_DATASET = "refrain_analytics"
 
 # The domain events that lead to a customer e-mail (receipt, credit note, notices).
@@ -132,7 +138,7 @@ def _dlq(name: str) -> str:
     return f"{name}-dead-letter"
 
 
-def _subscription(name: str, topic: str, push: PushTarget, **kw: object) -> Subscription:
+def _subscription(name: str, topic: str, push: PushTarget | None, **kw: object) -> Subscription:
     return Subscription(name=name, topic=topic, dead_letter_topic=_dlq(name), push=push, **kw)  # type: ignore[arg-type]
 
 
@@ -143,7 +149,11 @@ _CONSUMERS = (
         PushTarget("receipt_email"),
         filter=" OR ".join(f'attributes.type = "{t}"' for t in RECEIPT_EVENT_TYPES),
     ),
-    _subscription("churn-export", SUBSCRIPTION_EVENTS, PushTarget("churn_export")),
+    # Pull, not push: the churn_export function drains it in batches on each export flush.
+    # Unordered: rows are keyed by signal_id, and ordering would cap a pull at one
+    # outstanding message per subscription.
+    _subscription(CHURN_EXPORT_SUBSCRIPTION, SUBSCRIPTION_EVENTS, None, ordering=False),
+    _subscription("export-flush", EXPORT_FLUSHES, PushTarget("churn_export"), ordering=False),
     _subscription("renewal-tick", RENEWAL_TICKS, PushTarget("renewal_tick"), ordering=False),
     _subscription("renewal-charge", RENEWAL_CHARGES, PushTarget("renewal_charge")),
     _subscription("outbox-sweep", OUTBOX_SWEEPS, PushTarget("outbox_sweep"), ordering=False),
@@ -165,6 +175,7 @@ _BASE_TOPICS = (
     PLAY_NOTIFICATIONS,
     OUTBOX_SWEEPS,
     FEATURE_SNAPSHOTS,
+    EXPORT_FLUSHES,
 )
 
 # Cloud Scheduler publishes to these topics (see terraform/); the payload is ignored.
@@ -172,6 +183,7 @@ SCHEDULED_TOPICS = {
     RENEWAL_TICKS: "every 5 minutes",
     OUTBOX_SWEEPS: "every 1 minutes",
     FEATURE_SNAPSHOTS: "every day 02:00 UTC",
+    EXPORT_FLUSHES: "every 1 minutes",
 }
 
 _FUNCTIONS = (
@@ -180,7 +192,9 @@ _FUNCTIONS = (
     Function("renewal_tick", "renewal_trigger", "renewal_tick", "cloudevent"),
     Function("renewal_charge", "renewal_trigger", "renewal_charge", "cloudevent"),
     Function("receipt_email", "receipt_email", "receipt_email", "cloudevent"),
-    Function("churn_export", "churn_export", "churn_export", "cloudevent"),
+    # Each export-flush tick pulls a batch from churn-export and writes it in batched MERGEs;
+    # main.py keeps the per-message push entry point `churn_export` for low volume.
+    Function("churn_export", "churn_export", "export_flush", "cloudevent"),
     Function("feature_snapshot", "churn_export", "feature_snapshot", "cloudevent"),
 )
 

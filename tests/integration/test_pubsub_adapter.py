@@ -53,7 +53,7 @@ def test_messages_with_one_ordering_key_arrive_in_publish_order(cloud: CloudSett
         key = f"sub-{i % 2}"
         publisher.publish(SUBSCRIPTION_EVENTS, str(i).encode(), {"type": "t"}, ordering_key=key)
     subscriber = build_subscriber(cloud)
-    path = subscriber.subscription_path(cloud.project, "churn-export")
+    path = subscriber.subscription_path(cloud.project, "receipt-email")
     received = _pull(subscriber, path, want=20)
     by_key: dict[str, list[int]] = {}
     for msg in received:

@@ -3,7 +3,17 @@ from __future__ import annotations
 import pytest
 
 from refrain.stack.provision import subscription_request
-from refrain.topology import TOPOLOGY, Subscription, Topic, Topology
+from refrain.topology import (
+    CHURN_EXPORT_SUBSCRIPTION,
+    EXPORT_FLUSHES,
+    SCHEDULED_TOPICS,
+    TOPOLOGY,
+    Function,
+    PushTarget,
+    Subscription,
+    Topic,
+    Topology,
+)
 
 
 def test_every_subscription_has_its_own_dead_letter_topic() -> None:
@@ -37,6 +47,50 @@ def test_subscription_request_carries_policies_and_push_only_when_served() -> No
     assert pushed["push_config"]["push_endpoint"] == "http://127.0.0.1:9000/google-play"
 
 
-def test_subscription_events_consumers_are_ordered() -> None:
-    consumers = [s for s in TOPOLOGY.subscriptions if s.topic == "subscription-events"]
+def test_pushed_subscription_events_consumers_are_ordered() -> None:
+    consumers = [s for s in TOPOLOGY.subscriptions if s.topic == "subscription-events" and s.push]
     assert consumers and all(s.ordering for s in consumers)
+
+
+def test_the_churn_export_queue_is_unordered_so_a_flush_can_take_a_whole_batch() -> None:
+    queue = next(s for s in TOPOLOGY.subscriptions if s.name == "churn-export")
+    assert queue.push is None and not queue.ordering
+
+
+def test_churn_export_is_a_pull_queue_drained_by_the_scheduled_flush() -> None:
+    subs = {s.name: s for s in TOPOLOGY.subscriptions}
+    queue = subs[CHURN_EXPORT_SUBSCRIPTION]
+    assert queue.push is None and queue.ordering and queue.topic == "subscription-events"
+    assert queue.dead_letter_topic == "churn-export-dead-letter"
+    assert (queue.max_delivery_attempts, queue.min_backoff_s, queue.max_backoff_s) == (10, 10, 600)
+    flush = subs["export-flush"]
+    assert flush.topic == EXPORT_FLUSHES and not flush.ordering
+    assert flush.push is not None and flush.push.function == "churn_export"
+    assert flush.dead_letter_topic == "export-flush-dead-letter"
+    assert SCHEDULED_TOPICS[EXPORT_FLUSHES] == "every 1 minutes"
+    fn = next(f for f in TOPOLOGY.functions if f.name == "churn_export")
+    assert (fn.source, fn.entry_point, fn.signature, fn.public) == (
+        "churn_export",
+        "export_flush",
+        "cloudevent",
+        False,
+    )
+
+
+def test_a_pull_subscription_never_gets_a_push_config() -> None:
+    queue = next(s for s in TOPOLOGY.subscriptions if s.name == CHURN_EXPORT_SUBSCRIPTION)
+    request = subscription_request("p", queue, {"churn_export": "http://127.0.0.1:9000/"})
+    assert "push_config" not in request
+    assert request["enable_message_ordering"] is True
+    assert request["dead_letter_policy"]["dead_letter_topic"] == (
+        "projects/p/topics/churn-export-dead-letter"
+    )
+
+
+def test_validate_accepts_a_pull_subscription_and_refuses_an_unknown_push_target() -> None:
+    fn = Function("f", "f", "f", "cloudevent")
+    pull = Subscription("s", "a", dead_letter_topic="d")
+    Topology((Topic("a"), Topic("d")), (pull,), (), (fn,)).validate()
+    pushed = Subscription("s", "a", dead_letter_topic="d", push=PushTarget("nowhere"))
+    with pytest.raises(ValueError, match="unknown function"):
+        Topology((Topic("a"), Topic("d")), (pushed,), (), (fn,)).validate()

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Final
 
+from google.api_core.exceptions import DeadlineExceeded
 from google.cloud import bigquery
 
 from refrain.churn.export import ChurnExporter, ExportReport, Message
@@ -179,21 +180,30 @@ class SubscriptionPuller:
         self.path = str(self._client.subscription_path(project, subscription))
 
     def pull(self, max_messages: int, timeout_s: float = 10.0) -> list[tuple[str, Message]]:
-        """Up to ``max_messages`` as (ack_id, message); fewer when the backlog is short."""
+        """Up to ``max_messages`` as (ack_id, message); fewer when the backlog is short.
+
+        Pub/Sub answers a pull with *some* of what is there (the emulator ~100), so
+        keep pulling while messages come; after the first answer, wait only briefly.
+        """
         out: list[tuple[str, Message]] = []
+        wait = timeout_s
         while len(out) < max_messages:
             wanted = min(1000, max_messages - len(out))
-            response = self._client.pull(
-                request={"subscription": self.path, "max_messages": wanted}, timeout=timeout_s
-            )
+            try:
+                response = self._client.pull(
+                    request={"subscription": self.path, "max_messages": wanted}, timeout=wait
+                )
+            except DeadlineExceeded:
+                break  # nothing arrived within the wait: an idle queue is not a failed flush
             received = list(response.received_messages)
+            if not received:
+                break
             for item in received:
                 m = item.message
                 out.append(
                     (item.ack_id, Message(bytes(m.data), dict(m.attributes), str(m.message_id)))
                 )
-            if len(received) < wanted:
-                break  # the backlog is drained (for now): do not wait on an empty pull
+            wait = min(wait, 1.0)
         return out
 
     def ack(self, ack_ids: Sequence[str]) -> None:

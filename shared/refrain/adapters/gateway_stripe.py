@@ -25,7 +25,7 @@ from typing import Any
 
 import stripe
 
-from refrain.domain.declines import classify_stripe
+from refrain.domain.declines import Decline, DeclineCategory, classify_stripe
 from refrain.domain.provider_amounts import to_provider_amount
 from refrain.renewals.gateway import ChargeStatus, GatewayCharge, GatewayResult, GatewayUnavailable
 
@@ -71,9 +71,7 @@ class StripeGateway:
     def charge(self, request: GatewayCharge) -> GatewayResult:
         customer, method = split_ref(request.payment_method_ref)
         if method is None:
-            return GatewayResult(
-                ChargeStatus.DECLINED, None, classify_stripe("payment_method_missing")
-            )
+            return GatewayResult(ChargeStatus.DECLINED, None, _hard("payment_method_missing"))
         params: dict[str, Any] = {
             "amount": to_provider_amount(request.amount, PROVIDER),
             "currency": request.amount.currency.lower(),
@@ -96,9 +94,13 @@ class StripeGateway:
             raise GatewayUnavailable(f"stripe: {type(exc).__name__}: {exc}") from exc
         except stripe.InvalidRequestError as exc:
             # Stripe refuses the request itself (e.g. a detached payment method): permanent.
-            decline = classify_stripe(exc.code or "invalid_request")
-            return GatewayResult(ChargeStatus.DECLINED, None, decline)
+            return GatewayResult(ChargeStatus.DECLINED, None, _hard(exc.code or "invalid_request"))
         return _from_intent(intent.to_dict())
+
+
+def _hard(code: str) -> Decline:
+    """Permanent: retrying the same request cannot succeed; wait for a new payment method."""
+    return Decline(DeclineCategory.OTHER, True, code, PROVIDER)
 
 
 def _from_intent(intent: dict[str, Any]) -> GatewayResult:

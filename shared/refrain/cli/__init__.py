@@ -5,9 +5,11 @@ from __future__ import annotations
 import click
 
 from refrain.cli.demo import demo
+from refrain.cli.dlq import dlq
 from refrain.cli.exports import exports
 from refrain.cli.renewals import renewals
 from refrain.cli.stack import stack
+from refrain.cli.subscriptions import subscriptions
 from refrain.cli.webhooks import webhooks
 from refrain.infra.commands import package
 
@@ -23,3 +25,5 @@ main.add_command(webhooks)
 main.add_command(package)
 main.add_command(exports)
 main.add_command(renewals)
+main.add_command(subscriptions)
+main.add_command(dlq)

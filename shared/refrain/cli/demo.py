@@ -1,14 +1,17 @@
-"""`refrain demo`: the README's main job."""
+"""`refrain demo`: the README's main job — a subscription business on the local stack."""
 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from refrain.demo.smoke import run_smoke
+from refrain.demo.report import Summary, revenue_lines
+from refrain.demo.run import DemoOptions, DemoRun
 from refrain.stack.config import StackConfig
 from refrain.stack.manager import StackError, StackManager, group_alive
 from refrain.stack.prerequisites import MissingPrerequisite
@@ -16,31 +19,90 @@ from refrain.stack.seed import pointed_at
 
 
 @click.command()
+@click.option("--customers", default=240, show_default=True, help="How many customers sign up.")
+@click.option("--months", default=3, show_default=True, help="Months of renewals to simulate.")
+@click.option("--seed", default=7, show_default=True, help="Scenario seed (reproducible runs).")
+@click.option("--out", "out_dir", default=".refrain/demo", show_default=True, type=click.Path())
 @click.option("--keep", is_flag=True, help="Leave the stack running afterwards.")
-def demo(keep: bool) -> None:
-    """Start the local stack, exercise every service through the real clients, stop it."""
+def demo(customers: int, months: int, seed: int, out_dir: str, keep: bool) -> None:
+    """Run a small subscription business end to end; exit 1 if an invariant broke."""
     console = Console()
     manager = StackManager(StackConfig())
     already_up = any(group_alive(s.pid) for s in manager.read_state().values())
     started = time.monotonic()
+    options = DemoOptions(customers=customers, months=months, seed=seed, out_dir=Path(out_dir))
     try:
         with console.status("starting the local stack (Firestore, Pub/Sub, BigQuery, SES)…"):
-            up_s = manager.up()
-        console.print(f"[green]stack up[/] in {up_s:.1f}s")
+            manager.up()
         with pointed_at(manager.config) as settings:
-            steps = run_smoke(manager.config, settings)
+            run = DemoRun(manager, settings, options)
+            with console.status("serving the functions with functions-framework…"):
+                run.start()
+            try:
+                with Progress(
+                    TextColumn("{task.description}"),
+                    BarColumn(),
+                    MofNCompleteColumn(),
+                    TimeElapsedColumn(),
+                    console=console,
+                ) as bars:
+                    tasks: dict[str, int] = {}
+
+                    def progress(name: str, done: int, total: int) -> None:
+                        key = name.split(" (", maxsplit=1)[0]
+                        if key not in tasks:
+                            tasks[key] = int(bars.add_task(name, total=total))
+                        bars.update(tasks[key], completed=done, description=name)  # type: ignore[arg-type]
+
+                    run.signups(progress)
+                    run.first_weeks(progress)
+                    run.months_pass(progress)
+                with console.status("reading the results back…"):
+                    summary, stats = run.summarise()
+            finally:
+                run.stop()
     except (MissingPrerequisite, StackError) as exc:
         raise click.ClickException(str(exc)) from exc
     finally:
         if not keep and not already_up:
-            with console.status("stopping what the demo started…"):
-                stopped = manager.down()
-            console.print(f"stopped: {', '.join(stopped)}")
-    table = Table(title="Refrain local stack smoke run")
-    table.add_column("step")
-    table.add_column("what happened")
-    table.add_column("ms", justify="right")
-    for step in steps:
-        table.add_row(step.name, step.outcome, f"{step.seconds * 1000:.0f}")
-    console.print(table)
-    console.print(f"demo finished in {time.monotonic() - started:.1f}s")
+            manager.down()
+    _print(console, summary, stats, time.monotonic() - started)
+    if not summary.ok:
+        raise SystemExit(1)
+
+
+def _print(console: Console, summary: Summary, stats: dict[str, object], seconds: float) -> None:
+    grid = Table.grid(padding=(0, 3))
+    states = Table(title="subscriptions by state")
+    states.add_column("state")
+    states.add_column("n", justify="right")
+    for state, n in summary.states.most_common():
+        states.add_row(state, str(n))
+    revenue = Table(title="revenue by currency (invoices minus credit notes)")
+    revenue.add_column("currency")
+    revenue.add_column("amount", justify="right")
+    for currency, amount in revenue_lines(summary):
+        revenue.add_row(currency, amount)
+    signals = Table(title="churn signals in BigQuery")
+    signals.add_column("signal_type")
+    signals.add_column("rows", justify="right")
+    for signal_type, n in summary.signals:
+        signals.add_row(signal_type, str(n))
+    grid.add_row(states, revenue, signals)
+    console.print(grid)
+    console.print(f"[bold]query:[/] {summary.signals_query}")
+    console.print(
+        f"receipts sent: {summary.receipts_sent}; sample: {summary.sample_html} and "
+        f"{summary.sample_pdf}"
+    )
+    console.print("billing: " + ", ".join(f"{k}: {v}" for k, v in summary.modes.items()))
+    console.print("run: " + "; ".join(f"{k}: {v}" for k, v in stats.items()))
+    checks = Table(title="invariants (../shared/DESIGN.md)")
+    checks.add_column("")
+    checks.add_column("invariant")
+    checks.add_column("evidence")
+    for check in summary.checks:
+        checks.add_row("[green]✓[/]" if check.ok else "[red]✗[/]", check.name, check.detail)
+    console.print(checks)
+    verdict = "[green]all invariants held[/]" if summary.ok else "[red]INVARIANT BROKEN[/]"
+    console.print(f"{verdict} — finished in {seconds:.0f}s")

@@ -25,28 +25,21 @@ def exports() -> None:
 @click.option("--max-messages", default=10_000, show_default=True, help="Pull at most this many.")
 @click.option("--subscription", default="churn-export", show_default=True)
 def flush(max_messages: int, subscription: str) -> None:
-    """Pull a batch from the subscription and write its signals in batched MERGEs."""
-    from refrain.adapters.bigquery import build_bigquery
-    from refrain.adapters.bigquery_signals import SignalWriter, SubscriptionPuller
-    from refrain.adapters.bigquery_signals import flush as run_flush
-    from refrain.churn.export import ChurnExporter
-    from refrain.churn.pseudonym import MissingPepper, Pseudonymizer, load_pepper
-    from refrain.churn.transform import SignalTransformer
-    from refrain.settings import CloudSettings
+    """Pull a batch from the subscription and write its signals in batched MERGEs.
 
-    cloud = CloudSettings()
+    The same flush the deployed churn_export function runs on each export-flushes tick.
+    """
+    from refrain.churn.pseudonym import MissingPepper
+    from refrain.churn.wiring import build_flush
+
     try:
-        pepper = load_pepper(local=cloud.is_local or bool(cloud.bigquery_endpoint))
+        batch = build_flush(subscription)
     except MissingPepper as exc:
         raise click.ClickException(str(exc)) from exc
-    exporter = ChurnExporter(
-        SignalTransformer(Pseudonymizer(pepper)), SignalWriter(build_bigquery(cloud))
-    )
-    puller = SubscriptionPuller(cloud.project, subscription)
     try:
-        report = run_flush(puller, exporter, max_messages)
+        report = batch(max_messages)
     finally:
-        puller.close()
+        batch.close()
     click.echo(
         f"exported {report.exported} (new {report.inserted}), skipped {report.skipped}, "
         f"poison {len(report.poison)} (nacked)"

@@ -73,3 +73,11 @@ def reset() -> None:
     except Exception as exc:
         raise click.ClickException(f"reset failed (is the stack up?): {exc}") from exc
     click.echo(f"stack reset in {seconds:.2f}s")
+
+
+@stack.command()
+def smoke() -> None:
+    """Start the stack, exercise every service through the real clients, stop what it started."""
+    from refrain.cli.smoke import run
+
+    run()

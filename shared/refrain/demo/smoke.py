@@ -75,7 +75,7 @@ def _pubsub(settings: CloudSettings, run_id: str) -> str:
     for payload in sent:
         publisher.publish(SUBSCRIPTION_EVENTS, payload.encode(), {"type": "smoke"}, key)
     subscriber = build_subscriber(settings)
-    path = subscriber.subscription_path(settings.project, "churn-export")
+    path = subscriber.subscription_path(settings.project, "receipt-email")
     received: list[str] = []
     deadline = time.monotonic() + 30
     while len(received) < len(sent) and time.monotonic() < deadline:

@@ -22,20 +22,31 @@ from refrain.domain.inputs import (
     ResumeRequested,
 )
 from refrain.domain.money import Money, div_round_half_up
-from refrain.domain.outcome import ChargeRequest, Step
+from refrain.domain.outcome import Step, new_charge_request
 from refrain.domain.subscription import (
-    BillingMode,
     ChurnType,
     PendingPlan,
-    State,
     Subscription,
     add_months,
 )
-from refrain.domain.transitions import DUNNING, LIVE, PROVIDER_OWNS, Result, expire, iso
+from refrain.domain.transitions import (
+    ACTIVE,
+    DUNNING,
+    EXPIRED,
+    LIVE,
+    MERCHANT_MANAGED,
+    PAUSED,
+    PENDING,
+    PROVIDER_MANAGED,
+    PROVIDER_OWNS,
+    Result,
+    expire,
+    iso,
+)
 
 
 def cancel_requested(sub: Subscription, inp: CancelRequested, policy: DunningPolicy) -> Result:
-    if sub.billing_mode is BillingMode.PROVIDER_MANAGED:
+    if sub.billing_mode is PROVIDER_MANAGED:
         return PROVIDER_OWNS
     step = Step({"cancel_reason": inp.reason})
     if sub.state in LIVE:
@@ -46,14 +57,14 @@ def cancel_requested(sub: Subscription, inp: CancelRequested, policy: DunningPol
             EventType.CANCEL_REQUESTED, reason=inp.reason, effective_at=iso(sub.current_period_end)
         )
         return step
-    if sub.state in (*DUNNING, State.PAUSED):
+    if sub.state in (*DUNNING, PAUSED):
         step.emit(EventType.CANCEL_REQUESTED, reason=inp.reason, effective_at=iso(inp.occurred_at))
         return expire(sub, step, inp.occurred_at, ChurnType.VOLUNTARY)
     return f"nothing to cancel in state {sub.state}"
 
 
 def cancel_reverted(sub: Subscription, inp: CancelReverted, policy: DunningPolicy) -> Result:
-    if sub.billing_mode is BillingMode.PROVIDER_MANAGED:
+    if sub.billing_mode is PROVIDER_MANAGED:
         return PROVIDER_OWNS
     if sub.state not in LIVE or not sub.cancel_at_period_end:
         return "no scheduled cancellation to revert"
@@ -65,7 +76,7 @@ def cancel_reverted(sub: Subscription, inp: CancelReverted, policy: DunningPolic
 def plan_change_requested(
     sub: Subscription, inp: PlanChangeRequested, policy: DunningPolicy
 ) -> Result:
-    if sub.billing_mode is BillingMode.PROVIDER_MANAGED:
+    if sub.billing_mode is PROVIDER_MANAGED:
         return PROVIDER_OWNS
     if sub.state not in LIVE:
         return f"plan changes need an active or trialing subscription, not {sub.state}"
@@ -99,7 +110,7 @@ def plan_change_requested(
         pending_plan=None,
     )
     proration = 0
-    if sub.state is State.ACTIVE:
+    if sub.state is ACTIVE:
         assert sub.current_period_start is not None and sub.current_period_end is not None
         start, end = sub.current_period_start, sub.current_period_end
         total = int((end - start).total_seconds())
@@ -115,7 +126,7 @@ def plan_change_requested(
                 cycle_anchor=at, cycles_since_anchor=1, next_charge_at=new_end,
             )  # fmt: skip
         if proration > 0:
-            step.charge = ChargeRequest(
+            step.charge = new_charge_request(
                 subscription_id=sub.subscription_id,
                 idempotency_key=f"{sub.subscription_id}:upgrade:{sub.version + 1}",
                 amount=Money(proration, sub.currency),
@@ -132,15 +143,15 @@ def plan_change_requested(
 
 
 def pause_requested(sub: Subscription, inp: PauseRequested, policy: DunningPolicy) -> Result:
-    if sub.billing_mode is BillingMode.PROVIDER_MANAGED:
+    if sub.billing_mode is PROVIDER_MANAGED:
         return PROVIDER_OWNS
-    if sub.state is not State.ACTIVE:
+    if sub.state is not ACTIVE:
         return f"only an active subscription can pause, not {sub.state}"
     if sub.cancel_at_period_end or sub.charge_pending:
         return "cannot pause with a scheduled cancellation or a charge in flight"
     # a scheduled downgrade is kept (it cannot be withdrawn): renewal applies it after resume
     step = Step(
-        {"state": State.PAUSED, "paused_at": inp.occurred_at, "resume_at": inp.resume_at,
+        {"state": PAUSED, "paused_at": inp.occurred_at, "resume_at": inp.resume_at,
          "next_charge_at": None}
     )  # fmt: skip
     step.emit(EventType.PAUSED, resume_at=iso(inp.resume_at))
@@ -148,15 +159,15 @@ def pause_requested(sub: Subscription, inp: PauseRequested, policy: DunningPolic
 
 
 def resume_requested(sub: Subscription, inp: ResumeRequested, policy: DunningPolicy) -> Result:
-    if sub.billing_mode is BillingMode.PROVIDER_MANAGED:
+    if sub.billing_mode is PROVIDER_MANAGED:
         return PROVIDER_OWNS
-    if sub.state is not State.PAUSED or sub.paused_at is None:
+    if sub.state is not PAUSED or sub.paused_at is None:
         return f"not paused (state {sub.state})"
     assert sub.current_period_start is not None and sub.current_period_end is not None
     shift = max(inp.occurred_at - sub.paused_at, timedelta(0))  # unused paid time is carried over
     end = sub.current_period_end + shift
     step = Step(
-        {"state": State.ACTIVE, "paused_at": None, "resume_at": None,
+        {"state": ACTIVE, "paused_at": None, "resume_at": None,
          "current_period_start": sub.current_period_start + shift, "current_period_end": end,
          "paid_through": end, "cycle_anchor": end, "cycles_since_anchor": 0,
          "next_charge_at": end}
@@ -168,11 +179,11 @@ def resume_requested(sub: Subscription, inp: ResumeRequested, policy: DunningPol
 def payment_method_updated(
     sub: Subscription, inp: PaymentMethodUpdated, policy: DunningPolicy
 ) -> Result:
-    if sub.state is State.EXPIRED:
+    if sub.state is EXPIRED:
         return "subscription has expired"
     step = Step({"payment_method_ref": inp.payment_method_ref, "retry_blocked": False})
     retry_at = None
-    merchant = sub.billing_mode is BillingMode.MERCHANT_MANAGED
+    merchant = sub.billing_mode is MERCHANT_MANAGED
     if merchant and sub.state in DUNNING and not sub.charge_pending:
         retry_at = inp.occurred_at  # a new card is the best moment to retry
         step.changes["next_charge_at"] = retry_at
@@ -187,7 +198,7 @@ def payment_method_updated(
 def refund_issued(sub: Subscription, inp: RefundIssued, policy: DunningPolicy) -> Result:
     if inp.amount.currency != sub.currency:
         return f"refund in {inp.amount.currency}, subscription is in {sub.currency}"
-    revoke = inp.revoke_access and sub.state is not State.EXPIRED
+    revoke = inp.revoke_access and sub.state is not EXPIRED
     step = Step()
     step.emit(
         EventType.CHARGE_REFUNDED, charge_id=inp.charge_id, amount=inp.amount.amount,
@@ -199,7 +210,7 @@ def refund_issued(sub: Subscription, inp: RefundIssued, policy: DunningPolicy) -
 def chargeback_opened(sub: Subscription, inp: ChargebackOpened, policy: DunningPolicy) -> Result:
     if inp.amount.currency != sub.currency:
         return f"chargeback in {inp.amount.currency}, subscription is in {sub.currency}"
-    revoke = policy.revoke_on_chargeback and sub.state not in (State.EXPIRED, State.PENDING)
+    revoke = policy.revoke_on_chargeback and sub.state not in (EXPIRED, PENDING)
     step = Step()
     step.emit(
         EventType.CHARGE_DISPUTED, charge_id=inp.charge_id, amount=inp.amount.amount,

@@ -315,9 +315,9 @@ def build_event(
     its per-call field walk; the unit tests round-trip every emitted event
     through full validation to keep the two in step.
     """
-    event = _new_event(DomainEvent)
-    _set(event, "__dict__", {
-        "event_id": event_id_for(subscription_id, sequence),
+    event: DomainEvent = _new_event(DomainEvent)
+    _set_dict(event, {
+        "event_id": f"{subscription_id}#{sequence}",  # event_id_for, inlined
         "type": type,
         "schema_version": SCHEMA_VERSION,
         "occurred_at": occurred_at,
@@ -326,12 +326,17 @@ def build_event(
         "sequence": sequence,
         "payload": payload,
     })  # fmt: skip
-    _set(event, "__pydantic_fields_set__", _ALL_FIELDS)
-    _set(event, "__pydantic_extra__", None)
-    _set(event, "__pydantic_private__", None)
+    _set_fields_set(event, _ALL_FIELDS)
+    _set_extra(event, None)
+    _set_private(event, None)
     return event
 
 
+# BaseModel's slot descriptors: their setters write what ``object.__setattr__``
+# would, without its generic call (a third of an event's cost on CPython 3.11).
 _new_event = object.__new__
-_set = object.__setattr__
+_set_dict = BaseModel.__dict__["__dict__"].__set__
+_set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
+_set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
+_set_private = BaseModel.__dict__["__pydantic_private__"].__set__
 _ALL_FIELDS: Final = frozenset(DomainEvent.model_fields)

@@ -6,7 +6,13 @@ adapter to run before it writes an aggregate to Firestore.
 
 from __future__ import annotations
 
-from refrain.domain.subscription import MAX_RECENT_INPUTS, BillingMode, State, Subscription
+from refrain.domain.subscription import (
+    FIELD_NAMES,
+    MAX_RECENT_INPUTS,
+    BillingMode,
+    State,
+    Subscription,
+)
 
 __all__ = ["assert_invariants", "check_invariants"]
 
@@ -21,6 +27,8 @@ def check_invariants(sub: Subscription) -> list[str]:  # noqa: PLR0915
         if not cond:
             bad.append(f"{s}: {message}")
 
+    stray = sub.__dict__.keys() - FIELD_NAMES
+    need(not stray, f"attributes that are not fields: {sorted(stray)}")
     need(sub.currency == sub.price.currency, "currency must match the price")
     need(sub.attempt >= 0 and sub.failed_attempts >= 0, "counters must not be negative")
     need(sub.renewal_count >= 0 and sub.version >= 0 and sub.sequence >= 0, "counters >= 0")

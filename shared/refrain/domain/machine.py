@@ -64,14 +64,14 @@ from refrain.domain.inputs import (
     RenewalDue,
     ResumeRequested,
 )
-from refrain.domain.outcome import Outcome, OutcomeKind, Step
+from refrain.domain.outcome import Outcome, OutcomeKind, Step, new_outcome
 from refrain.domain.provider_sync import older_period_reason, provider_state_reported
 from refrain.domain.subscription import (
     MAX_RECENT_INPUTS,
     BillingMode,
     State,
     Subscription,
-    evolve,
+    evolve_unchecked,
 )
 
 __all__ = ["MAX_CLOCK_SKEW", "apply", "due_timers", "next_deadline", "stale_reason"]
@@ -80,6 +80,10 @@ MAX_CLOCK_SKEW: Final = timedelta(minutes=5)
 WATERMARKED_STREAMS: Final = frozenset({"payment", "provider_state", "customer"})
 
 Handler = Callable[[Subscription, Any, DunningPolicy], t.Result]
+
+# bound once, like the states in transitions.py (EnumType.__getattr__ is slow on 3.11)
+APPLIED, DUPLICATE = OutcomeKind.APPLIED, OutcomeKind.DUPLICATE
+STALE, ILLEGAL = OutcomeKind.STALE, OutcomeKind.ILLEGAL
 StaleRule = Callable[[Subscription, Any], "str | None"]
 
 
@@ -162,18 +166,18 @@ def apply(
     """Apply one input. Never raises for business-level refusals."""
     if now.tzinfo is None:
         raise NaiveDatetime("now")
-    route = _route_for(inp)
+    route = _ROUTES.get(type(inp)) or _route_for(inp)  # the call only to raise
     if inp.input_id in sub.recent_input_ids:
-        return Outcome(OutcomeKind.DUPLICATE, sub, reason="input already applied")
+        return new_outcome(DUPLICATE, sub, reason="input already applied")
     if inp.occurred_at > now + MAX_CLOCK_SKEW:
-        return Outcome(OutcomeKind.ILLEGAL, sub, reason="event time is in the future")
+        return new_outcome(ILLEGAL, sub, reason="event time is in the future")
     if route.stale is not None:
         stale = route.stale(sub, inp)
         if stale is not None:
-            return Outcome(OutcomeKind.STALE, sub, reason=stale)
+            return new_outcome(STALE, sub, reason=stale)
     result = route.handler(sub, inp, policy)
     if isinstance(result, str):
-        return Outcome(OutcomeKind.ILLEGAL, sub, reason=result)
+        return new_outcome(ILLEGAL, sub, reason=result)
     return _commit(sub, inp, route.stream, result, now)
 
 
@@ -194,9 +198,9 @@ def _commit(
     first = sub.sequence + 1
     changes["version"] = sub.version + 1
     changes["sequence"] = sub.sequence + len(drafts)
-    new = evolve(sub, changes)
+    new = evolve_unchecked(sub, changes)
     if not drafts:
-        return Outcome(OutcomeKind.APPLIED, new, (), charge=step.charge)
+        return new_outcome(APPLIED, new, (), charge=step.charge)
     context = {
         "account_id": new.account_id,
         "provider": new.provider,
@@ -209,17 +213,19 @@ def _commit(
     }
     sid, at = sub.subscription_id, inp.occurred_at
     events = tuple(
-        build_event(
-            subscription_id=sid,
-            sequence=sequence,
-            type=type_,
-            occurred_at=at,
-            recorded_at=now,
-            payload=context | payload,
-        )
-        for sequence, (type_, payload) in enumerate(drafts, start=first)
+        [
+            build_event(
+                subscription_id=sid,
+                sequence=sequence,
+                type=type_,
+                occurred_at=at,
+                recorded_at=now,
+                payload=context | payload,
+            )
+            for sequence, (type_, payload) in enumerate(drafts, start=first)
+        ]
     )
-    return Outcome(OutcomeKind.APPLIED, new, events, charge=step.charge)
+    return new_outcome(APPLIED, new, events, charge=step.charge)
 
 
 def due_timers(sub: Subscription, now: datetime) -> list[Input]:

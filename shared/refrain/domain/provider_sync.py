@@ -31,11 +31,25 @@ from refrain.domain.dunning import DunningPolicy
 from refrain.domain.events import EventType
 from refrain.domain.inputs import ProviderStateReported, ProviderStatus
 from refrain.domain.outcome import Step
-from refrain.domain.subscription import BillingMode, ChurnType, State, Subscription
-from refrain.domain.transitions import Result, expire, iso, period_fields
+from refrain.domain.subscription import ChurnType, Subscription
+from refrain.domain.transitions import (
+    ACTIVE,
+    EXPIRED,
+    LIVE,
+    ON_HOLD,
+    PAST_DUE,
+    PAUSED,
+    PENDING,
+    PROVIDER_MANAGED,
+    TRIALING,
+    Result,
+    expire,
+    iso,
+    period_fields,
+)
 
-_TROUBLE = (State.PAST_DUE, State.ON_HOLD)
-_LIVE = (State.ACTIVE, State.TRIALING)
+_TROUBLE = (PAST_DUE, ON_HOLD)
+_ENDS = (ProviderStatus.EXPIRED, ProviderStatus.REVOKED)
 
 
 def older_period_reason(sub: Subscription, inp: ProviderStateReported) -> str | None:
@@ -48,11 +62,11 @@ def older_period_reason(sub: Subscription, inp: ProviderStateReported) -> str | 
     """
     start, until = sub.current_period_start, inp.until
     if (
-        inp.status is not ProviderStatus.ACTIVE
-        or sub.billing_mode is not BillingMode.PROVIDER_MANAGED
-        or start is None
+        start is None
         or until is None
-        or until > start
+        or until > start  # the usual case, so tested first
+        or inp.status is not ProviderStatus.ACTIVE
+        or sub.billing_mode is not PROVIDER_MANAGED
     ):
         return None
     return (
@@ -64,14 +78,14 @@ def older_period_reason(sub: Subscription, inp: ProviderStateReported) -> str | 
 def provider_state_reported(  # noqa: PLR0915 (one table, read top to bottom)
     sub: Subscription, inp: ProviderStateReported, policy: DunningPolicy
 ) -> Result:
-    if sub.billing_mode is not BillingMode.PROVIDER_MANAGED:
+    if sub.billing_mode is not PROVIDER_MANAGED:
         return "merchant-managed subscription: we own its lifecycle"
     status, at, until = inp.status, inp.occurred_at, inp.until
     step = Step()
     changes = step.changes
 
-    if status in (ProviderStatus.EXPIRED, ProviderStatus.REVOKED):
-        if sub.state is State.EXPIRED:
+    if status in _ENDS:
+        if sub.state is EXPIRED:
             return "already expired"
         if status is ProviderStatus.REVOKED:
             churn = ChurnType.REVOKED
@@ -85,7 +99,7 @@ def provider_state_reported(  # noqa: PLR0915 (one table, read top to bottom)
             changes["cancel_reason"] = inp.cancel_reason
         return expire(sub, step, at if status is ProviderStatus.REVOKED else (until or at), churn)
 
-    if sub.state is State.EXPIRED:
+    if sub.state is EXPIRED:
         return "expired subscription: a new purchase creates a new subscription"
 
     if inp.plan is not None and inp.plan != sub.plan:
@@ -101,17 +115,17 @@ def provider_state_reported(  # noqa: PLR0915 (one table, read top to bottom)
 
     if status is ProviderStatus.ACTIVE:
         assert until is not None
-        new_state = State.TRIALING if inp.in_trial else State.ACTIVE
+        new_state = TRIALING if inp.in_trial else ACTIVE
         old_end = sub.current_period_end
         # a paid period beyond the one we mirror starts where that one ended:
         # a renewal, or a trial converting at its end (as merchant-managed does)
         moves_on = (
-            sub.state is not State.PENDING
+            sub.state is not PENDING
             and old_end is not None
             and until > old_end
             and not inp.in_trial
         )
-        renewed = moves_on and sub.state is not State.TRIALING
+        renewed = moves_on and sub.state is not TRIALING
         carried = old_end if moves_on else sub.current_period_start
         start = inp.period_start or carried or at
         if until <= start:
@@ -126,7 +140,7 @@ def provider_state_reported(  # noqa: PLR0915 (one table, read top to bottom)
             changes["started_at"] = start
         period = period_fields(start, until)
         until_iso = period["period_end"]
-        if sub.state is State.PENDING:
+        if sub.state is PENDING:
             if inp.in_trial:
                 step.emit(EventType.TRIAL_STARTED, trial_end=until_iso)
             else:
@@ -134,7 +148,7 @@ def provider_state_reported(  # noqa: PLR0915 (one table, read top to bottom)
                     EventType.ACTIVATED, **period, amount=sub.price.amount,
                     currency=sub.currency, from_trial=False,
                 )  # fmt: skip
-        elif sub.state is State.TRIALING and not inp.in_trial:
+        elif sub.state is TRIALING and not inp.in_trial:
             step.emit(
                 EventType.ACTIVATED, **period, amount=sub.price.amount, currency=sub.currency,
                 from_trial=True,
@@ -142,19 +156,19 @@ def provider_state_reported(  # noqa: PLR0915 (one table, read top to bottom)
         elif sub.state in _TROUBLE:
             changes["failed_attempts"] = 0
             step.emit(EventType.RECOVERED, from_state=sub.state.value)
-        elif sub.state is State.PAUSED:
+        elif sub.state is PAUSED:
             step.emit(EventType.RESUMED, period_end=until_iso)
         if renewed:
             changes["renewal_count"] = sub.renewal_count + 1
             step.emit(EventType.RENEWED, **period)
-        if inp.paid_amount is not None and (renewed or sub.state is not State.ACTIVE):
+        if inp.paid_amount is not None and (renewed or sub.state is not ACTIVE):
             step.emit(
                 EventType.INVOICE_PAID, charge_id=inp.charge_id, amount=inp.paid_amount.amount,
                 currency=inp.paid_amount.currency, **period,
                 billing_reason="subscription_cycle" if renewed else "subscription_create",
                 attempt=1,
             )  # fmt: skip
-        if sub.state in _LIVE:
+        if sub.state in LIVE:
             if inp.cancel_at_period_end and not sub.cancel_at_period_end:
                 changes["cancel_reason"] = inp.cancel_reason
                 step.emit(
@@ -165,27 +179,27 @@ def provider_state_reported(  # noqa: PLR0915 (one table, read top to bottom)
                 step.emit(EventType.CANCEL_REVERTED)
         return step
 
-    if sub.state is State.PENDING:
+    if sub.state is PENDING:
         return f"provider reports {status} for a subscription that never started"
     changes["cancel_at_period_end"] = False
     if status is not ProviderStatus.PAUSED:  # a later pause starts its own clock
         changes.update(paused_at=None, resume_at=None)
     if status is ProviderStatus.IN_GRACE:
-        changes.update(state=State.PAST_DUE, grace_until=until, hold_until=None)
-        if sub.state is not State.PAST_DUE:
+        changes.update(state=PAST_DUE, grace_until=until, hold_until=None)
+        if sub.state is not PAST_DUE:
             changes["failed_attempts"] = sub.failed_attempts + 1
             step.emit(EventType.PAST_DUE, grace_until=iso(until), next_retry_at=None)
     elif status is ProviderStatus.ON_HOLD:
-        changes.update(state=State.ON_HOLD, hold_until=until, grace_until=sub.grace_until)
-        if sub.state is not State.ON_HOLD:
-            if sub.state is not State.PAST_DUE:
+        changes.update(state=ON_HOLD, hold_until=until, grace_until=sub.grace_until)
+        if sub.state is not ON_HOLD:
+            if sub.state is not PAST_DUE:
                 changes["failed_attempts"] = sub.failed_attempts + 1
             step.emit(EventType.ON_HOLD, hold_until=iso(until), next_retry_at=None)
     elif status is ProviderStatus.PAUSED:
         changes.update(
-            state=State.PAUSED, paused_at=sub.paused_at or at, resume_at=until,
+            state=PAUSED, paused_at=sub.paused_at or at, resume_at=until,
             grace_until=None, hold_until=None,
         )  # fmt: skip
-        if sub.state is not State.PAUSED:
+        if sub.state is not PAUSED:
             step.emit(EventType.PAUSED, resume_at=iso(until))
     return step

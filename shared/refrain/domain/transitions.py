@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from refrain.domain.clock import isoformat
 from refrain.domain.dunning import DunningPolicy
 from refrain.domain.events import EventType
 from refrain.domain.inputs import (
@@ -22,7 +23,7 @@ from refrain.domain.inputs import (
     RenewalDue,
 )
 from refrain.domain.money import Money
-from refrain.domain.outcome import ChargeRequest, Step
+from refrain.domain.outcome import Step, new_charge_request
 from refrain.domain.subscription import (
     BillingMode,
     ChurnType,
@@ -32,25 +33,35 @@ from refrain.domain.subscription import (
 )
 
 Result = Step | str
-LIVE = (State.ACTIVE, State.TRIALING)
-DUNNING = (State.PAST_DUE, State.ON_HOLD)
+
+# Lifecycle states and billing modes, bound once. On Python 3.11 every
+# ``State.X`` lookup takes EnumType.__getattr__'s slow path (about 7x a plain
+# attribute) and a transition makes a dozen of them, so the handler modules
+# compare against these names instead.
+PENDING, TRIALING, ACTIVE = State.PENDING, State.TRIALING, State.ACTIVE
+PAST_DUE, ON_HOLD, PAUSED, EXPIRED = State.PAST_DUE, State.ON_HOLD, State.PAUSED, State.EXPIRED
+MERCHANT_MANAGED = BillingMode.MERCHANT_MANAGED
+PROVIDER_MANAGED = BillingMode.PROVIDER_MANAGED
+
+LIVE = (ACTIVE, TRIALING)
+DUNNING = (PAST_DUE, ON_HOLD)
 LIVE_OR_DUNNING = LIVE + DUNNING
 PROVIDER_OWNS = "provider-managed subscription: the provider decides this; mirror its state"
 
 
 def iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat()
+    return None if value is None else isoformat(value)
 
 
 def period_fields(start: datetime, end: datetime) -> dict[str, str]:
     """The ISO pair that period-carrying payloads repeat, formatted once per transition."""
-    return {"period_start": start.isoformat(), "period_end": end.isoformat()}
+    return {"period_start": isoformat(start), "period_end": isoformat(end)}
 
 
 def expire(sub: Subscription, step: Step, at: datetime, churn: ChurnType) -> Step:
     """Shared end of life: clear every clock, emit the churn signal."""
     step.changes.update(
-        state=State.EXPIRED,
+        state=EXPIRED,
         ended_at=at,
         churn_type=churn,
         cancel_at_period_end=False,
@@ -95,7 +106,7 @@ def _first_period(
     """Activate with a first paid period from ``start``; returns its ISO period fields."""
     end = add_months(start, sub.interval_months)
     step.changes.update(
-        state=State.ACTIVE,
+        state=ACTIVE,
         current_period_start=start,
         current_period_end=end,
         paid_through=end,
@@ -124,23 +135,23 @@ def _first_period(
 
 
 def checkout_completed(sub: Subscription, inp: CheckoutCompleted, policy: DunningPolicy) -> Result:
-    if sub.state is not State.PENDING:
+    if sub.state is not PENDING:
         return f"checkout already completed (state {sub.state})"
     step = Step({"payment_method_ref": inp.payment_method_ref or sub.payment_method_ref})
     at = inp.occurred_at
     if inp.trial_days > 0:
-        if sub.billing_mode is BillingMode.PROVIDER_MANAGED:
+        if sub.billing_mode is PROVIDER_MANAGED:
             return PROVIDER_OWNS
         trial_end = at + timedelta(days=inp.trial_days)
         step.changes.update(
-            state=State.TRIALING,
+            state=TRIALING,
             started_at=at,
             current_period_start=at,
             current_period_end=trial_end,
             trial_end=trial_end,
             cycle_anchor=trial_end,
             cycles_since_anchor=0,
-            next_charge_at=trial_end if sub.billing_mode is BillingMode.MERCHANT_MANAGED else None,
+            next_charge_at=trial_end if sub.billing_mode is MERCHANT_MANAGED else None,
         )
         step.emit(EventType.TRIAL_STARTED, trial_end=iso(trial_end))
         return step
@@ -148,7 +159,7 @@ def checkout_completed(sub: Subscription, inp: CheckoutCompleted, policy: Dunnin
         if inp.amount.currency != sub.currency:
             return f"checkout paid in {inp.amount.currency}, subscription is in {sub.currency}"
         period = _first_period(sub, step, at, from_trial=False)
-        if sub.billing_mode is BillingMode.PROVIDER_MANAGED:
+        if sub.billing_mode is PROVIDER_MANAGED:
             step.changes["next_charge_at"] = None
         _invoice_paid(
             step, charge_id=inp.charge_id, amount=inp.amount, period=period,
@@ -158,7 +169,7 @@ def checkout_completed(sub: Subscription, inp: CheckoutCompleted, policy: Dunnin
 
 
 def _charge_identity_problem(sub: Subscription, charge_period: datetime | None) -> str | None:
-    if charge_period is None or sub.state is State.PENDING:
+    if charge_period is None or sub.state is PENDING:
         return None
     expected = sub.billing_anchor
     if charge_period < expected:
@@ -169,7 +180,7 @@ def _charge_identity_problem(sub: Subscription, charge_period: datetime | None) 
 
 
 def payment_succeeded(sub: Subscription, inp: PaymentSucceeded, policy: DunningPolicy) -> Result:
-    if sub.billing_mode is BillingMode.PROVIDER_MANAGED:
+    if sub.billing_mode is PROVIDER_MANAGED:
         return PROVIDER_OWNS
     if inp.amount.currency != sub.currency:
         return f"payment in {inp.amount.currency}, subscription is in {sub.currency}"
@@ -178,27 +189,27 @@ def payment_succeeded(sub: Subscription, inp: PaymentSucceeded, policy: DunningP
         return problem
     at = inp.occurred_at
     step = Step()
-    if sub.state is State.PENDING:
+    if sub.state is PENDING:
         period = _first_period(sub, step, at, from_trial=False)
         _invoice_paid(
             step, charge_id=inp.charge_id, amount=inp.amount, period=period,
             reason="subscription_create", attempt=max(sub.attempt, 1),
         )  # fmt: skip
         return step
-    if sub.state in (State.EXPIRED, State.PAUSED):
+    if sub.state in (EXPIRED, PAUSED):
         return f"subscription is {sub.state}; charge {inp.charge_id} must be refunded"
     if not sub.charge_pending and sub.state in LIVE:
         return "no renewal charge outstanding for this period; refund it"
     assert sub.current_period_end is not None and sub.cycle_anchor is not None
     attempt = sub.attempt
-    if sub.state is State.TRIALING:
+    if sub.state is TRIALING:
         period = _first_period(sub, step, sub.current_period_end, from_trial=True)
         _invoice_paid(
             step, charge_id=inp.charge_id, amount=inp.amount, period=period,
             reason="subscription_cycle", attempt=attempt,
         )  # fmt: skip
         return step
-    if sub.state is State.ON_HOLD:
+    if sub.state is ON_HOLD:
         start, anchor, cycles = at, at, 1  # access was suspended: a fresh period from now
     else:
         start, anchor, cycles = (
@@ -208,7 +219,7 @@ def payment_succeeded(sub: Subscription, inp: PaymentSucceeded, policy: DunningP
         )
     end = add_months(anchor, cycles * sub.interval_months)
     step.changes.update(
-        state=State.ACTIVE,
+        state=ACTIVE,
         current_period_start=start,
         current_period_end=end,
         paid_through=end,
@@ -236,7 +247,7 @@ def payment_succeeded(sub: Subscription, inp: PaymentSucceeded, policy: DunningP
 
 
 def payment_failed(sub: Subscription, inp: PaymentFailed, policy: DunningPolicy) -> Result:
-    if sub.billing_mode is BillingMode.PROVIDER_MANAGED:
+    if sub.billing_mode is PROVIDER_MANAGED:
         return PROVIDER_OWNS
     problem = _charge_identity_problem(sub, inp.charge_period)
     if problem:
@@ -259,7 +270,7 @@ def payment_failed(sub: Subscription, inp: PaymentFailed, policy: DunningPolicy)
             next_retry_at=next_retry_at,
         )
 
-    if sub.state is State.PENDING:
+    if sub.state is PENDING:
         failed_event(None)  # checkout payment failed: the customer is still in the flow
         return step
     if sub.state not in LIVE_OR_DUNNING:
@@ -275,7 +286,7 @@ def payment_failed(sub: Subscription, inp: PaymentFailed, policy: DunningPolicy)
     if sub.state in LIVE:
         grace_until = policy.grace_until(anchor)
         step.changes.update(
-            state=State.PAST_DUE,
+            state=PAST_DUE,
             grace_until=grace_until,
             hold_until=policy.hold_until(anchor),
             cancel_at_period_end=False,
@@ -285,7 +296,7 @@ def payment_failed(sub: Subscription, inp: PaymentFailed, policy: DunningPolicy)
 
 
 def renewal_due(sub: Subscription, inp: RenewalDue, policy: DunningPolicy) -> Result:
-    if sub.billing_mode is BillingMode.PROVIDER_MANAGED:
+    if sub.billing_mode is PROVIDER_MANAGED:
         return PROVIDER_OWNS
     if sub.state not in LIVE_OR_DUNNING:
         return f"nothing to renew in state {sub.state}"
@@ -326,7 +337,7 @@ def renewal_due(sub: Subscription, inp: RenewalDue, policy: DunningPolicy) -> Re
     step.changes.update(
         attempt=attempt, charge_pending=True, next_charge_at=at + policy.charge_lease
     )
-    step.charge = ChargeRequest(
+    step.charge = new_charge_request(
         subscription_id=sub.subscription_id,
         idempotency_key=sub.charge_idempotency_key(attempt),
         amount=price,
@@ -339,13 +350,13 @@ def renewal_due(sub: Subscription, inp: RenewalDue, policy: DunningPolicy) -> Re
 
 
 def grace_period_over(sub: Subscription, inp: GracePeriodOver, policy: DunningPolicy) -> Result:
-    if sub.billing_mode is BillingMode.PROVIDER_MANAGED:
+    if sub.billing_mode is PROVIDER_MANAGED:
         return PROVIDER_OWNS
-    if sub.state is not State.PAST_DUE or sub.grace_until is None:
+    if sub.state is not PAST_DUE or sub.grace_until is None:
         return f"no grace period running in state {sub.state}"
     if inp.occurred_at < sub.grace_until:
         return f"grace period runs until {sub.grace_until.isoformat()}"
-    step = Step({"state": State.ON_HOLD})
+    step = Step({"state": ON_HOLD})
     step.emit(
         EventType.ON_HOLD, hold_until=iso(sub.hold_until), next_retry_at=iso(sub.next_charge_at)
     )
@@ -353,9 +364,9 @@ def grace_period_over(sub: Subscription, inp: GracePeriodOver, policy: DunningPo
 
 
 def hold_over(sub: Subscription, inp: HoldOver, policy: DunningPolicy) -> Result:
-    if sub.billing_mode is BillingMode.PROVIDER_MANAGED:
+    if sub.billing_mode is PROVIDER_MANAGED:
         return PROVIDER_OWNS
-    if sub.state is not State.ON_HOLD or sub.hold_until is None:
+    if sub.state is not ON_HOLD or sub.hold_until is None:
         return f"no account hold running in state {sub.state}"
     if inp.occurred_at < sub.hold_until:
         return f"account hold runs until {sub.hold_until.isoformat()}"

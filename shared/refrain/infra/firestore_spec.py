@@ -50,6 +50,11 @@ COMPOSITE_INDEXES = (
         (IndexField("published"), IndexField("created_at")),
         why="outbox sweep: oldest unpublished events first",
     ),
+    CompositeIndex(
+        collections.OUTBOX,
+        (IndexField("subscription_id"), IndexField("created_at")),
+        why="refrain subscriptions show: one subscription's ledger history, oldest first",
+    ),
 )
 
 TTL_FIELDS = (

@@ -3,8 +3,10 @@
 Each check takes the terraform directory and returns the problems it found
 (empty = fine), so tests can point it at the real tree or at a broken copy.
 They check what review would: every function has its own identity, only the
-webhook is public, every subscription dead-letters, no secret value is
-written in the code, and the resources iterate over the generated topology.
+webhook is public, every subscription dead-letters, a pushed function is invoked
+only by the push identity and a pull subscription is read only by the function
+that drains it, no secret value is written in the code, and the resources
+iterate over the generated topology.
 """
 
 from __future__ import annotations
@@ -196,7 +198,7 @@ def check_dead_letters(root: Path) -> list[str]:
         for sub in tfdir.resources("google_pubsub_subscription"):
             label = f"{where or 'root'}: subscription {sub.name}"
             if "dead_letter" in str(sub.body.get("topic", "")):
-                if "push_config" in sub.body:
+                if _pushes(sub.body):
                     problems.append(f"{label} reads a dead-letter topic but pushes")
                 continue  # the hold subscription: dead letters of dead letters make no sense
             policy = _first(sub.body, "dead_letter_policy")
@@ -209,6 +211,63 @@ def check_dead_letters(root: Path) -> list[str]:
     for sub in load_topology(root)["subscriptions"]:
         if not sub.get("dead_letter_topic") or not 5 <= sub["max_delivery_attempts"] <= 100:
             problems.append(f"topology: subscription {sub['name']} dead-letter policy invalid")
+    return problems
+
+
+def _pushes(body: dict[str, Any]) -> bool:
+    dynamic = body.get("dynamic") or []
+    return "push_config" in body or any("push_config" in d for d in dynamic)
+
+
+_PUSH_GATE = "${var.push_endpoint == null ? [] : [var.push_endpoint]}"
+_PUSH_INVOKER = "serviceAccount:${google_service_account.pubsub_push.email}"
+_BROAD_PUBSUB_ROLES = ("roles/pubsub.subscriber", "roles/pubsub.editor", "roles/pubsub.admin")
+
+
+def check_subscription_access(root: Path) -> list[str]:
+    """Pushed functions are invoked only by the push identity; a pull subscription is
+    read only by the function that drains it, through a binding on that subscription."""
+    problems = []
+    tree = load_tree(root)
+    top = tree[""]
+    sub_mod = tree.get("modules/subscription")
+    this = sub_mod.resource("google_pubsub_subscription", "this") if sub_mod else None
+    if this is not None:
+        dynamic = [d["push_config"] for d in this.body.get("dynamic") or [] if "push_config" in d]
+        if "push_config" in this.body or not dynamic or dynamic[0].get("for_each") != _PUSH_GATE:
+            problems.append(
+                "modules/subscription: push_config is not present only with a push_endpoint"
+            )
+    for block in sub_mod.resources("google_pubsub_subscription_iam_member") if sub_mod else []:
+        member, role = block.body.get("member"), block.body.get("role")
+        if role != "roles/pubsub.subscriber" or member not in (
+            "${var.pubsub_service_agent}",
+            "${each.value}",
+        ):
+            problems.append(f"modules/subscription: {block.name} grants {role} to {member}")
+        elif member == "${each.value}" and block.body.get("for_each") != "${var.subscribers}":
+            problems.append(f"modules/subscription: {block.name} is not driven by var.subscribers")
+    if top.locals.get("push_invoker") != {"pubsub-push": _PUSH_INVOKER}:
+        problems.append("root: local.push_invoker is not exactly the push service account")
+    call = top.module("function")
+    if call is not None and "local.pushed_functions" not in str(call.body.get("invokers", "")):
+        problems.append("root: module.function invokers are not limited to pushed functions")
+    sub_call = top.module("subscription")
+    if sub_call is not None and "subscribes_to" not in str(sub_call.body.get("subscribers", "")):
+        problems.append("root: module.subscription subscribers do not come from subscribes_to")
+    settings: dict[str, Any] = top.locals.get("function_settings", {})
+    pull = {s["name"] for s in load_topology(root)["subscriptions"] if s["push_function"] is None}
+    drained: set[str] = set()
+    for name, fn in settings.items():
+        reads = set(fn.get("subscribes_to") or [])
+        drained |= reads
+        for wrong in sorted(reads - pull):
+            problems.append(f"root: {name} subscribes to {wrong}, which is not a pull subscription")
+        for role in fn.get("project_roles") or []:
+            if role in _BROAD_PUBSUB_ROLES:
+                problems.append(f"root: {name} has {role} on the whole project")
+    for orphan in sorted(pull - drained):
+        problems.append(f"root: pull subscription {orphan} is drained by no function")
     return problems
 
 
@@ -303,6 +362,7 @@ ALL_CHECKS = (
     check_functions_have_own_service_account,
     check_only_webhook_public,
     check_dead_letters,
+    check_subscription_access,
     check_no_inline_secrets,
     check_iterates_topology,
 )

@@ -10,8 +10,9 @@ from refrain.adapters.firestore_audit import FirestoreAuditLog
 from refrain.adapters.firestore_ledger import FirestoreLedger
 from refrain.adapters.pubsub import OrderedPublisher, build_publisher
 from refrain.adapters.pubsub_relay import PubSubRelay
+from refrain.clocks import clock_from_env
 from refrain.domain.catalog import load_catalog
-from refrain.domain.clock import Clock, SystemClock
+from refrain.domain.clock import Clock
 from refrain.ingest.routes import WebhookSettings, card_routes
 from refrain.ingest.service import WebhookService
 from refrain.ingest.store_routes import store_routes
@@ -27,7 +28,7 @@ def build_webhook_service(
 ) -> WebhookService:
     cloud = cloud or CloudSettings()
     webhook = webhook or WebhookSettings()
-    clock = clock or SystemClock()
+    clock = clock or clock_from_env()
     db = build_firestore(cloud)
     publisher = OrderedPublisher(build_publisher(cloud), cloud.project)
     return WebhookService(

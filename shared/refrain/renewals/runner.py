@@ -4,8 +4,9 @@ What Pub/Sub does in the cloud, done here for the CLI (`refrain renewals run`),
 the simulation and the bench: messages go to a list instead of a topic, a
 worker failure (GatewayUnavailable, contention) is a redelivery of the same
 message, and ``duplicate=True`` runs every tick twice before any message is
-worked, so every message is delivered twice, concurrently (at-least-once in
-its least friendly form).
+worked, so every message is delivered twice. Like Pub/Sub with ordering keys,
+messages of one subscription are delivered one after the other, different
+subscriptions concurrently (``concurrency`` threads).
 """
 
 from __future__ import annotations
@@ -49,6 +50,14 @@ class RunReport:
     reports: list[WorkerReport] = field(default_factory=list)
 
 
+def _by_ordering_key(messages: list[ChargeMessage]) -> list[list[ChargeMessage]]:
+    """Pub/Sub delivers one ordering key (subscription id) at a time, in publish order."""
+    groups: dict[str, list[ChargeMessage]] = {}
+    for message in messages:
+        groups.setdefault(message.subscription_id, []).append(message)
+    return list(groups.values())
+
+
 @dataclass
 class InlineRenewals:
     tick: TickService
@@ -70,9 +79,21 @@ class InlineRenewals:
                 messages = self.queue.take()
                 if not messages:
                     break
-                for result in pool.map(self._deliver, messages):
-                    self._count(report, result)
+                self.work(messages, report, pool)
         return report
+
+    def work(
+        self, messages: list[ChargeMessage], report: RunReport, pool: ThreadPoolExecutor
+    ) -> None:
+        """Deliver messages: one ordering key at a time, keys in parallel on ``pool``."""
+        for results in pool.map(self._deliver_in_order, _by_ordering_key(messages)):
+            for result in results:
+                self._count(report, result)
+
+    def _deliver_in_order(
+        self, messages: list[ChargeMessage]
+    ) -> list[tuple[list[WorkerReport], int, bool]]:
+        return [self._deliver(m) for m in messages]
 
     def _deliver(self, message: ChargeMessage) -> tuple[list[WorkerReport], int, bool]:
         failures = 0

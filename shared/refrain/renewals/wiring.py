@@ -17,7 +17,8 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from refrain.domain.clock import Clock, SystemClock
+from refrain.clocks import clock_from_env
+from refrain.domain.clock import Clock
 from refrain.observability import Logger, get_logger
 from refrain.renewals.gateway import GatewayCharge, GatewayRouter, PaymentGateway
 from refrain.renewals.runner import InlineQueue, InlineRenewals
@@ -92,7 +93,7 @@ def build_renewals(
     from refrain.adapters.pubsub_relay import PubSubRelay
 
     cloud = cloud or CloudSettings()
-    clock = clock or SystemClock()
+    clock = clock or clock_from_env()
     log = log or get_logger("renewal_trigger")
     db = build_firestore(cloud)
     publisher = build_publisher(cloud)
@@ -125,7 +126,7 @@ def build_inline(
     duplicate: bool = False,
 ) -> InlineRenewals:
     """Tick + worker with an in-process queue (CLI, simulation, bench)."""
-    clock = clock or SystemClock()
+    clock = clock or clock_from_env()
     queue = InlineQueue()
     renewals = build_renewals(cloud, clock=clock, gateways=gateways, queue=queue, log=log)
     return InlineRenewals(

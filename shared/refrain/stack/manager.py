@@ -230,12 +230,15 @@ class StackManager:
 
     # -- reset -----------------------------------------------------------------
 
-    def reset(self) -> float:
-        """Empty every store and re-provision the topology; return seconds."""
+    def reset(self, push_endpoints: dict[str, str] | None = None) -> float:
+        """Empty every store and re-provision the topology; return seconds.
+
+        With `push_endpoints` (function name → URL), subscriptions push to them.
+        """
         from refrain.stack.seed import reset_everything
 
         started = time.monotonic()
-        reset_everything(self.config)
+        reset_everything(self.config, push_endpoints)
         return time.monotonic() - started
 
     # -- down ------------------------------------------------------------------

@@ -1,4 +1,5 @@
-# A push subscription with bounded retries and its dead-letter wiring (invariant 8):
+# A subscription with bounded retries and its dead-letter wiring (invariant 8): push when
+# push_endpoint is set, else pull (a queue a function drains on a schedule, e.g. churn-export);
 # the dead-letter policy, a pull "hold" subscription on the dead-letter topic that
 # `refrain dlq list|replay` reads, and the IAM the Pub/Sub service agent needs to
 # move a message there (publisher on the DLQ topic, subscriber on this subscription).
@@ -55,18 +56,27 @@ variable "filter" {
 }
 
 variable "push_endpoint" {
-  description = "HTTPS URL the messages are pushed to (function URL + path)."
+  description = "HTTPS URL the messages are pushed to (function URL + path); null makes a pull subscription."
   type        = string
+  default     = null
 }
 
 variable "push_audience" {
-  description = "OIDC audience: the function's URL, which Cloud Run checks."
+  description = "OIDC audience: the function's URL, which Cloud Run checks (push only)."
   type        = string
+  default     = null
 }
 
 variable "push_service_account_email" {
-  description = "Identity whose OIDC token authenticates each push."
+  description = "Identity whose OIDC token authenticates each push (push only)."
   type        = string
+  default     = null
+}
+
+variable "subscribers" {
+  description = "Label => member allowed to pull and ack (roles/pubsub.subscriber on this subscription only)."
+  type        = map(string)
+  default     = {}
 }
 
 variable "pubsub_service_agent" {
@@ -89,12 +99,16 @@ resource "google_pubsub_subscription" "this" {
   filter                     = var.filter
   message_retention_duration = var.retention
 
-  push_config {
-    push_endpoint = var.push_endpoint
+  # Present only for push; without it the subscription is pull.
+  dynamic "push_config" {
+    for_each = var.push_endpoint == null ? [] : [var.push_endpoint]
+    content {
+      push_endpoint = push_config.value
 
-    oidc_token {
-      service_account_email = var.push_service_account_email
-      audience              = var.push_audience
+      oidc_token {
+        service_account_email = var.push_service_account_email
+        audience              = var.push_audience
+      }
     }
   }
 
@@ -139,6 +153,16 @@ resource "google_pubsub_subscription_iam_member" "dead_letter_subscriber" {
   subscription = google_pubsub_subscription.this.name
   role         = "roles/pubsub.subscriber"
   member       = var.pubsub_service_agent
+}
+
+# The functions that drain a pull subscription may pull and ack it, nothing else.
+resource "google_pubsub_subscription_iam_member" "subscriber" {
+  for_each = var.subscribers
+
+  project      = var.project_id
+  subscription = google_pubsub_subscription.this.name
+  role         = "roles/pubsub.subscriber"
+  member       = each.value
 }
 
 output "id" {

@@ -77,11 +77,8 @@ def test_terraform_iterates_over_the_local_topology(terraform: str, tmp_path: Pa
     for sub in TOPOLOGY.subscriptions:
         declared = got["subscriptions"][sub.name]
         assert declared["hold_subscription"] == dead_letter_hold_subscription(sub.dead_letter_topic)
-        assert sub.push is not None
-        assert (declared["push_function"], declared["push_path"]) == (
-            sub.push.function,
-            sub.push.path,
-        )
+        push = (sub.push.function, sub.push.path) if sub.push else (None, None)
+        assert (declared["push_function"], declared["push_path"]) == push  # None: pull
         assert (declared["min_backoff_s"], declared["max_backoff_s"]) == (
             sub.min_backoff_s,
             sub.max_backoff_s,

@@ -1,6 +1,6 @@
 """Three simulated months on the Firestore emulator: counts as the dunning policy predicts.
 
-N is 150 here to keep the suite fast (the emulator serialises transactions; 1,000
+N is 100 here to keep the suite fast (the emulator serialises transactions; 1,000
 subscriptions over three months run in bench/renewals.py --simulate 1000 and in the
 in-memory unit simulation). Ticks are duplicated and every charge message is
 delivered twice, concurrently; each paid period must be charged exactly once.
@@ -21,7 +21,7 @@ from refrain.settings import CloudSettings
 from tests.integration.renewals.conftest import START, make_rig
 from tests.unit.renewals.expectation import expected_counts
 
-N = int(os.environ.get("REFRAIN_RENEWAL_SIM_N", "150"))
+N = int(os.environ.get("REFRAIN_RENEWAL_SIM_N", "100"))
 DAYS = 92
 
 

@@ -21,7 +21,7 @@ from refrain.domain.events import DomainEvent, from_pubsub_message
 from refrain.settings import CloudSettings
 from tests.support import FIXTURES, ROOT, adyen_sign, stripe_header
 
-STRIPE_SECRET = "whsec_refrain_integration"  # noqa: S105 - test-only secret
+STRIPE_SECRET = "whsec_refrain_integration"
 ADYEN_KEY = json.loads((FIXTURES / "adyen" / "hmac_vectors.json").read_text())["vectors"][0][
     "hmac_key_hex"
 ]

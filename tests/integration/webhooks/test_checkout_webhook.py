@@ -5,9 +5,8 @@ from __future__ import annotations
 import copy
 import json
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
-
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 

@@ -81,7 +81,8 @@ def test_the_webhook_function_imports_no_client_it_does_not_use(module: str) -> 
 
     code = (
         "import importlib.util, sys\n"
-        f"spec = importlib.util.spec_from_file_location('m', r'{ROOT}/functions/checkout_webhook/main.py')\n"
+        f"path = r'{ROOT}/functions/checkout_webhook/main.py'\n"
+        "spec = importlib.util.spec_from_file_location('m', path)\n"
         "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)\n"
         "m._webhooks()\n"
         f"print({module!r} in sys.modules)\n"

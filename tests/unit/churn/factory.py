@@ -110,7 +110,7 @@ def sample_event(
 
 # hypothesis ------------------------------------------------------------------------
 
-_TEXT = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=30)
+_TEXT = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=30)
 _TIMES = st.datetimes(
     min_value=datetime(2015, 1, 1), max_value=datetime(2035, 1, 1), timezones=st.just(UTC)
 )

@@ -31,10 +31,11 @@ from refrain.domain import (
     State,
     Subscription,
     apply,
+    check_invariants,
     classify_stripe,
 )
 from refrain.domain.errors import NaiveDatetime
-from refrain.domain.subscription import add_months
+from refrain.domain.subscription import add_months, evolve, evolve_unchecked
 
 from .builders import PRICE, T0, active_sub, fail, new_id, new_sub, run_timers, step, succeed
 
@@ -297,6 +298,15 @@ def test_serialisation_round_trip() -> None:
     sub = active_sub()
     sub = step(sub, _change(sub, "student_monthly", 10, 7500)).subscription
     assert Subscription.from_dict(sub.to_dict()) == sub
+
+
+def test_a_misspelt_change_is_caught() -> None:
+    sub = active_sub()
+    with pytest.raises(TypeError, match="statee"):
+        evolve(sub, {"statee": State.EXPIRED})
+    # the machine's unchecked path leaves it to the invariant checklist
+    problems = check_invariants(evolve_unchecked(sub, {"statee": State.EXPIRED}))
+    assert problems == ["active: attributes that are not fields: ['statee']"]
 
 
 # provider-managed -----------------------------------------------------------

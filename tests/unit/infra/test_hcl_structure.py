@@ -164,3 +164,58 @@ def test_local_environment_name_in_the_cloud_is_caught(broken: Path) -> None:
     assert problems == [
         "environments/prod.tfvars: REFRAIN_ENVIRONMENT would allow the public local pepper"
     ]
+
+
+def test_push_config_made_unconditional_is_caught(broken: Path) -> None:
+    _edit(
+        broken / "modules/subscription/main.tf",
+        "for_each = var.push_endpoint == null ? [] : [var.push_endpoint]",
+        'for_each = ["always"]',
+    )
+    assert hclcheck.check_subscription_access(broken) == [
+        "modules/subscription: push_config is not present only with a push_endpoint"
+    ]
+
+
+def test_pull_subscription_nobody_drains_is_caught(broken: Path) -> None:
+    _edit(broken / "functions.tf", 'subscribes_to = ["churn-export"]', "subscribes_to = []")
+    assert hclcheck.check_subscription_access(broken) == [
+        "root: pull subscription churn-export is drained by no function"
+    ]
+
+
+def test_pulling_a_push_subscription_or_project_wide_subscriber_is_caught(broken: Path) -> None:
+    _edit(
+        broken / "functions.tf",
+        'subscribes_to = ["churn-export"]',
+        'subscribes_to = ["churn-export", "receipt-email"]',
+    )
+    roles = '"roles/datastore.user", "roles/bigquery.jobUser"'
+    _edit(
+        broken / "functions.tf",
+        f"project_roles = [{roles}]",
+        f'project_roles = [{roles}, "roles/pubsub.subscriber"]',
+    )
+    problems = hclcheck.check_subscription_access(broken)
+    assert problems == [
+        "root: churn_export subscribes to receipt-email, which is not a pull subscription",
+        "root: churn_export has roles/pubsub.subscriber on the whole project",
+    ]
+
+
+def test_subscriber_binding_widened_or_invoker_opened_is_caught(broken: Path) -> None:
+    _edit(
+        broken / "modules/subscription/main.tf",
+        'role         = "roles/pubsub.subscriber"\n  member       = each.value',
+        'role         = "roles/pubsub.editor"\n  member       = each.value',
+    )
+    _edit(
+        broken / "functions.tf",
+        "label => member if contains(local.pushed_functions, each.key)",
+        "label => member",
+    )
+    problems = hclcheck.check_subscription_access(broken)
+    assert problems == [
+        "modules/subscription: subscriber grants roles/pubsub.editor to ${each.value}",
+        "root: module.function invokers are not limited to pushed functions",
+    ]

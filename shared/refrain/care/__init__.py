@@ -1,0 +1,1 @@
+"""Customer care: operator actions on merchant-managed subscriptions, through the ledger."""

@@ -1,0 +1,204 @@
+"""Customer-care actions, applied exactly like a provider event.
+
+An operator's cancel, revert, plan change, pause or resume becomes a domain
+input (stream ``customer``) and goes through the ledger: one transaction that
+writes the dedupe record / outbox entry and, when the state machine allows it,
+the new aggregate. The committed events are then published by the outbox relay
+and the entry is marked published; if publishing fails the scheduled outbox
+sweep publishes them later, so nothing is lost (invariant 3).
+
+The state machine decides what is allowed: a provider-managed subscription is
+refused ("must go through the provider"), a revert without a scheduled
+cancellation is illegal, and so on. Nothing here re-implements those rules.
+
+Idempotency: the dedupe key is ``care:{subscription}:{request id}``. An
+operator who retries with the same ``request_id`` gets the first outcome back
+(``duplicate``), never a second application.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol
+
+from refrain.domain.catalog import Catalog, load_catalog
+from refrain.domain.clock import Clock
+from refrain.domain.errors import InvalidInput, PlanNotOffered, UnknownMarket, UnknownPlan
+from refrain.domain.events import DomainEvent
+from refrain.domain.inputs import (
+    CancelRequested,
+    CancelReverted,
+    Input,
+    PauseRequested,
+    PlanChangeRequested,
+    ResumeRequested,
+)
+from refrain.domain.outcome import ChargeRequest
+from refrain.domain.subscription import Subscription
+from refrain.ingest.ledger import EventRelay, Ledger, LedgerCommand, LedgerStatus
+from refrain.observability import Logger, get_logger
+
+SOURCE = "care"
+
+
+class CareError(Exception):
+    """A request refused before anything is written (unknown subscription, plan, bad time)."""
+
+
+class Action(StrEnum):
+    CANCEL = "cancel"
+    REVERT = "revert"
+    CHANGE_PLAN = "change_plan"
+    PAUSE = "pause"
+    RESUME = "resume"
+
+
+@dataclass(frozen=True, slots=True)
+class CareRequest:
+    action: Action
+    subscription_id: str
+    request_id: str
+    reason: str | None = None
+    plan: str | None = None
+    resume_at: datetime | None = None
+
+
+class CareStore(Protocol):
+    """What the service reads and marks outside the ledger's transaction."""
+
+    def subscription(self, subscription_id: str) -> Subscription | None: ...
+
+    def entry_status(self, dedupe_key: str) -> str | None:
+        """The recorded status of a ledger entry (for an operator's retry), if any."""
+        ...
+
+    def mark_published(self, outbox_id: str, now: datetime) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class CareResult:
+    request_id: str
+    dedupe_key: str
+    status: LedgerStatus
+    reason: str | None
+    subscription: Subscription | None
+    events: tuple[DomainEvent, ...] = ()
+    charge: ChargeRequest | None = None
+    published: bool = False
+    previous_status: str | None = None  # for a duplicate: what the first request did
+
+    @property
+    def ok(self) -> bool:
+        """Applied now, or applied by an earlier request with the same id."""
+        if self.status is LedgerStatus.DUPLICATE:
+            return self.previous_status == LedgerStatus.APPLIED.value
+        return self.status is LedgerStatus.APPLIED
+
+
+def new_request_id() -> str:
+    return uuid.uuid4().hex
+
+
+def dedupe_key(subscription_id: str, request_id: str) -> str:
+    """Firestore document ids may not contain '/': the key is also the outbox entry id."""
+    return f"care:{subscription_id}:{request_id}".replace("/", "_")
+
+
+def build_input(request: CareRequest, sub: Subscription, now: datetime, catalog: Catalog) -> Input:
+    """The domain input for one request; catalog and time errors become CareError."""
+    input_id = f"care:{request.request_id}"
+    try:
+        match request.action:
+            case Action.CANCEL:
+                return CancelRequested(input_id=input_id, occurred_at=now, reason=request.reason)
+            case Action.REVERT:
+                return CancelReverted(input_id=input_id, occurred_at=now)
+            case Action.CHANGE_PLAN:
+                if not request.plan:
+                    raise CareError("change-plan needs a plan id")
+                offer = catalog.offer(request.plan, sub.market)
+                return PlanChangeRequested(
+                    input_id=input_id,
+                    occurred_at=now,
+                    new_plan=offer.plan.id,
+                    new_plan_rank=offer.plan.rank,
+                    new_interval_months=offer.plan.interval.months,
+                    new_price=offer.price,
+                )
+            case Action.PAUSE:
+                return PauseRequested(
+                    input_id=input_id, occurred_at=now, resume_at=request.resume_at
+                )
+            case Action.RESUME:
+                return ResumeRequested(input_id=input_id, occurred_at=now)
+    except UnknownPlan as exc:
+        raise CareError(f"unknown plan {request.plan!r}") from exc
+    except (PlanNotOffered, UnknownMarket) as exc:
+        raise CareError(f"plan {request.plan!r} is not offered in market {sub.market}") from exc
+    except InvalidInput as exc:
+        raise CareError(str(exc)) from exc
+    raise CareError(f"unknown action {request.action!r}")  # pragma: no cover - exhaustive
+
+
+@dataclass
+class CareService:
+    ledger: Ledger
+    store: CareStore
+    relay: EventRelay
+    clock: Clock
+    catalog: Catalog = field(default_factory=load_catalog)
+    log: Logger = field(default_factory=lambda: get_logger("care"))
+
+    def perform(self, request: CareRequest) -> CareResult:
+        sid = request.subscription_id
+        sub = self.store.subscription(sid)
+        if sub is None:
+            raise CareError(f"no subscription {sid!r}")
+        now = self.clock.now()
+        inp = build_input(request, sub, now, self.catalog)
+        key = dedupe_key(sid, request.request_id)
+        result = self.ledger.apply(
+            LedgerCommand(dedupe_key=key, subscription_id=sid, input=inp, now=now, source=SOURCE)
+        )
+        if result.status is LedgerStatus.NO_SUBSCRIPTION:  # deleted between read and apply
+            raise CareError(f"no subscription {sid!r}")
+        previous = None
+        if result.status is LedgerStatus.DUPLICATE:
+            previous = self.store.entry_status(key)
+        published = self._publish(result.outbox_id, result.events, now)
+        self.log.bind(subscription_id=sid).info(
+            "care action",
+            action=request.action.value,
+            request_id=request.request_id,
+            status=result.status.value,
+            reason=result.reason,
+            events=[e.type.value for e in result.events],
+        )
+        return CareResult(
+            request_id=request.request_id,
+            dedupe_key=key,
+            status=result.status,
+            reason=result.reason,
+            subscription=result.subscription or sub,
+            events=result.events,
+            charge=result.charge,
+            published=published,
+            previous_status=previous,
+        )
+
+    def _publish(
+        self, outbox_id: str | None, events: tuple[DomainEvent, ...], now: datetime
+    ) -> bool:
+        if not outbox_id or not events:
+            return False
+        try:
+            if not self.relay.publish(outbox_id, events):
+                return False
+            self.store.mark_published(outbox_id, now)
+        except Exception as exc:  # committed already: the outbox sweep publishes it later
+            self.log.warning("publish deferred to the outbox sweep", error=type(exc).__name__)
+            return False
+        return True

@@ -1,0 +1,174 @@
+"""The demo's subscription business: who signs up where, how they pay, what they do.
+
+Everything is decided up front from a seed, so a run is reproducible and the
+summary can say what was expected. The providers' side goes through the
+simulator (signed webhooks, retries, duplicates, reordering, a gateway that
+answers the renewal charges); the customers' side goes through the same
+customer-care service an agent would use.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from refrain.domain.catalog import Catalog
+from refrain.domain.money import Money
+from refrain.simulator import events
+
+MARKETS = ("SE", "DE", "GB", "US", "JP", "BR", "KW", "FR", "MX", "IN")
+# How cards behave at renewal (see refrain.simulator.outcomes), with weights.
+CARD_MIX = (
+    ("ok", 70),
+    ("flaky_2", 12),  # declines twice, then pays: dunning recovers it
+    ("insufficient_funds", 10),  # keeps declining softly: grace, hold, involuntary churn
+    ("stolen", 5),  # hard decline: no retries, then churn
+    ("expired", 3),
+)
+PLANS = (
+    ("individual_monthly", 60),
+    ("duo_monthly", 15),
+    ("family_monthly", 15),
+    ("student_monthly", 10),
+)
+# After each renewal date, in days: renewal, two retries, grace over, a late retry, hold
+# over. Cloud Scheduler ticks every few minutes in the cloud; these are the ticks where
+# something is due, which is all the demo needs to show the whole dunning path.
+TICK_OFFSETS = (0, 3, 8, 22, 31)
+
+
+@dataclass(frozen=True)
+class Customer:
+    index: int
+    provider: str  # "stripe" | "adyen"
+    market: str
+    plan: str
+    card: str
+    signed_up_at: datetime
+
+    @property
+    def subscription_id(self) -> str:
+        return f"sub_demo_{self.index:04d}"
+
+    @property
+    def account_id(self) -> str:
+        return f"acct_demo_{self.index:04d}"
+
+    @property
+    def email(self) -> str:
+        return f"customer{self.index:04d}@example.com"
+
+    @property
+    def payment_intent(self) -> str:
+        return f"pi_demo_checkout_{self.index:04d}"
+
+    @property
+    def psp_reference(self) -> str:
+        return f"PSPDEMO{self.index:08d}"
+
+
+@dataclass
+class Business:
+    customers: list[Customer]
+    start: datetime
+    months: int
+    cancels: list[Customer] = field(default_factory=list)
+    reverts: list[Customer] = field(default_factory=list)
+    upgrade: Customer | None = None
+    downgrade: Customer | None = None
+    refund: Customer | None = None
+    chargeback: Customer | None = None
+
+    def tick_times(self) -> list[datetime]:
+        """When Cloud Scheduler's tick matters: renewals and every dunning step after them."""
+        times: set[datetime] = set()
+        for month in range(1, self.months + 1):
+            renewal = _add_months(self.start, month) + timedelta(hours=2)
+            times.update(renewal + timedelta(days=d) for d in TICK_OFFSETS)
+        return sorted(times)
+
+
+def plan_business(count: int, start: datetime, months: int, seed: int) -> Business:
+    rng = random.Random(seed)  # noqa: S311 - a reproducible scenario, not a secret
+    customers = [
+        Customer(
+            index=i,
+            provider="stripe" if i % 2 == 0 else "adyen",
+            market=MARKETS[i % len(MARKETS)],
+            plan=_weighted(rng, PLANS),
+            card=_weighted(rng, CARD_MIX),
+            signed_up_at=start + timedelta(seconds=20 * i),
+        )
+        for i in range(count)
+    ]
+    healthy = [c for c in customers if c.card == "ok"]
+    rng.shuffle(healthy)
+    business = Business(customers, start, months)
+    business.cancels = healthy[: max(2, count // 10)]
+    business.reverts = business.cancels[: max(1, len(business.cancels) // 3)]
+    rest = [c for c in healthy if c not in business.cancels]
+    business.upgrade = next(c for c in rest if c.plan == "individual_monthly")
+    business.downgrade = next(c for c in rest if c.plan in ("duo_monthly", "family_monthly"))
+    stripe_rest = [c for c in rest if c.provider == "stripe" and c not in (business.upgrade,)]
+    adyen_rest = [c for c in rest if c.provider == "adyen" and c is not business.downgrade]
+    business.refund = stripe_rest[0]
+    business.chargeback = adyen_rest[0]
+    return business
+
+
+def signup_event(customer: Customer, catalog: Catalog) -> tuple[str, dict[str, Any]]:
+    """The provider's notification that this customer's checkout was paid."""
+    price = catalog.price(customer.plan, customer.market)
+    locale = catalog.market(customer.market).default_locale
+    common: dict[str, Any] = {
+        "at": customer.signed_up_at,
+        "subscription_id": customer.subscription_id,
+        "account_id": customer.account_id,
+        "plan": customer.plan,
+        "market": customer.market,
+        "amount": price,
+        "email": customer.email,
+        "locale": locale,
+    }
+    if customer.provider == "stripe":
+        return "stripe", events.checkout_session_completed(
+            **common,
+            payment_method=f"pm_{customer.card}",
+            payment_intent=customer.payment_intent,
+        )
+    return "adyen", events.adyen_checkout(
+        **common,
+        token=f"{customer.card.upper()}_{customer.index}",
+        psp_reference=customer.psp_reference,
+    )
+
+
+def refund_event(customer: Customer, catalog: Catalog, at: datetime) -> dict[str, Any]:
+    price: Money = catalog.price(customer.plan, customer.market)
+    return events.charge_refunded(
+        at=at,
+        payment_intent=customer.payment_intent,
+        amount=price,
+        metadata={"subscription_id": customer.subscription_id},
+    )
+
+
+def chargeback_event(customer: Customer, catalog: Catalog, at: datetime) -> dict[str, Any]:
+    return events.adyen_chargeback(
+        at=at,
+        original_reference=customer.psp_reference,
+        merchant_reference=f"{customer.subscription_id}:checkout",
+        amount=catalog.price(customer.plan, customer.market),
+    )
+
+
+def _weighted(rng: random.Random, choices: tuple[tuple[str, int], ...]) -> str:
+    return rng.choices([c for c, _ in choices], weights=[w for _, w in choices])[0]
+
+
+def _add_months(at: datetime, months: int) -> datetime:
+    from refrain.domain.subscription import add_months
+
+    return add_months(at, months)

@@ -1,0 +1,242 @@
+"""The README demo: a small subscription business running on the local stack.
+
+1. start the local stack and serve every function with functions-framework,
+   with Pub/Sub push subscriptions pointing at them as in the cloud;
+2. customers in ten markets sign up through Stripe and Adyen (the simulator
+   signs, retries, duplicates and reorders the webhooks);
+3. customer care cancels, reverts and changes plans; a refund and a chargeback
+   arrive;
+4. months pass on a shared simulated clock: Cloud Scheduler's ticks are
+   published to `renewal-ticks`, the renewal functions charge through the
+   simulated gateways, dunning retries, recovers or churns;
+5. the summary is read back from the stores, and every invariant is checked.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from refrain.care.actions import Action, CareRequest, CareService, new_request_id
+from refrain.clocks import CLOCK_FILE_ENV, FileClock
+from refrain.demo.business import (
+    Business,
+    Customer,
+    chargeback_event,
+    plan_business,
+    refund_event,
+    signup_event,
+)
+from refrain.demo.quiet import wait_for_entries, wait_quiet
+from refrain.demo.report import (
+    Summary,
+    check_charges,
+    check_dead_letters,
+    check_outbox,
+    summarise_money,
+    summarise_receipts,
+    summarise_signals,
+    summarise_subscriptions,
+)
+from refrain.demo.servers import FunctionServers
+from refrain.domain.catalog import load_catalog
+from refrain.settings import CloudSettings
+from refrain.simulator import DeliveryPolicy, GatewaySimulator, WebhookSender
+from refrain.stack.manager import StackManager
+from refrain.topology import EXPORT_FLUSHES, FEATURE_SNAPSHOTS, RENEWAL_TICKS
+
+STRIPE_SECRET = "whsec_demo_local_only"  # noqa: S105 - the demo's own local endpoint secret
+ADYEN_KEY = "44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056"  # Adyen's test key
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    customers: int = 240
+    months: int = 3
+    seed: int = 7
+    start: datetime = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+    out_dir: Path = Path(".refrain/demo")
+
+
+# progress(step name, done, total)
+Progress = Callable[[str, int, int], None]
+
+
+class DemoRun:
+    """One run: functions served, simulator attached, business played, results read back."""
+
+    def __init__(
+        self, manager: StackManager, settings: CloudSettings, options: DemoOptions
+    ) -> None:
+        from refrain.adapters.firestore import build_firestore
+        from refrain.adapters.pubsub import OrderedPublisher, build_publisher
+
+        self.manager, self.settings, self.options = manager, settings, options
+        self.catalog = load_catalog()
+        self.business = plan_business(
+            options.customers, options.start, options.months, options.seed
+        )
+        self.work = Path(tempfile.mkdtemp(prefix="refrain-demo-"))
+        self.clock = FileClock(self.work / "clock")
+        self.clock.set(options.start)
+        self.db = build_firestore(settings)
+        self.publisher = OrderedPublisher(build_publisher(settings), settings.project)
+        self.gateway = GatewaySimulator(clock=self.clock)
+        self.servers = FunctionServers(env={}, log_dir=self.work / "logs")
+        self.ticks = self.business.tick_times()
+        self.charges_expected = 0
+
+    # -- lifecycle -------------------------------------------------------------
+
+    def start(self) -> None:
+        from refrain.care.store import build_care_service
+        from refrain.observability import get_logger
+
+        self.gateway.start()
+        self.servers.env = {
+            **self.manager.config.client_environment(),
+            **self.gateway.env(),
+            CLOCK_FILE_ENV: str(self.work / "clock"),
+            "STRIPE_WEBHOOK_SECRET": STRIPE_SECRET,
+            "ADYEN_HMAC_KEY": ADYEN_KEY,
+            "REFRAIN_SUBSCRIBER_PEPPER": "demo-pepper-local-only",
+            "REFRAIN_ENVIRONMENT": "local",
+            "REFRAIN_ACCOUNT_URL": "https://account.refrain.example",
+        }
+        urls = self.servers.start()
+        self.manager.reset(push_endpoints=self.servers.push_endpoints(self.settings.project))
+        self.hooks = WebhookSender(
+            urls["checkout_webhook"],
+            stripe_secret=STRIPE_SECRET,
+            adyen_hmac_key=ADYEN_KEY,
+            policy=DeliveryPolicy(seed=self.options.seed, duplicate_rate=0.1, shuffle_window=6),
+        )
+        self.gateway.webhooks = self.hooks  # the gateway also notifies, like the real providers
+        care_log = (self.work / "logs" / "customer_care.jsonl").open("a")
+        self.care = build_care_service(
+            self.settings, self.clock, get_logger("customer_care", stream=care_log)
+        )
+
+    def stop(self) -> None:
+        self.servers.stop()
+        self.gateway.stop()
+
+    def quiet(self) -> None:
+        wait_quiet(self.work / "logs", self.db)
+
+    def flush_exports(self) -> None:
+        """What Cloud Scheduler does every minute: churn_export drains `churn-export`."""
+        self.publisher.publish(EXPORT_FLUSHES, b"{}", {"type": "export.flush"})
+        self.quiet()
+
+    # -- the business ------------------------------------------------------------
+
+    def signups(self, progress: Progress) -> None:
+        customers = self.business.customers
+        for i, customer in enumerate(customers, start=1):
+            provider, event = signup_event(customer, self.catalog)
+            (self.hooks.send_stripe if provider == "stripe" else self.hooks.send_adyen)(event)
+            progress("customers sign up through Stripe and Adyen", i, len(customers))
+        self.clock.set(self.options.start + timedelta(hours=3))
+        self.hooks.flush()
+        self.quiet()
+        self.flush_exports()
+
+    def first_weeks(self, progress: Progress) -> None:
+        _care_actions(self.business, self.care, self.clock, progress)
+        refund, chargeback = self.business.refund, self.business.chargeback
+        assert refund is not None and chargeback is not None
+        self.clock.set(self.options.start + timedelta(days=12))
+        self.hooks.send_stripe(refund_event(refund, self.catalog, self.clock.now()))
+        self.hooks.send_adyen(chargeback_event(chargeback, self.catalog, self.clock.now()))
+        self.hooks.flush()
+        self.quiet()
+
+    def months_pass(self, progress: Progress) -> None:
+        logs = self.work / "logs"
+        for i, at in enumerate(self.ticks, start=1):
+            self.clock.set(at)
+            self.publisher.publish(RENEWAL_TICKS, b"{}", {"type": "renewal.tick"})
+            # Pub/Sub push paces its deliveries: wait for the tick and all of its charges,
+            # not just for a quiet moment, before the clock may move on.
+            ticks = wait_for_entries(logs / "renewal_tick.log", "renewal tick", i)
+            self.charges_expected += int(str(ticks[-1].get("published", 0))) if ticks else 0
+            wait_for_entries(logs / "renewal_charge.log", "renewal charge", self.charges_expected)
+            self.quiet()
+            self.hooks.flush()
+            self.quiet()
+            if i % 5 == 0 or i == len(self.ticks):
+                self.flush_exports()
+            progress(f"months pass: renewals and dunning ({at:%Y-%m-%d})", i, len(self.ticks))
+        day = (self.clock.now() - timedelta(days=1)).date().isoformat()
+        body = json.dumps({"date": day}).encode()
+        self.publisher.publish(FEATURE_SNAPSHOTS, body, {"type": "feature.snapshot"})
+        self.quiet()
+
+    # -- results -----------------------------------------------------------------
+
+    def summarise(self) -> tuple[Summary, dict[str, object]]:
+        from refrain.adapters.bigquery import build_bigquery
+        from refrain.adapters.pubsub import build_subscriber
+        from refrain.ops.dlq import DeadLetterQueue, routes
+        from refrain.stack.mailbox import sent_raw_mail
+
+        summary = Summary()
+        summarise_subscriptions(self.db, summary)
+        summarise_money(self.db, summary)
+        mail = sent_raw_mail(self.manager.config)
+        summarise_receipts(self.db, mail, self.options.out_dir, summary)
+        summarise_signals(build_bigquery(self.settings), self.settings.project, summary)
+        check_outbox(self.db, summary)
+        check_charges(self.gateway.successful_charges_per_period(), summary)
+        dlq = DeadLetterQueue(
+            build_subscriber(self.settings), self.publisher, self.settings.project, 0.5
+        )
+        check_dead_letters({r.dead_letter_topic: len(dlq.peek(r)) for r in routes()}, summary)
+        stats: dict[str, object] = {
+            "webhook deliveries": self.hooks.stats().as_dict(),
+            "gateway charges": len(self.gateway.charges()),
+            "scheduler ticks": len(self.ticks),
+            "simulated until": self.clock.now().date().isoformat(),
+            "function CPU s": {k: round(v, 1) for k, v in self.servers.cpu_seconds().items()},
+            "function logs": str(self.work / "logs"),
+        }
+        return summary, stats
+
+
+def _care_actions(
+    business: Business, care: CareService, clock: FileClock, progress: Progress
+) -> None:
+    """What agents do in the first weeks, through the same path as provider events."""
+    start = business.start
+
+    def ask(action: Action, customer: Customer, **extra: str) -> CareRequest:
+        return CareRequest(action, customer.subscription_id, new_request_id(), **extra)  # type: ignore[arg-type]
+
+    steps = [
+        (start + timedelta(days=6), ask(Action.CANCEL, c, reason="too_expensive"))
+        for c in business.cancels
+    ]
+    steps += [(start + timedelta(days=9), ask(Action.REVERT, c)) for c in business.reverts]
+    if business.upgrade is not None:
+        steps.append(
+            (
+                start + timedelta(days=10),
+                ask(Action.CHANGE_PLAN, business.upgrade, plan="family_monthly"),
+            )
+        )
+    if business.downgrade is not None:
+        steps.append(
+            (
+                start + timedelta(days=10),
+                ask(Action.CHANGE_PLAN, business.downgrade, plan="student_monthly"),
+            )
+        )
+    for i, (at, request) in enumerate(steps, start=1):
+        clock.set(at)
+        care.perform(request)
+        progress("customer care: cancellations, reverts, plan changes", i, len(steps))

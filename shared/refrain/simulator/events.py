@@ -1,0 +1,375 @@
+"""Provider payloads as Stripe and Adyen send them, stamped with simulated time.
+
+Only the fields a real payload carries and our mapping reads (see
+refrain.providers.stripe_events / adyen_webhook) plus the identifying ones a
+reader expects; the event time (`created` / `eventDate`) comes from the
+caller's clock so months can pass in seconds. Amounts are :class:`Money` and
+are converted with each provider's own amount rules (JPY, KWD, ...).
+
+The Adyen factories live in :mod:`refrain.simulator.adyen_events` and are
+re-exported here. Ids are derived from a process-wide counter, so two calls never collide;
+pass ids explicitly when a test needs to know them.
+"""
+
+from __future__ import annotations
+
+import itertools
+from datetime import datetime
+from typing import Any
+
+from refrain.domain.clock import basic_utc_stamp
+from refrain.domain.money import Money
+from refrain.domain.provider_amounts import to_provider_amount
+from refrain.simulator.adyen_events import (
+    ADYEN_MERCHANT_ACCOUNT,
+    adyen_chargeback,
+    adyen_checkout,
+    adyen_item,
+    adyen_recurring_contract,
+    adyen_refund,
+    adyen_renewal,
+    new_psp,
+)
+
+STRIPE_API_VERSION = "2025-06-30.basil"
+_counter = itertools.count(1)
+
+__all__ = [
+    "ADYEN_MERCHANT_ACCOUNT",
+    "adyen_chargeback",
+    "adyen_checkout",
+    "adyen_item",
+    "adyen_recurring_contract",
+    "adyen_refund",
+    "adyen_renewal",
+    "billing_invoice",
+    "billing_subscription",
+    "charge_refunded",
+    "checkout_session_completed",
+    "dispute_created",
+    "new_id",
+    "new_psp",
+    "payment_intent",
+    "payment_intent_event",
+    "renewal_metadata",
+    "stripe_amount",
+    "stripe_event",
+]
+
+
+def new_id(prefix: str, width: int = 14) -> str:
+    """A unique provider-looking id such as ``pi_00000000000042``."""
+    return f"{prefix}_{next(_counter):0{width}d}"
+
+
+def _unix(at: datetime) -> int:
+    if at.tzinfo is None:
+        raise ValueError("simulated times must be timezone-aware")
+    return int(at.timestamp())
+
+
+def stripe_amount(money: Money) -> tuple[int, str]:
+    """(amount, lower-case currency) as Stripe's API and webhooks carry them."""
+    return to_provider_amount(money, "stripe"), money.currency.lower()
+
+
+def stripe_event(
+    event_type: str,
+    obj: dict[str, Any],
+    at: datetime,
+    *,
+    event_id: str | None = None,
+    idempotency_key: str | None = None,
+) -> dict[str, Any]:
+    """The envelope of every Stripe event (`created` is the simulated time)."""
+    return {
+        "id": event_id or new_id("evt"),
+        "object": "event",
+        "api_version": STRIPE_API_VERSION,
+        "created": _unix(at),
+        "data": {"object": obj},
+        "livemode": False,
+        "pending_webhooks": 1,
+        "request": {
+            "id": new_id("req") if idempotency_key else None,
+            "idempotency_key": idempotency_key,
+        },
+        "type": event_type,
+    }
+
+
+def checkout_session_completed(
+    *,
+    at: datetime,
+    subscription_id: str,
+    account_id: str,
+    plan: str,
+    market: str,
+    amount: Money,
+    email: str,
+    locale: str,
+    customer: str | None = None,
+    payment_method: str = "pm_ok",
+    session_id: str | None = None,
+    payment_intent: str | None = None,
+) -> dict[str, Any]:
+    """A paid payment-mode Checkout that saved the card for off-session renewals.
+
+    The saved method travels as metadata ``payment_method = "cus_…:pm_…"``: the
+    form the Stripe renewal gateway charges.
+    """
+    customer = customer or new_id("cus")
+    value, currency = stripe_amount(amount)
+    session = {
+        "id": session_id or new_id("cs_test", 24),
+        "object": "checkout.session",
+        "mode": "payment",
+        "status": "complete",
+        "payment_status": "paid",
+        "amount_subtotal": value,
+        "amount_total": value,
+        "currency": currency,
+        "created": _unix(at),
+        "customer": customer,
+        "customer_details": {"email": email, "name": None, "address": {"country": market}},
+        "client_reference_id": account_id,
+        "locale": None,
+        "payment_intent": payment_intent or new_id("pi"),
+        "payment_method_types": ["card"],
+        "payment_intent_data": None,
+        "saved_payment_method_options": {"payment_method_save": "enabled"},
+        "subscription": None,
+        "metadata": {
+            "account_id": account_id,
+            "plan": plan,
+            "market": market,
+            "subscription_id": subscription_id,
+            "locale": locale,
+            "payment_method": f"{customer}:{payment_method}",
+        },
+        "livemode": False,
+    }
+    return stripe_event("checkout.session.completed", session, at)
+
+
+def payment_intent(
+    *,
+    at: datetime,
+    amount: Money,
+    customer: str | None,
+    payment_method: str,
+    metadata: dict[str, str],
+    succeeded: bool,
+    pi_id: str | None = None,
+    charge_id: str | None = None,
+    code: str | None = None,
+    decline_code: str | None = None,
+    message: str = "Your card was declined.",
+) -> dict[str, Any]:
+    """A confirmed off-session PaymentIntent: ``succeeded`` or back to requires_payment_method."""
+    value, currency = stripe_amount(amount)
+    error = None
+    if not succeeded:
+        error = {
+            "type": "card_error",
+            "code": code or "card_declined",
+            "decline_code": decline_code,
+            "message": message,
+            "charge": charge_id,
+            "doc_url": f"https://stripe.com/docs/error-codes/{code or 'card-declined'}",
+        }
+    return {
+        "id": pi_id or new_id("pi"),
+        "object": "payment_intent",
+        "amount": value,
+        "amount_received": value if succeeded else 0,
+        "currency": currency,
+        "customer": customer,
+        "payment_method": payment_method,
+        "capture_method": "automatic_async",
+        "confirmation_method": "automatic",
+        "created": _unix(at),
+        "description": f"Renewal {metadata.get('charge_id', '')}".strip(),
+        "latest_charge": charge_id or new_id("ch"),
+        "last_payment_error": error,
+        "metadata": dict(metadata),
+        "status": "succeeded" if succeeded else "requires_payment_method",
+        "livemode": False,
+    }
+
+
+def payment_intent_event(intent: dict[str, Any], at: datetime) -> dict[str, Any]:
+    """payment_intent.succeeded or .payment_failed for a PaymentIntent object."""
+    kind = "succeeded" if intent["status"] == "succeeded" else "payment_failed"
+    return stripe_event(f"payment_intent.{kind}", intent, at)
+
+
+def renewal_metadata(subscription_id: str, anchor: datetime, attempt: int) -> dict[str, str]:
+    """What our renewal gateway puts on every PaymentIntent (and the webhook reads back)."""
+    return {
+        "subscription_id": subscription_id,
+        "charge_id": f"{subscription_id}:{basic_utc_stamp(anchor)}:{attempt}",
+        "billing_anchor": anchor.isoformat(),
+        "attempt": str(attempt),
+    }
+
+
+def charge_refunded(
+    *,
+    at: datetime,
+    payment_intent: str,
+    amount: Money,
+    refunded: Money | None = None,
+    metadata: dict[str, str] | None = None,
+    charge_id: str | None = None,
+) -> dict[str, Any]:
+    """charge.refunded; the charge carries the PaymentIntent's metadata as created."""
+    value, currency = stripe_amount(amount)
+    charge = {
+        "id": charge_id or new_id("ch"),
+        "object": "charge",
+        "amount": value,
+        "amount_captured": value,
+        "amount_refunded": stripe_amount(refunded or amount)[0],
+        "currency": currency,
+        "payment_intent": payment_intent,
+        "paid": True,
+        "refunded": refunded is None or refunded == amount,
+        "status": "succeeded",
+        "created": _unix(at),
+        "metadata": dict(metadata or {}),
+    }
+    return stripe_event("charge.refunded", charge, at)
+
+
+def dispute_created(
+    *,
+    at: datetime,
+    payment_intent: str,
+    amount: Money,
+    charge_id: str | None = None,
+    reason: str = "fraudulent",
+    metadata: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """charge.dispute.created (a chargeback): the card network took the money back."""
+    value, currency = stripe_amount(amount)
+    dispute = {
+        "id": new_id("dp"),
+        "object": "dispute",
+        "amount": value,
+        "currency": currency,
+        "charge": charge_id or new_id("ch"),
+        "payment_intent": payment_intent,
+        "reason": reason,
+        "status": "needs_response",
+        "created": _unix(at),
+        "is_charge_refundable": False,
+        "metadata": dict(metadata or {}),
+    }
+    return stripe_event("charge.dispute.created", dispute, at)
+
+
+def billing_subscription(
+    kind: str,
+    *,
+    at: datetime,
+    stripe_subscription: str,
+    customer: str,
+    account_id: str,
+    plan: str,
+    market: str,
+    amount: Money,
+    period_start: datetime,
+    period_end: datetime,
+    status: str = "active",
+    cancel_at_period_end: bool = False,
+    cancellation_reason: str | None = None,
+) -> dict[str, Any]:
+    """customer.subscription.{created,updated,deleted} for a Stripe Billing subscription.
+
+    Since API 2025-03-31 the period lives on the items (items[0].current_period_*).
+    """
+    if kind not in ("created", "updated", "deleted"):
+        raise ValueError(f"unknown subscription event kind {kind!r}")
+    value, currency = stripe_amount(amount)
+    item = {
+        "id": new_id("si"),
+        "object": "subscription_item",
+        "subscription": stripe_subscription,
+        "quantity": 1,
+        "current_period_start": _unix(period_start),
+        "current_period_end": _unix(period_end),
+        "price": {
+            "id": f"price_{plan}_{market}",
+            "object": "price",
+            "lookup_key": plan,
+            "currency": currency,
+            "unit_amount": value,
+            "recurring": {"interval": "year" if plan.endswith("yearly") else "month"},
+            "metadata": {"plan": plan},
+        },
+    }
+    sub = {
+        "id": stripe_subscription,
+        "object": "subscription",
+        "customer": customer,
+        "status": "canceled" if kind == "deleted" else status,
+        "currency": currency,
+        "cancel_at_period_end": cancel_at_period_end,
+        "canceled_at": _unix(at) if kind == "deleted" or cancel_at_period_end else None,
+        "cancellation_details": {"reason": cancellation_reason, "feedback": None, "comment": None},
+        "created": _unix(period_start),
+        "start_date": _unix(period_start),
+        "ended_at": _unix(at) if kind == "deleted" else None,
+        "collection_method": "charge_automatically",
+        "items": {"object": "list", "data": [item]},
+        "metadata": {"account_id": account_id, "plan": plan, "market": market},
+        "livemode": False,
+    }
+    return stripe_event(f"customer.subscription.{kind}", sub, at)
+
+
+def billing_invoice(
+    *,
+    at: datetime,
+    stripe_subscription: str,
+    customer: str,
+    amount: Money,
+    period_start: datetime,
+    period_end: datetime,
+    paid: bool,
+    next_payment_attempt: datetime | None = None,
+    invoice_id: str | None = None,
+) -> dict[str, Any]:
+    """invoice.paid or invoice.payment_failed for one Stripe Billing period."""
+    value, currency = stripe_amount(amount)
+    period = {"start": _unix(period_start), "end": _unix(period_end)}
+    invoice = {
+        "id": invoice_id or new_id("in"),
+        "object": "invoice",
+        "customer": customer,
+        "currency": currency,
+        "amount_due": value,
+        "amount_paid": value if paid else 0,
+        "amount_remaining": 0 if paid else value,
+        "attempt_count": 1,
+        "attempted": True,
+        "billing_reason": "subscription_cycle",
+        "status": "paid" if paid else "open",
+        "created": _unix(at),
+        "period_start": period["start"],
+        "period_end": period["end"],
+        "next_payment_attempt": _unix(next_payment_attempt) if next_payment_attempt else None,
+        "parent": {
+            "type": "subscription_details",
+            "subscription_details": {"subscription": stripe_subscription, "metadata": {}},
+        },
+        "lines": {
+            "object": "list",
+            "data": [
+                {"object": "line_item", "amount": value, "currency": currency, "period": period}
+            ],
+        },
+        "livemode": False,
+    }
+    return stripe_event("invoice.paid" if paid else "invoice.payment_failed", invoice, at)
