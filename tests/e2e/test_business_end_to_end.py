@@ -2,35 +2,67 @@
 Pub/Sub pushing to them, the provider simulator delivering webhooks and answering
 renewal charges, months passing on the shared clock, and every invariant checked
 from what the stores hold afterwards.
+
+The scenario runs once per module; one test checks the business invariants, the
+other reads every log line the functions wrote during it (no e-mail address, no
+secret, one JSON object with a severity per line).
 """
 
 from __future__ import annotations
 
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from refrain.demo.report import Summary
 from refrain.demo.run import DemoOptions, DemoRun
 from refrain.settings import CloudSettings
 from refrain.stack.manager import StackManager
 
+EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+# Environment values that must never reach a log line (secrets, keys, the pepper).
+SECRET_ENV = ("STRIPE_WEBHOOK_SECRET", "ADYEN_HMAC_KEY", "REFRAIN_SUBSCRIBER_PEPPER")
+
+
+@dataclass(frozen=True)
+class Finished:
+    options: DemoOptions
+    summary: Summary
+    stats: dict[str, object]
+    logs: Path
+    env: dict[str, str]
+
+
+@pytest.fixture(scope="module")
+def business(stack: StackManager, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Finished]:
+    """One small business run (the `cloud` fixture is per test, so its work is done here)."""
+    stack.reset()
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in stack.config.client_environment().items():
+            patch.setenv(key, value)
+        options = DemoOptions(
+            customers=20, months=2, seed=11, out_dir=tmp_path_factory.mktemp("demo")
+        )
+        run = DemoRun(stack, CloudSettings(), options)
+        steps: list[str] = []
+        run.start()
+        try:
+            run.signups(lambda name, done, total: steps.append(name))
+            run.first_weeks(lambda name, done, total: steps.append(name))
+            run.months_pass(lambda name, done, total: steps.append(name))
+            summary, stats = run.summarise()
+        finally:
+            run.stop()
+        yield Finished(options, summary, stats, run.work / "logs", dict(run.servers.env))
+
 
 @pytest.mark.timeout(600)
-def test_a_small_business_runs_end_to_end_and_keeps_every_invariant(
-    stack: StackManager, cloud: CloudSettings, tmp_path: Path
-) -> None:
-    options = DemoOptions(customers=20, months=2, seed=11, out_dir=tmp_path)
-    run = DemoRun(stack, cloud, options)
-    steps: list[str] = []
-    run.start()
-    try:
-        run.signups(lambda name, done, total: steps.append(name))
-        run.first_weeks(lambda name, done, total: steps.append(name))
-        run.months_pass(lambda name, done, total: steps.append(name))
-        summary, stats = run.summarise()
-    finally:
-        run.stop()
-
+def test_a_small_business_runs_end_to_end_and_keeps_every_invariant(business: Finished) -> None:
+    summary, stats, options = business.summary, business.stats, business.options
     broken = [c for c in summary.checks if not c.ok]
     assert not broken, broken
     assert len(summary.checks) >= 8
@@ -56,3 +88,40 @@ def test_a_small_business_runs_end_to_end_and_keeps_every_invariant(
     deliveries = stats["webhook deliveries"]
     assert isinstance(deliveries, dict)
     assert deliveries["duplicated"] > 0 and deliveries["reordered"] > 0
+
+
+@pytest.mark.timeout(600)
+def test_the_run_logs_hold_no_email_no_secret_and_only_structured_lines(
+    business: Finished,
+) -> None:
+    """Every line of every function log (and customer care's) is a JSON object with a
+    severity: functions-framework writes nothing else on a healthy run, so no exception
+    is allowed. Nothing in them is an e-mail address or a configured secret value."""
+    secrets = {name: business.env[name] for name in SECRET_ENV if business.env.get(name)}
+    assert len(secrets) == len(SECRET_ENV), "the run configures every secret it is checked for"
+    files = sorted(business.logs.glob("*.log")) + sorted(business.logs.glob("*.jsonl"))
+    assert {"checkout_webhook.log", "receipt_email.log", "renewal_charge.log"} <= {
+        f.name for f in files
+    }
+    lines = 0
+    problems: list[str] = []
+    for path in files:
+        for number, line in enumerate(path.read_text(errors="replace").splitlines(), start=1):
+            if not line.strip():
+                continue
+            lines += 1
+            where = f"{path.name}:{number}"
+            try:
+                entry = json.loads(line)
+            except json.JSONDecodeError:
+                problems.append(f"{where} not JSON: {line[:120]}")
+                continue
+            if not isinstance(entry, dict) or not isinstance(entry.get("severity"), str):
+                problems.append(f"{where} has no severity: {line[:120]}")
+            if found := EMAIL.search(line):
+                problems.append(f"{where} e-mail address {found.group()}")
+            problems += [
+                f"{where} holds {name}" for name, value in secrets.items() if value in line
+            ]
+    assert lines > business.options.customers, "the functions logged the run"
+    assert not problems, problems[:20]

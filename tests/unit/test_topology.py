@@ -60,7 +60,7 @@ def test_the_churn_export_queue_is_unordered_so_a_flush_can_take_a_whole_batch()
 def test_churn_export_is_a_pull_queue_drained_by_the_scheduled_flush() -> None:
     subs = {s.name: s for s in TOPOLOGY.subscriptions}
     queue = subs[CHURN_EXPORT_SUBSCRIPTION]
-    assert queue.push is None and queue.ordering and queue.topic == "subscription-events"
+    assert queue.push is None and not queue.ordering and queue.topic == "subscription-events"
     assert queue.dead_letter_topic == "churn-export-dead-letter"
     assert (queue.max_delivery_attempts, queue.min_backoff_s, queue.max_backoff_s) == (10, 10, 600)
     flush = subs["export-flush"]
@@ -81,7 +81,7 @@ def test_a_pull_subscription_never_gets_a_push_config() -> None:
     queue = next(s for s in TOPOLOGY.subscriptions if s.name == CHURN_EXPORT_SUBSCRIPTION)
     request = subscription_request("p", queue, {"churn_export": "http://127.0.0.1:9000/"})
     assert "push_config" not in request
-    assert request["enable_message_ordering"] is True
+    assert request["enable_message_ordering"] is False
     assert request["dead_letter_policy"]["dead_letter_topic"] == (
         "projects/p/topics/churn-export-dead-letter"
     )

@@ -222,8 +222,18 @@ class SubscriptionPuller:
         self._client.close()
 
 
-def flush(puller: SubscriptionPuller, exporter: ChurnExporter, max_messages: int) -> ExportReport:
-    """Pull up to ``max_messages``, write their signals in batched MERGEs, then ack/nack."""
+def flush(
+    puller: SubscriptionPuller,
+    exporter: ChurnExporter,
+    max_messages: int,
+    crash_after_write: Callable[[list[str]], None] | None = None,
+) -> ExportReport:
+    """Pull up to ``max_messages``, write their signals in batched MERGEs, then ack/nack.
+
+    ``crash_after_write`` is test-only fault injection (an argument, never configuration):
+    called with the batch's ack ids after the MERGE committed and before any ack, to stand
+    for the process dying there; the batch is redelivered and the MERGE inserts nothing.
+    """
     pulled = puller.pull(max_messages)
     if not pulled:
         return ExportReport()
@@ -233,6 +243,8 @@ def flush(puller: SubscriptionPuller, exporter: ChurnExporter, max_messages: int
     except Exception:
         puller.nack(list(by_id.values()))
         raise
+    if crash_after_write is not None:
+        crash_after_write(list(by_id.values()))
     puller.ack([by_id[i] for i in report.done])
     puller.nack([by_id[i] for i in report.poison])
     return report

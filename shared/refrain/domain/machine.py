@@ -31,7 +31,8 @@ watermark). An input is **stale** and changes nothing when:
 ``charge`` inputs (refunds, chargebacks) are facts that never regress state,
 so neither kind is ever stale. Inputs stamped more than ``MAX_CLOCK_SKEW``
 after ``now`` are refused (``illegal``): a clock we do not trust may not
-move watermarks into the future.
+move watermarks into the future. Each input type's handler, stale rule and
+watermark are resolved once, at import, in ``_ROUTES``.
 """
 
 from __future__ import annotations
@@ -84,7 +85,7 @@ Handler = Callable[[Subscription, Any, DunningPolicy], t.Result]
 # bound once, like the states in transitions.py (EnumType.__getattr__ is slow on 3.11)
 APPLIED, DUPLICATE = OutcomeKind.APPLIED, OutcomeKind.DUPLICATE
 STALE, ILLEGAL = OutcomeKind.STALE, OutcomeKind.ILLEGAL
-StaleRule = Callable[[Subscription, Any], "str | None"]
+StaleRule = Callable[[Subscription, Any], str | None]
 
 
 # stale rules (one per input type, see the module docstring) -----------------
@@ -147,17 +148,16 @@ _ROUTES: Final[dict[type[Input], _Route]] = dict(
 _HANDLERS: Final[dict[type[Input], Handler]] = {k: r.handler for k, r in _ROUTES.items()}
 
 
-def _route_for(inp: Input) -> _Route:
-    route = _ROUTES.get(type(inp))
-    if route is None:
-        raise InvalidInput(f"no transition for input type {type(inp).__name__}")
-    return route
+def _no_route(inp: Input) -> InvalidInput:
+    return InvalidInput(f"no transition for input type {type(inp).__name__}")
 
 
 def stale_reason(sub: Subscription, inp: Input) -> str | None:
     """Why ``inp`` is stale against ``sub``'s watermarks, or None if it is not."""
-    rule = _route_for(inp).stale
-    return None if rule is None else rule(sub, inp)
+    route = _ROUTES.get(type(inp))
+    if route is None:
+        raise _no_route(inp)
+    return None if route.stale is None else route.stale(sub, inp)
 
 
 def apply(
@@ -166,7 +166,9 @@ def apply(
     """Apply one input. Never raises for business-level refusals."""
     if now.tzinfo is None:
         raise NaiveDatetime("now")
-    route = _ROUTES.get(type(inp)) or _route_for(inp)  # the call only to raise
+    route = _ROUTES.get(type(inp))
+    if route is None:
+        raise _no_route(inp)
     if inp.input_id in sub.recent_input_ids:
         return new_outcome(DUPLICATE, sub, reason="input already applied")
     if inp.occurred_at > now + MAX_CLOCK_SKEW:

@@ -111,6 +111,7 @@ class ReceiptService:
         mailer: RawMailer,
         config: ReceiptConfig,
         clock: Clock | None = None,
+        crash_after_send: Callable[[str], None] | None = None,
     ) -> None:
         self._catalog = catalog
         self._invoices = invoices
@@ -119,6 +120,10 @@ class ReceiptService:
         self._mailer = mailer
         self._config = config
         self._clock = clock or SystemClock()
+        # Test-only fault injection (constructor argument, never configuration): called
+        # with the notice id after SES accepted and before the `sent` record, to stand
+        # for the process dying in that gap (the lease is deliberately not released).
+        self._crash_after_send = crash_after_send
 
     def handle(self, event: DomainEvent) -> HandleResult:
         if event.type is EventType.INVOICE_PAID:
@@ -255,6 +260,8 @@ class ReceiptService:
         except BaseException:
             self._ledger.release(notice_id, owner=claim.owner)
             raise
+        if self._crash_after_send is not None:
+            self._crash_after_send(notice_id)
         self._ledger.record(
             notice_id, owner=claim.owner, message_id=message_id, now=self._clock.now()
         )

@@ -66,6 +66,10 @@ def verify_adyen(items: list[dict[str, Any]], hmac_key_hex: str | None) -> None:
     if not hmac_key_hex:
         raise BadSignature("no Adyen HMAC key configured")
     for item in items:
+        if "notificationItems" in item:
+            # Adyen.util would verify the nested request's first item instead of this one,
+            # so a forged item carrying a genuine signed request passed (found by fuzzing).
+            raise BadSignature("notification item nests another notification request")
         try:
             valid = Adyen.util.is_valid_hmac_notification(item, hmac_key_hex)
         except (KeyError, ValueError, TypeError, binascii.Error):

@@ -10,13 +10,17 @@ certificates (``certs_url``, cached a few minutes), then require:
 * ``email`` the configured push service account, with ``email_verified``.
 
 Nothing is configured → every push is refused (fail closed). A token that
-fails any check is a 401 and nothing is stored. A certificate endpoint we
-cannot reach is a 503: Pub/Sub retries.
+fails any check is a 401 and nothing is stored; a token that is not even a
+JWT is refused before the certificates are fetched. A certificate endpoint we
+cannot reach is a 503 for a well-formed token (it may be genuine): Pub/Sub retries.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hmac
+import json
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -96,6 +100,10 @@ class PushAuthenticator:
         if not authorization or not authorization.startswith("Bearer "):
             raise BadSignature("push has no bearer token")
         token = authorization[len("Bearer ") :].strip()
+        if not _well_formed(token):
+            # Refused before the certificate fetch: garbage must be a 401, never a 503
+            # because Google's certificate endpoint is down (found by fuzzing).
+            raise BadSignature("push token is not a JWT")
         from google.auth import exceptions
         from google.oauth2 import id_token
 
@@ -121,3 +129,20 @@ class PushAuthenticator:
         if claims.get("email_verified") is not True:
             raise BadSignature("push token e-mail is not verified")
         return claims
+
+
+def _segment(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _well_formed(token: str) -> bool:
+    """Three base64url segments, header and payload JSON objects: worth fetching certs for."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        return False
+    try:
+        header, payload = json.loads(_segment(parts[0])), json.loads(_segment(parts[1]))
+        _segment(parts[2])
+    except (ValueError, binascii.Error):
+        return False
+    return isinstance(header, dict) and isinstance(payload, dict)

@@ -1,0 +1,354 @@
+"""A webhook storm: a simulator corpus delivered three times, shuffled, 16 at a time.
+
+Shared by tests/integration/reliability/test_storm.py (a small storm) and
+bench/storm.py (the full one). The corpus is one the state machine can
+order: every subscription's events carry increasing provider times, and
+events that need their subscription (refunds, chargebacks, invoices) get a
+422 until it exists, which the sender retries like a provider (bounded).
+
+Final state compared between the storm and an in-order single delivery:
+subscriptions (state, period, paid-through, counters, cancellation), the
+outbox record set (one per provider event) and the provider reference index.
+What is left out on purpose: ``version``/``sequence``/``watermarks``/
+``recent_input_ids`` (bookkeeping of *how* the state was reached: a stale
+report that arrived late is counted in neither, but one that arrived early
+and was overtaken bumps the version) and the outbox entry's ``status``
+(the same event is ``applied`` in order and may be ``stale`` when a newer
+report overtook it; the resulting subscription is the same).
+
+Known divergence (a finding, reported to the domain owner): ``renewal_count``
+of a *provider-managed* mirror (Stripe Billing) counts the period advances we
+observed. When ``customer.subscription.updated`` for period 2 (it carries the
+plan, so it creates the mirror) overtakes ``created`` and the period-2
+``invoice.paid``, the mirror starts at period 2 and counts 0 renewals where the
+in-order run counts 1. State, period, paid-through and cancellation still
+converge. The comparison therefore leaves ``renewal_count`` out for
+provider-managed subscriptions only; for merchant-managed ones (we charge) it
+must match.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from google.cloud import firestore
+
+from refrain.collections import OUTBOX, PROVIDER_REFS, SUBSCRIPTIONS
+from refrain.domain import load_catalog
+from refrain.ingest.model import subscription_id_for
+from refrain.ingest.routes import WebhookSettings
+from refrain.ingest.service import WebhookService
+from refrain.ingest.wiring import build_webhook_service
+from refrain.settings import CloudSettings
+from refrain.simulator import events
+from refrain.simulator.signing import adyen_request, stripe_signature
+
+STRIPE_SECRET = "whsec_refrain_storm"  # a local test secret, not a real one
+ADYEN_KEY = "44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056"
+CATALOG = load_catalog()
+PROVIDER_OBSERVED = ("renewal_count",)  # see "Known divergence" above
+COMPARED_FIELDS = (
+    "state",
+    "billing_mode",
+    "plan",
+    "price",
+    "current_period_start",
+    "current_period_end",
+    "paid_through",
+    "renewal_count",
+    "failed_attempts",
+    "attempt",
+    "cancel_at_period_end",
+    "churn_type",
+    "ended_at",
+    "payment_method_ref",
+)
+MARKETS = (("SE", "sv_SE"), ("DE", "de_DE"), ("GB", "en_GB"), ("US", "en_US"), ("JP", "ja_JP"))
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One provider event: where it goes and what is posted."""
+
+    provider: str  # stripe | adyen
+    at: datetime
+    payload: dict[str, Any]
+
+
+@dataclass
+class Corpus:
+    deliveries: list[Delivery] = field(default_factory=list)
+    subscriptions: set[str] = field(default_factory=set)
+
+    def add(self, provider: str, at: datetime, payload: dict[str, Any]) -> None:
+        self.deliveries.append(Delivery(provider, at, payload))
+
+    def in_order(self) -> list[Delivery]:
+        return sorted(self.deliveries, key=lambda d: d.at)
+
+
+def build_corpus(target_events: int, *, seed: int = 7, start: datetime | None = None) -> Corpus:
+    """About ``target_events`` events over Stripe merchant, Stripe Billing and Adyen."""
+    rng = random.Random(seed)
+    base = start or datetime.now(UTC) - timedelta(days=45)
+    corpus = Corpus()
+    i = 0
+    while len(corpus.deliveries) < target_events:
+        market, locale = MARKETS[i % len(MARKETS)]
+        plan = ("individual_monthly", "duo_monthly")[i % 2]
+        amount = CATALOG.price(plan, market)
+        t0 = base + timedelta(minutes=i * 3 + rng.randrange(3))
+        (_stripe_merchant, _stripe_billing, _adyen)[i % 3](
+            corpus, i, t0, plan, market, locale, amount
+        )
+        i += 1
+    return corpus
+
+
+def _stripe_merchant(
+    corpus: Corpus, i: int, t0: datetime, plan: str, market: str, locale: str, amount: Any
+) -> None:
+    sub_id, pi = f"storm_sm_{i:06d}", f"pi_storm_{i:06d}"
+    corpus.subscriptions.add(sub_id)
+    corpus.add(
+        "stripe",
+        t0,
+        events.checkout_session_completed(
+            at=t0, subscription_id=sub_id, account_id=f"acct_sm_{i}", plan=plan, market=market,
+            amount=amount, email=f"sm{i}@example.com", locale=locale, payment_intent=pi,
+        ),
+    )  # fmt: skip
+    meta = {"subscription_id": sub_id}
+    if i % 4 == 0:
+        corpus.add(
+            "stripe",
+            t0 + timedelta(hours=2),
+            events.charge_refunded(
+                at=t0 + timedelta(hours=2), payment_intent=pi, amount=amount, metadata=meta
+            ),
+        )
+    elif i % 4 == 3:
+        corpus.add(
+            "stripe",
+            t0 + timedelta(hours=3),
+            events.dispute_created(
+                at=t0 + timedelta(hours=3), payment_intent=pi, amount=amount, metadata=meta
+            ),
+        )
+
+
+def _stripe_billing(
+    corpus: Corpus, i: int, t0: datetime, plan: str, market: str, locale: str, amount: Any
+) -> None:
+    stripe_sub, customer = f"sub_storm_{i:06d}", f"cus_storm_{i:06d}"
+    corpus.subscriptions.add(subscription_id_for("stripe", stripe_sub))
+    p1, p2 = t0 + timedelta(days=30), t0 + timedelta(days=60)
+    common = {"stripe_subscription": stripe_sub, "customer": customer, "amount": amount}
+    sub = {**common, "account_id": f"acct_sb_{i}", "plan": plan, "market": market}
+    corpus.add(
+        "stripe",
+        t0,
+        events.billing_subscription("created", at=t0, period_start=t0, period_end=p1, **sub),
+    )
+    corpus.add(
+        "stripe",
+        t0 + timedelta(seconds=5),
+        events.billing_invoice(
+            at=t0 + timedelta(seconds=5), period_start=t0, period_end=p1, paid=True, **common
+        ),
+    )
+    corpus.add(
+        "stripe",
+        p1,
+        events.billing_invoice(at=p1, period_start=p1, period_end=p2, paid=True, **common),
+    )
+    if i % 2 == 0:
+        at = p1 + timedelta(days=3)
+        corpus.add(
+            "stripe",
+            at,
+            events.billing_subscription(
+                "updated", at=at, period_start=p1, period_end=p2, cancel_at_period_end=True,
+                cancellation_reason="cancellation_requested", **sub,
+            ),
+        )  # fmt: skip
+
+
+def _adyen(
+    corpus: Corpus, i: int, t0: datetime, plan: str, market: str, locale: str, amount: Any
+) -> None:
+    sub_id, psp = f"storm_ad_{i:06d}", f"PSPSTORM{i:08d}"
+    corpus.subscriptions.add(sub_id)
+    corpus.add(
+        "adyen",
+        t0,
+        events.adyen_checkout(
+            at=t0, subscription_id=sub_id, account_id=f"acct_ad_{i}", plan=plan, market=market,
+            amount=amount, email=f"ad{i}@example.com", locale=locale, token=f"TOK{i}",
+            psp_reference=psp,
+        ),
+    )  # fmt: skip
+    if i % 2 == 0:
+        at = t0 + timedelta(hours=1)
+        corpus.add(
+            "adyen",
+            at,
+            events.adyen_refund(
+                at=at, original_reference=psp, merchant_reference=f"{sub_id}:checkout",
+                amount=amount,
+            ),
+        )  # fmt: skip
+
+
+def storm_service(cloud: CloudSettings, **faults: Any) -> WebhookService:
+    """The real webhook service (Firestore ledger, Pub/Sub relay) with the storm's secrets."""
+    webhook = WebhookSettings.model_validate(
+        {"STRIPE_WEBHOOK_SECRET": STRIPE_SECRET, "ADYEN_HMAC_KEY": ADYEN_KEY}
+    )
+    return build_webhook_service(cloud, webhook, **faults)
+
+
+@dataclass
+class StormStats:
+    """What a delivery run did: every POST, and how each delivery ended."""
+
+    events: int
+    deliveries: int = 0
+    posts: int = 0
+    rounds: int = 0
+    statuses: Counter[int] = field(default_factory=Counter)
+    gave_up: int = 0
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "events": self.events,
+            "deliveries": self.deliveries,
+            "duplicates": self.deliveries - self.events,
+            "posts": self.posts,
+            "retried": self.posts - self.deliveries,
+            "rounds": self.rounds,
+            "statuses": dict(sorted(self.statuses.items())),
+            "gave_up": self.gave_up,
+            "seconds": round(self.seconds, 2),
+        }
+
+
+def _post(service: WebhookService, delivery: Delivery) -> int:
+    """Sign and post one delivery the way the provider does (fresh signature per attempt)."""
+    if delivery.provider == "stripe":
+        body = json.dumps(delivery.payload).encode()
+        headers = {
+            "Content-Type": "application/json",
+            "Stripe-Signature": stripe_signature(body, STRIPE_SECRET),
+        }
+        return service.handle("POST", "/stripe", headers, body).status
+    body = json.dumps(adyen_request([delivery.payload], ADYEN_KEY)).encode()
+    return service.handle("POST", "/adyen", {"Content-Type": "application/json"}, body).status
+
+
+def deliver(
+    service: WebhookService,
+    deliveries: list[Delivery],
+    *,
+    events: int,
+    workers: int,
+    max_rounds: int = 12,
+    shuffle: random.Random | None = None,
+) -> StormStats:
+    """Post everything ``workers`` at a time; retry non-2xx answers in later rounds.
+
+    Like a provider's retry schedule, a refused delivery goes to the back of the
+    line instead of holding a worker; ``max_rounds`` bounds the attempts.
+    """
+    stats = StormStats(events=events, deliveries=len(deliveries))
+    started = time.perf_counter()
+    pending = list(deliveries)
+    with ThreadPoolExecutor(workers, thread_name_prefix="storm") as pool:
+        while pending and stats.rounds < max_rounds:
+            stats.rounds += 1
+            if shuffle is not None:
+                shuffle.shuffle(pending)
+            answers = list(pool.map(lambda d: _post(service, d), pending))
+            stats.posts += len(answers)
+            stats.statuses.update(answers)
+            pending = [d for d, s in zip(pending, answers, strict=True) if not 200 <= s < 300]
+    stats.gave_up = len(pending)
+    stats.seconds = time.perf_counter() - started
+    return stats
+
+
+def deliver_storm(
+    service: WebhookService, corpus: Corpus, *, copies: int = 3, seed: int = 3, workers: int = 16
+) -> StormStats:
+    """Every event ``copies`` times, all shuffled, ``workers`` at a time."""
+    batch = [d for d in corpus.deliveries for _ in range(copies)]
+    rng = random.Random(seed)
+    return deliver(service, batch, events=len(corpus.deliveries), workers=workers, shuffle=rng)
+
+
+def deliver_in_order(service: WebhookService, corpus: Corpus) -> StormStats:
+    """Each event once, in provider-time order, one at a time."""
+    ordered = corpus.in_order()
+    return deliver(service, ordered, events=len(ordered), workers=1, max_rounds=1)
+
+
+@dataclass(frozen=True)
+class FinalState:
+    subscriptions: dict[str, dict[str, Any]]
+    outbox: frozenset[str]
+    refs: dict[str, str]
+
+    def diff(self, other: FinalState) -> list[str]:
+        """Human-readable differences; empty when both runs converged to one state."""
+        out: list[str] = []
+        for sid in sorted(set(self.subscriptions) | set(other.subscriptions)):
+            mine, theirs = self.subscriptions.get(sid), other.subscriptions.get(sid)
+            if mine != theirs:
+                keys = sorted(set(mine or {}) | set(theirs or {}))
+                changed = {
+                    k: ((mine or {}).get(k), (theirs or {}).get(k))
+                    for k in keys
+                    if (mine or {}).get(k) != (theirs or {}).get(k)
+                }
+                out.append(f"subscription {sid}: {changed}")
+        out += [f"outbox only in one run: {k}" for k in sorted(self.outbox ^ other.outbox)]
+        if self.refs != other.refs:
+            differ = set(self.refs) ^ set(other.refs)
+            differ |= {
+                k for k in self.refs.keys() & other.refs.keys() if self.refs[k] != other.refs[k]
+            }
+            out += [f"provider ref differs: {k}" for k in sorted(differ)]
+        return out
+
+
+def final_state(db: firestore.Client) -> FinalState:
+    subs: dict[str, dict[str, Any]] = {}
+    for snap in db.collection(SUBSCRIPTIONS).stream():
+        doc = snap.to_dict() or {}
+        fields = {k: doc.get(k) for k in COMPARED_FIELDS}
+        if fields["billing_mode"] == "provider_managed":
+            for key in PROVIDER_OBSERVED:
+                fields.pop(key)
+        subs[snap.id] = fields
+    outbox = frozenset(ref.id for ref in db.collection(OUTBOX).list_documents())
+    refs = {
+        snap.id: str((snap.to_dict() or {}).get("subscription_id"))
+        for snap in db.collection(PROVIDER_REFS).stream()
+    }
+    return FinalState(subs, outbox, refs)
+
+
+def stopwatch() -> Iterator[float]:
+    """Seconds since the first ``next()``."""
+    start = time.perf_counter()
+    while True:
+        yield time.perf_counter() - start
