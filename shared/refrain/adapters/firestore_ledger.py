@@ -32,6 +32,7 @@ from google.cloud import firestore
 from refrain.adapters import firestore_charges as charges
 from refrain.collections import CHARGES, CUSTOMERS, OUTBOX, PROVIDER_REFS, SUBSCRIPTIONS
 from refrain.domain.events import DomainEvent
+from refrain.domain.inputs import CheckoutCompleted, PaymentSucceeded
 from refrain.domain.machine import apply, next_deadline
 from refrain.domain.outcome import ChargeRequest, OutcomeKind
 from refrain.domain.subscription import Subscription
@@ -152,7 +153,11 @@ def _apply_in(
     transaction.create(outbox_ref, record)
     if outcome.applied:
         transaction.set(sub_ref, stored_subscription(outcome.subscription))
-        _index(transaction, db, cmd)
+        # Reference index entries only where they can be new: a subscription seen for
+        # the first time, or money that moved (refunds and disputes look charges up).
+        created = not snaps[sub_ref.path].exists
+        money = isinstance(cmd.input, CheckoutCompleted | PaymentSucceeded)
+        _index(transaction, db, cmd, refs=created or money)
     if charge_ref is not None and charge_doc is not None and _overwrites(charge_doc, cmd):
         fields = charges.outcome_fields(cmd.input, cmd.source, status.value, cmd.now)
         transaction.update(charge_ref, fields)
@@ -204,7 +209,12 @@ def _claim(
     return str((snap.to_dict() or {}).get("status") or charges.PENDING)
 
 
-def _index(transaction: firestore.Transaction, db: firestore.Client, cmd: LedgerCommand) -> None:
+def _index(
+    transaction: firestore.Transaction,
+    db: firestore.Client,
+    cmd: LedgerCommand,
+    refs: bool = True,
+) -> None:
     if cmd.customer is not None and cmd.account_id:
         fields = {
             k: v
@@ -218,7 +228,7 @@ def _index(transaction: firestore.Transaction, db: firestore.Client, cmd: Ledger
         }
         if fields:
             transaction.set(db.collection(CUSTOMERS).document(cmd.account_id), fields, merge=True)
-    if cmd.subscription_id:
+    if cmd.subscription_id and refs:
         for ref in cmd.refs:
             transaction.set(
                 db.collection(PROVIDER_REFS).document(ref_doc_id(ref)),

@@ -36,9 +36,9 @@ def demo(customers: int, months: int, seed: int, out_dir: str, keep: bool) -> No
             manager.up()
         with pointed_at(manager.config) as settings:
             run = DemoRun(manager, settings, options)
-            with console.status("serving the functions with functions-framework…"):
-                run.start()
             try:
+                with console.status("serving the functions with functions-framework…"):
+                    run.start()
                 with Progress(
                     TextColumn("{task.description}"),
                     BarColumn(),

@@ -86,6 +86,7 @@ class DemoRun:
         self.db = build_firestore(settings)
         self.publisher = OrderedPublisher(build_publisher(settings), settings.project)
         self.gateway = GatewaySimulator(clock=self.clock)
+        self._gateway_started = False
         self.servers = FunctionServers(env={}, log_dir=self.work / "logs")
         self.ticks = self.business.tick_times()
         self.charges_expected = 0
@@ -97,6 +98,7 @@ class DemoRun:
         from refrain.observability import get_logger
 
         self.gateway.start()
+        self._gateway_started = True
         self.servers.env = {
             **self.manager.config.client_environment(),
             **self.gateway.env(),
@@ -123,7 +125,9 @@ class DemoRun:
 
     def stop(self) -> None:
         self.servers.stop()
-        self.gateway.stop()
+        if self._gateway_started:
+            self.gateway.stop()
+            self._gateway_started = False
 
     def quiet(self) -> None:
         wait_quiet(self.work / "logs", self.db)

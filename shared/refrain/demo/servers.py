@@ -40,6 +40,14 @@ class FunctionServers:
     _procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     def start(self, timeout_s: float = 60.0) -> dict[str, str]:
+        """Start every function; if one cannot start, stop the others before raising."""
+        try:
+            return self._start(timeout_s)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self, timeout_s: float) -> dict[str, str]:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         for fn in self.topology.functions:
             self._spawn(fn)

@@ -103,7 +103,7 @@ class PushAuthenticator:
         if not _well_formed(token):
             # Refused before the certificate fetch: garbage must be a 401, never a 503
             # because Google's certificate endpoint is down (found by fuzzing).
-            raise BadSignature("push token is not a JWT")
+            raise BadSignature("push token refused: not a JWT")
         from google.auth import exceptions
         from google.oauth2 import id_token
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import string
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +34,7 @@ class Request:
 # A request the fuzzer starts from: body and headers exactly as the provider signed them.
 Seed = tuple[bytes, dict[str, str]]
 
+BASE64URL = string.ascii_letters + string.digits + "-_="
 json_values = st.recursive(
     st.none()
     | st.booleans()
@@ -73,9 +75,7 @@ def _wrapped(keys: list[str]) -> st.SearchStrategy[Any]:
 
 
 def _jws_like() -> st.SearchStrategy[str]:
-    segment = st.text(
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_=", max_size=40
-    )
+    segment = st.text(BASE64URL, max_size=40)
     return st.one_of(
         st.builds(lambda a, b, c: f"{a}.{b}.{c}", segment, segment, segment), st.text(max_size=40)
     )
