@@ -19,8 +19,8 @@ from refrain.stack.seed import pointed_at
 
 
 @click.command()
-@click.option("--customers", default=240, show_default=True, help="How many customers sign up.")
-@click.option("--months", default=3, show_default=True, help="Months of renewals to simulate.")
+@click.option("--customers", default=200, show_default=True, help="How many customers sign up.")
+@click.option("--months", default=2, show_default=True, help="Months of renewals to simulate.")
 @click.option("--seed", default=7, show_default=True, help="Scenario seed (reproducible runs).")
 @click.option("--out", "out_dir", default=".refrain/demo", show_default=True, type=click.Path())
 @click.option("--keep", is_flag=True, help="Leave the stack running afterwards.")
