@@ -20,6 +20,7 @@ import copy
 import json
 from collections.abc import Mapping
 from functools import cache
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -129,11 +130,23 @@ def _adyen_seeds() -> list[Seed]:
     return [(p.read_bytes(), dict(JSON)) for p in ADYEN_SIGNED]
 
 
+def _first_item(body: bytes) -> tuple[Any, Any] | None:
+    """The parsed request and its first item, or None when an earlier edit broke the shape."""
+    try:
+        doc = json.loads(body)
+        item = doc["notificationItems"][0]["NotificationRequestItem"]
+    except (ValueError, KeyError, IndexError, TypeError):
+        return None
+    return (doc, item) if isinstance(item, dict) else None
+
+
 def smuggle(body: bytes) -> bytes:
     """A tampered item carrying the genuine signed request inside it (an HMAC bypass try)."""
-    doc = json.loads(body)
+    found = _first_item(body)
+    if found is None:
+        return body
+    doc, item = found
     genuine = copy.deepcopy(doc["notificationItems"])
-    item = doc["notificationItems"][0]["NotificationRequestItem"]
     item["amount"] = {"value": 1, "currency": "EUR"}
     item["pspReference"] = "forged"
     item["notificationItems"] = genuine
@@ -141,8 +154,11 @@ def smuggle(body: bytes) -> bytes:
 
 
 def empty_nested(body: bytes) -> bytes:
-    doc = json.loads(body)
-    doc["notificationItems"][0]["NotificationRequestItem"]["notificationItems"] = []
+    found = _first_item(body)
+    if found is None:
+        return body
+    doc, item = found
+    item["notificationItems"] = []
     return json.dumps(doc).encode()
 
 
