@@ -19,7 +19,7 @@ from refrain.stack.seed import pointed_at
 
 
 @click.command()
-@click.option("--customers", default=200, show_default=True, help="How many customers sign up.")
+@click.option("--customers", default=150, show_default=True, help="How many customers sign up.")
 @click.option("--months", default=2, show_default=True, help="Months of renewals to simulate.")
 @click.option("--seed", default=7, show_default=True, help="Scenario seed (reproducible runs).")
 @click.option("--out", "out_dir", default=".refrain/demo", show_default=True, type=click.Path())

@@ -55,7 +55,7 @@ ADYEN_KEY = "44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056"  
 
 @dataclass(frozen=True)
 class DemoOptions:
-    customers: int = 200
+    customers: int = 150
     months: int = 2
     seed: int = 7
     start: datetime = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
