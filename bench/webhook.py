@@ -19,7 +19,6 @@ import cProfile
 import json
 import os
 import pstats
-import socket
 import statistics
 import subprocess
 import sys
@@ -38,6 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.support import stripe_header  # noqa: E402
 
+from refrain.demo.servers import free_port  # noqa: E402
 from refrain.ingest.wiring import build_webhook_service  # noqa: E402
 from refrain.stack.config import StackConfig  # noqa: E402
 from refrain.stack.manager import StackManager  # noqa: E402
@@ -160,12 +160,6 @@ def post(url: str, payload: tuple[bytes, dict[str, str]]) -> float:
     answer = requests.post(url, data=payload[0], headers=payload[1], timeout=60)
     answer.raise_for_status()
     return time.perf_counter() - started
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def serve(

@@ -9,20 +9,23 @@ import requests
 from refrain.stack.config import StackConfig
 
 
-def sent_mail(config: StackConfig) -> list[dict[str, Any]]:
-    """Every message moto's SES has accepted since the last reset."""
+def _ses_store(config: StackConfig) -> dict[str, Any]:
+    """moto's record of the SES backend: accepted messages by kind."""
     data = requests.get(
         f"http://{config.host}:{config.ses_port}/moto-api/data.json", timeout=10
     ).json()
-    messages: list[dict[str, Any]] = data.get("ses", {}).get("Message", [])
+    ses: dict[str, Any] = data.get("ses", {})
+    return ses
+
+
+def sent_mail(config: StackConfig) -> list[dict[str, Any]]:
+    """Every message moto's SES has accepted since the last reset."""
+    messages: list[dict[str, Any]] = _ses_store(config).get("Message", [])
     return messages
 
 
 def sent_raw_mail(config: StackConfig) -> list[dict[str, Any]]:
     """Raw-MIME messages (SES v2 ``Content.Raw``, e.g. receipts with a PDF); each has
     ``id``, ``source``, ``destinations`` and ``raw_data`` (the MIME text)."""
-    data = requests.get(
-        f"http://{config.host}:{config.ses_port}/moto-api/data.json", timeout=10
-    ).json()
-    messages: list[dict[str, Any]] = data.get("ses", {}).get("RawMessage", [])
+    messages: list[dict[str, Any]] = _ses_store(config).get("RawMessage", [])
     return messages
