@@ -29,6 +29,15 @@ class CloudSettings(BaseSettings):
     ses_endpoint: str | None = Field(default=None, validation_alias="REFRAIN_SES_ENDPOINT")
     ses_region: str = Field(default="eu-west-1", validation_alias="REFRAIN_SES_REGION")
     mail_from: str = Field(default="receipts@refrain.example", validation_alias="REFRAIN_MAIL_FROM")
+    # Outage bounds. A provider gives up on a webhook after about 10 s and a push
+    # subscription's ack deadline is short, so a dependency that does not answer must
+    # turn into a 5xx/nack quickly rather than after the libraries' 60 s retry budget.
+    firestore_deadline_s: float = Field(
+        default=8.0, gt=0, validation_alias="REFRAIN_FIRESTORE_DEADLINE_S"
+    )
+    publish_timeout_s: float = Field(
+        default=8.0, gt=0, validation_alias="REFRAIN_PUBLISH_TIMEOUT_S"
+    )
 
     @property
     def is_local(self) -> bool:

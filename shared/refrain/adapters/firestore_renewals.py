@@ -14,6 +14,7 @@ the collection. ``documents_read`` counts what it returned (for the bench).
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -116,7 +117,7 @@ class PubSubChargeQueue:
     client: pubsub_v1.PublisherClient
     project: str
     topic: str = RENEWAL_CHARGES
-    timeout_s: float = 30.0
+    timeout_s: float = 8.0
 
     def send(self, messages: Sequence[ChargeMessage]) -> None:
         path = self.client.topic_path(self.project, self.topic)
@@ -130,9 +131,10 @@ class PubSubChargeQueue:
             for m in messages
         ]
         failed: Exception | None = None
+        deadline = time.monotonic() + self.timeout_s  # for the page, not per message
         for message, future in futures:
             try:
-                future.result(timeout=self.timeout_s)
+                future.result(timeout=max(0.0, deadline - time.monotonic()))
             except Exception as exc:  # resume the key, then fail the tick: the next one retries
                 self.client.resume_publish(path, message.subscription_id)
                 failed = exc

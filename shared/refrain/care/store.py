@@ -17,7 +17,7 @@ from google.cloud import firestore
 
 from refrain.adapters.firestore import build_firestore
 from refrain.adapters.firestore_ledger import FirestoreLedger, published_marker
-from refrain.adapters.pubsub import OrderedPublisher, build_publisher
+from refrain.adapters.pubsub import build_ordered_publisher
 from refrain.adapters.pubsub_relay import PubSubRelay
 from refrain.care.actions import CareService
 from refrain.collections import OUTBOX, SUBSCRIPTIONS
@@ -105,5 +105,5 @@ class FirestoreCareStore:
 
 def build_care_service(settings: CloudSettings, clock: Clock, log: Logger) -> CareService:
     db = build_firestore(settings)
-    relay = PubSubRelay(OrderedPublisher(build_publisher(settings), settings.project))
+    relay = PubSubRelay(build_ordered_publisher(settings))
     return CareService(FirestoreLedger(db), FirestoreCareStore(db), relay, clock, log=log)

@@ -27,11 +27,11 @@ that message once more on the next run, equally harmless.
 
 
 def _queue() -> Any:
-    from refrain.adapters.pubsub import OrderedPublisher, build_publisher, build_subscriber
+    from refrain.adapters.pubsub import build_ordered_publisher, build_subscriber
     from refrain.ops.dlq import DeadLetterQueue
 
     settings = CloudSettings()
-    publisher = OrderedPublisher(build_publisher(settings), settings.project)
+    publisher = build_ordered_publisher(settings)
     return DeadLetterQueue(build_subscriber(settings), publisher, settings.project)
 
 

@@ -97,10 +97,11 @@ def build_renewals(
     log = log or get_logger("renewal_trigger")
     db = build_firestore(cloud)
     publisher = build_publisher(cloud)
-    relay = PubSubRelay(OrderedPublisher(publisher, cloud.project))
+    relay = PubSubRelay(OrderedPublisher(publisher, cloud.project, cloud.publish_timeout_s))
     tick = TickService(
         source=FirestoreDueSource(db),
-        queue=queue or PubSubChargeQueue(publisher, cloud.project),
+        queue=queue
+        or PubSubChargeQueue(publisher, cloud.project, timeout_s=cloud.publish_timeout_s),
         clock=clock,
         log=log,
     )
