@@ -13,6 +13,7 @@ lint: setup
 
 typecheck: setup
 	.venv/bin/mypy
+	for f in functions/*/main.py; do .venv/bin/mypy $$f || exit 1; done
 
 test: lint typecheck
 	.venv/bin/pytest

@@ -5,13 +5,16 @@ from __future__ import annotations
 import importlib.util
 import sys
 from pathlib import Path
-from types import ModuleType
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def load_function(name: str) -> ModuleType:
-    """Import functions/<name>/main.py under a unique module name."""
+def load_function(name: str) -> Any:
+    """Import functions/<name>/main.py under a unique module name.
+
+    Typed ``Any``: tests reach into a function module's instance state (its cached service).
+    """
     module_name = f"refrain_function_{name}"
     if module_name in sys.modules:
         return sys.modules[module_name]

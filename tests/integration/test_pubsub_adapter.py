@@ -7,7 +7,7 @@ import time
 
 import pytest
 from google.api_core.exceptions import DeadlineExceeded
-from google.cloud import pubsub_v1
+from google.cloud import pubsub_v1  # type: ignore[attr-defined]
 
 from refrain.adapters.pubsub import OrderedPublisher, build_publisher, build_subscriber
 from refrain.settings import CloudSettings

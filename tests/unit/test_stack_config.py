@@ -40,6 +40,6 @@ def test_missing_emulators_say_exactly_what_to_install(
 
 
 def test_missing_java_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(prerequisites.shutil, "which", lambda name: None)
+    monkeypatch.setattr("refrain.stack.prerequisites.shutil.which", lambda name: None)
     with pytest.raises(prerequisites.MissingPrerequisite, match="Java 17"):
         prerequisites.find_emulators()

@@ -8,7 +8,7 @@ handing an amount to Babel for display). Arithmetic across currencies raises
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
@@ -159,7 +159,7 @@ class Money:
         return {"amount": self.amount, "currency": self.currency}
 
     @classmethod
-    def from_dict(cls, data: dict[str, object]) -> Money:
+    def from_dict(cls, data: Mapping[str, object]) -> Money:
         amount, currency = data.get("amount"), data.get("currency")
         if type(amount) is not int or not isinstance(currency, str):
             raise InvalidMoney(f"not a money object: {data!r}")

@@ -136,7 +136,7 @@ def test_lifecycle_duplicates_and_reordering(stores: Stores) -> None:
     ):
         assert types.count(wanted) == 1, (wanted, types)
     assert EventType.INVOICE_PAID not in types  # the store is merchant of record
-    audit = [d.to_dict() for d in stores.db.collection("webhook_audit").stream()]
+    audit = [d.to_dict() or {} for d in stores.db.collection("webhook_audit").stream()]
     assert len(audit) == 7 and {a["provider"] for a in audit} == {"google_play"}
 
 

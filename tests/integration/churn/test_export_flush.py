@@ -67,7 +67,7 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> BigQueryCalls:
 def tick(cloud: CloudSettings, monkeypatch: pytest.MonkeyPatch) -> Iterator[FlaskClient]:
     monkeypatch.delenv("REFRAIN_SUBSCRIBER_PEPPER", raising=False)
     monkeypatch.delenv("REFRAIN_EXPORT_FLUSH_MAX", raising=False)
-    app = functions_framework.create_app(target="export_flush", source=str(SOURCE))  # type: ignore[no-untyped-call]
+    app = functions_framework.create_app(target="export_flush", source=str(SOURCE))
     yield app.test_client()
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 from google.api_core.exceptions import DeadlineExceeded
-from google.cloud import firestore, pubsub_v1
+from google.cloud import firestore, pubsub_v1  # type: ignore[attr-defined]
 
 from refrain.adapters.firestore import build_firestore
 from refrain.adapters.firestore_ledger import FirestoreLedger

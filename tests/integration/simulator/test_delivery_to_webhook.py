@@ -24,7 +24,7 @@ CATALOG = load_catalog()
 def webhook_url(cloud: CloudSettings, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", STRIPE_SECRET)
     monkeypatch.setenv("ADYEN_HMAC_KEY", ADYEN_KEY)
-    app = functions_framework.create_app(target="checkout_webhook", source=str(SOURCE))  # type: ignore[no-untyped-call]
+    app = functions_framework.create_app(target="checkout_webhook", source=str(SOURCE))
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -292,7 +292,7 @@ class GoogleSigner:
         }
         claims.update(overrides)
         signer = crypt.RSASigner.from_string(pem, key_id=self.kid)
-        return gjwt.encode(signer, claims).decode()
+        return str(gjwt.encode(signer, claims).decode())
 
 
 @cache

@@ -238,7 +238,10 @@ def test_no_app_account_token_means_no_draft() -> None:
 
 def test_apple_sample_payloads_map() -> None:
     """Apple's own decoded samples (bundle com.example, storefront USA)."""
-    load = lambda name: json.loads((APPLE_FIXTURES / "decoded_payloads" / name).read_text())  # noqa: E731
+
+    def load(name: str) -> Any:
+        return json.loads((APPLE_FIXTURES / "decoded_payloads" / name).read_text())
+
     payload = {
         "notification": load("signedNotification.json"),
         "transaction": load("signedTransaction.json"),

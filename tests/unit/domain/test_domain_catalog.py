@@ -149,7 +149,7 @@ def test_invalid_catalog_is_rejected(mutation: Any, message: str) -> None:
 def test_models_are_frozen() -> None:
     market = load_catalog().market("SE")
     with pytest.raises(ValueError):
-        market.tax_rate_bp = 0
+        market.tax_rate_bp = 0  # type: ignore[misc]
 
 
 def test_load_from_explicit_path(tmp_path: Path) -> None:

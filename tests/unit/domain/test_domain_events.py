@@ -90,4 +90,4 @@ def test_attribute_disagreeing_with_body_is_refused() -> None:
 def test_typed_payload() -> None:
     failed = next(e for e in _events() if e.type is EventType.PAYMENT_FAILED)
     payload = failed.typed_payload()
-    assert payload.failed_attempts == 1  # type: ignore[attr-defined]
+    assert payload.failed_attempts == 1

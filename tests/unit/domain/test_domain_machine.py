@@ -116,13 +116,18 @@ def test_cancel_revert_keeps_renewing() -> None:
 
 
 def _change(
-    sub: Subscription, plan: str, rank: int, price: int, months: int = 1, at: object = None
+    sub: Subscription,
+    plan: str,
+    rank: int,
+    price: int,
+    months: int = 1,
+    at: datetime | None = None,
 ) -> PlanChangeRequested:
     return PlanChangeRequested(
         input_id=new_id(),
         occurred_at=at or T0 + 14 * DAY,
         new_plan=plan,
-        new_plan_rank=rank,  # type: ignore[arg-type]
+        new_plan_rank=rank,
         new_interval_months=months,
         new_price=Money(price, "SEK"),
     )

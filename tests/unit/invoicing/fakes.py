@@ -25,7 +25,7 @@ class MemoryInvoices:
         if draft.invoice_id in self.docs:
             return self.docs[draft.invoice_id]
         key = series_doc_id(draft.seller.entity_id, draft.series)
-        last, last_at = self.counters.get(key, (0, None))  # type: ignore[arg-type]
+        last, last_at = self.counters.get(key, (0, None))
         invoice = allocate(draft, last, last_at)
         self.docs[invoice.invoice_id] = invoice
         self.counters[key] = (invoice.sequence or 0, invoice.issued_at)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Mapping
+from datetime import datetime, timedelta
 
 import pytest
 from hypothesis import given
@@ -20,7 +21,13 @@ from refrain.invoicing.numbering import (
     series_for,
     shard_of,
 )
-from refrain.invoicing.sending import ClaimKind, decide_claim, decide_record, decide_release
+from refrain.invoicing.sending import (
+    ClaimDecision,
+    ClaimKind,
+    decide_claim,
+    decide_record,
+    decide_release,
+)
 from tests.unit.invoicing.factories import T0, invoice_paid
 
 NOW = utc(2025, 1, 15, 9)
@@ -77,7 +84,9 @@ def test_allocate_never_dates_a_number_before_the_previous_one() -> None:
 
 
 # the send lease ---------------------------------------------------------------------
-def claim(existing: dict[str, object] | None, owner: str = "me", now=NOW):  # type: ignore[no-untyped-def]
+def claim(
+    existing: Mapping[str, object] | None, owner: str = "me", now: datetime = NOW
+) -> ClaimDecision:
     return decide_claim(existing, owner=owner, now=now, document_id="inv_1", kind="receipt")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from email import message_from_bytes
+from email.message import EmailMessage
 from email.policy import default
 
 import pytest
@@ -36,6 +37,12 @@ from tests.unit.invoicing.fakes import (
 CONFIG = ReceiptConfig(sender="receipts@refrain.example", account_url="https://acct.example/")
 
 
+def plain(mail: EmailMessage) -> str:
+    body = mail.get_body(("plain",))
+    assert body is not None, "no text/plain part"
+    return str(body.get_content())
+
+
 class Harness:
     def __init__(self, failures: int = 0, locale: str | None = "sv_SE", pdf: bool = True) -> None:
         self.invoices = MemoryInvoices()
@@ -54,7 +61,7 @@ class Harness:
             clock=self.clock,
         )
 
-    def mails(self):  # type: ignore[no-untyped-def]
+    def mails(self) -> list[EmailMessage]:
         return [message_from_bytes(raw, policy=default) for _, raw in self.mailer.sent]
 
 
@@ -147,7 +154,7 @@ def test_payment_failed_notice_links_to_the_payment_method_page() -> None:
     result = h.service.handle(payment_failed())
     assert result.kind == "payment_failed" and result.outcome == "sent"
     [mail] = h.mails()
-    text = mail.get_body(("plain",)).get_content()
+    text = plain(mail)
     assert "https://acct.example/payment-method" in text
     assert "139,00\xa0kr" in text and "18 februari 2025" in text
     assert h.service.handle(payment_failed()).outcome == "already_sent"
@@ -156,7 +163,7 @@ def test_payment_failed_notice_links_to_the_payment_method_page() -> None:
 def test_hard_decline_notice_promises_no_retry() -> None:
     h = Harness(pdf=False, locale="en_GB")
     h.service.handle(payment_failed(hard=True))
-    text = h.mails()[0].get_body(("plain",)).get_content()
+    text = plain(h.mails()[0])
     assert "try again" not in text and "update your payment method" in text.lower()
 
 
@@ -164,4 +171,4 @@ def test_hard_decline_notice_promises_no_retry() -> None:
 def test_hold_and_expiry_notices(make, word: str) -> None:  # type: ignore[no-untyped-def]
     h = Harness(pdf=False)
     assert h.service.handle(make()).outcome == "sent"
-    assert word in h.mails()[0].get_body(("plain",)).get_content()
+    assert word in plain(h.mails()[0])
