@@ -20,16 +20,15 @@ import json
 import os
 import pstats
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import psutil
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,13 +36,17 @@ sys.path.insert(0, str(ROOT))
 
 from tests.support import stripe_header  # noqa: E402
 
-from refrain.demo.servers import free_port  # noqa: E402
+from refrain.demo.servers import FunctionServers  # noqa: E402
 from refrain.ingest.wiring import build_webhook_service  # noqa: E402
 from refrain.stack.config import StackConfig  # noqa: E402
 from refrain.stack.manager import StackManager  # noqa: E402
 from refrain.stack.seed import pointed_at  # noqa: E402
+from refrain.topology import TOPOLOGY, Function, Topology  # noqa: E402
 
 SECRET = "whsec_bench"  # local benchmark secret, not a real one
+WEBHOOK = next(f for f in TOPOLOGY.functions if f.name == "checkout_webhook")
+# A function that only imports the same Google clients: the cold-start baseline.
+BARE = Function("bare", "bare", "bare", "http")
 MARKETS = [("SE", "SEK"), ("DE", "EUR"), ("GB", "GBP"), ("US", "USD"), ("JP", "JPY"), ("BR", "BRL")]
 
 
@@ -150,11 +153,6 @@ class RpcCounter:
         api.run_query = run_query
 
 
-def process_cpu(proc: psutil.Process) -> float:
-    procs = [proc, *proc.children(recursive=True)]
-    return float(sum(p.cpu_times().user + p.cpu_times().system for p in procs))
-
-
 def post(url: str, payload: tuple[bytes, dict[str, str]]) -> float:
     started = time.perf_counter()
     answer = requests.post(url, data=payload[0], headers=payload[1], timeout=60)
@@ -163,16 +161,16 @@ def post(url: str, payload: tuple[bytes, dict[str, str]]) -> float:
 
 
 def serve(
-    source: Path, target: str, env: dict[str, str]
-) -> tuple[subprocess.Popen[bytes], str, float]:
-    port = free_port()
-    started = time.perf_counter()
-    proc = subprocess.Popen(
-        [str(ROOT / ".venv/bin/functions-framework"), "--target", target, "--source", str(source),
-         "--port", str(port), "--host", "127.0.0.1"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    return proc, f"http://127.0.0.1:{port}", started
+    fn: Function, env: Mapping[str, str], functions_dir: Path = ROOT / "functions"
+) -> tuple[FunctionServers, str]:
+    """One function under functions-framework, as the demo serves them; returns once it listens."""
+    servers = FunctionServers(
+        env=env,
+        log_dir=Path(tempfile.mkdtemp(prefix="refrain-bench-")),
+        topology=Topology(topics=(), subscriptions=(), datasets=(), functions=(fn,)),
+        functions_dir=functions_dir,
+    )
+    return servers, servers.start()[fn.name]
 
 
 def first_answer(url: str, body: bytes, headers: dict[str, str], started: float) -> float:
@@ -199,7 +197,7 @@ def main() -> None:
     try:
         with pointed_at(manager.config) as cloud:
             os.environ["STRIPE_WEBHOOK_SECRET"] = SECRET
-            env = {**os.environ}
+            env = {"STRIPE_WEBHOOK_SECRET": SECRET}
             report: list[str] = []
 
             # 1. Operations per event, counted in-process on the real service.
@@ -248,25 +246,22 @@ def main() -> None:
             ) / len(events)
 
             # 3. HTTP throughput and latency at concurrency 1 and 16.
-            proc, url, _ = serve(
-                ROOT / "functions/checkout_webhook/main.py", "checkout_webhook", env
-            )
+            servers, url = serve(WEBHOOK, env)
             base = 300_000
             try:
                 warm = signed(checkout_event(base - 1, catalog))
                 first_answer(url + "/stripe", warm[0], warm[1], time.perf_counter())
-                server = psutil.Process(proc.pid)
                 for concurrency in (1, 16):
                     payloads = [
                         signed(checkout_event(base + i, catalog)) for i in range(args.events)
                     ]
                     base += args.events
-                    cpu_before = process_cpu(server)
+                    cpu_before = servers.cpu_seconds()[WEBHOOK.name]
                     started = time.perf_counter()
                     with ThreadPoolExecutor(concurrency) as pool:
                         latencies = list(pool.map(lambda p: post(url + "/stripe", p), payloads))
                     wall = time.perf_counter() - started
-                    cpu_after = process_cpu(server)
+                    cpu_after = servers.cpu_seconds()[WEBHOOK.name]
                     latencies.sort()
                     report.append(
                         f"HTTP concurrency {concurrency:>2}: {len(payloads) / wall:7.1f} events/s, "
@@ -275,16 +270,16 @@ def main() -> None:
                         f"server CPU {(cpu_after - cpu_before) / len(payloads) * 1000:.1f} ms/event"
                     )
             finally:
-                proc.terminate()
-                proc.wait()
+                servers.stop()
             report.append(
                 f"CPU per event in-process: all {cpu_all * 1000:.1f} ms, of which Refrain's "
                 f"own code {ours * 1000:.2f} ms (cProfile tottime in shared/refrain)"
             )
 
             # 4. Cold start: spawn → first answered request, ours vs a bare function.
-            bare = Path(tempfile.mkdtemp()) / "main.py"
-            bare.write_text(
+            stand_ins = Path(tempfile.mkdtemp())
+            (stand_ins / BARE.source).mkdir()
+            (stand_ins / BARE.source / "main.py").write_text(
                 "import functions_framework\n"
                 "from google.cloud import firestore, pubsub_v1\n"
                 "@functions_framework.http\n"
@@ -293,19 +288,17 @@ def main() -> None:
             )
             colds: dict[str, list[float]] = {"bare": [], "ours": []}
             for i in range(3):
-                proc, url, t0 = serve(bare, "bare", env)
+                t0 = time.perf_counter()
+                servers, url = serve(BARE, env, stand_ins)
                 colds["bare"].append(
                     first_answer(url, b"{}", {"Content-Type": "application/json"}, t0)
                 )
-                proc.terminate()
-                proc.wait()
-                proc, url, t0 = serve(
-                    ROOT / "functions/checkout_webhook/main.py", "checkout_webhook", env
-                )
+                servers.stop()
                 body, headers = signed(checkout_event(900_000 + i, catalog))
+                t0 = time.perf_counter()
+                servers, url = serve(WEBHOOK, env)
                 colds["ours"].append(first_answer(url + "/stripe", body, headers, t0))
-                proc.terminate()
-                proc.wait()
+                servers.stop()
             b, o = statistics.median(colds["bare"]), statistics.median(colds["ours"])
             report.append(
                 "cold start (spawn to first answered request, median of 3): bare functions-"

@@ -47,7 +47,7 @@ from cloudevents.http import CloudEvent
 
 from refrain.churn.export import ChurnExporter, PoisonMessage, decode_push_message
 from refrain.churn.wiring import BatchFlush, build_exporter, build_flush, flush_max_messages
-from refrain.observability import get_logger
+from refrain.observability import get_logger, trace_from_attributes
 
 log = get_logger("churn_export")
 
@@ -73,6 +73,7 @@ def churn_export(cloud_event: CloudEvent) -> None:
     message = _mapping(_mapping(cloud_event.data).get("message"))
     attributes = _mapping(message.get("attributes"))
     line = log.bind(
+        trace=trace_from_attributes(attributes),
         message_id=message.get("messageId") or message.get("message_id"),
         event_type=attributes.get("type"),
         event_id=attributes.get("event_id"),

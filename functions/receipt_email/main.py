@@ -23,7 +23,7 @@ from cloudevents.http import CloudEvent
 
 from refrain.domain import DomainError, DomainEvent, EventParseError, from_pubsub_message
 from refrain.invoicing import ReceiptService, RetryLater
-from refrain.observability import get_logger
+from refrain.observability import get_logger, trace_from_attributes
 from refrain.topology import RECEIPT_EVENT_TYPES
 
 log = get_logger("receipt_email")
@@ -80,6 +80,7 @@ def receipt_email(cloud_event: CloudEvent) -> None:
     attributes = _mapping(message.get("attributes"))
     event_type = attributes.get("type")
     line = log.bind(
+        trace=trace_from_attributes(attributes),
         message_id=message.get("messageId") or message.get("message_id"),
         event_type=event_type,
         event_id=attributes.get("event_id"),

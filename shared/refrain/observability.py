@@ -42,17 +42,35 @@ _EMAIL = re.compile(r"[^\s@<>()\[\],;:\"]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 REDACTED = "[redacted]"
 
 
+# The Pub/Sub message attribute that carries a request's trace name to the consumers.
+TRACE_ATTRIBUTE = "trace"
+_TRACE_ID = re.compile(r"[0-9A-Za-z]{1,64}")
+_TRACE_NAME = re.compile(r"projects/[A-Za-z0-9:._-]{1,100}/traces/[0-9A-Za-z]{1,64}")
+
+
 def trace_from_headers(headers: Mapping[str, str], project: str) -> str | None:
-    """Cloud Logging trace name from X-Cloud-Trace-Context or W3C traceparent."""
-    cloud = headers.get("X-Cloud-Trace-Context") or headers.get("x-cloud-trace-context")
+    """Cloud Logging trace name from X-Cloud-Trace-Context or W3C traceparent.
+
+    Header names are matched case-insensitively (Flask hands them over title-cased,
+    "Traceparent"). A trace id that is not short and alphanumeric is ignored: the
+    name travels on as a Pub/Sub attribute, which must stay small and well-formed.
+    """
+    lower = {key.lower(): value for key, value in headers.items()}
+    cloud = lower.get("x-cloud-trace-context")
     if cloud:
-        trace_id = cloud.split("/", 1)[0]
-        if trace_id:
+        trace_id = cloud.split("/", 1)[0].split(";", 1)[0].strip()
+        if _TRACE_ID.fullmatch(trace_id):
             return f"projects/{project}/traces/{trace_id}"
-    parent = headers.get("traceparent")
-    if parent and parent.count("-") >= 3:
+    parent = lower.get("traceparent")
+    if parent and parent.count("-") >= 3 and _TRACE_ID.fullmatch(parent.split("-")[1]):
         return f"projects/{project}/traces/{parent.split('-')[1]}"
     return None
+
+
+def trace_from_attributes(attributes: Mapping[str, Any]) -> str | None:
+    """The trace name a message carries in TRACE_ATTRIBUTE, if it is a well-formed one."""
+    value = attributes.get(TRACE_ATTRIBUTE)
+    return value if isinstance(value, str) and _TRACE_NAME.fullmatch(value) else None
 
 
 def scrub(value: Any) -> Any:
@@ -82,6 +100,11 @@ class Logger:
         self._stream = stream
         self._fields = dict(fields or {})
         self._trace = trace
+
+    @property
+    def trace(self) -> str | None:
+        """The trace name every line carries (None: no trace)."""
+        return self._trace
 
     def bind(self, trace: str | None = None, **fields: Any) -> Logger:
         return Logger(self._stream, {**self._fields, **fields}, trace or self._trace)

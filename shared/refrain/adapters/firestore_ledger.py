@@ -123,6 +123,8 @@ def _apply_in(
         "events": [],
         "published": True,
     }
+    if cmd.trace:
+        record["trace"] = cmd.trace
     if cmd.input is None:
         transaction.create(outbox_ref, {**record, "status": "ignored", "reason": cmd.note})
         _index(transaction, db, cmd)
@@ -238,6 +240,12 @@ def _index(
 
 def events_of(record: dict[str, Any]) -> tuple[DomainEvent, ...]:
     return tuple(DomainEvent.model_validate_json(raw) for raw in record.get("events") or [])
+
+
+def trace_of(record: dict[str, Any]) -> str | None:
+    """The trace of the request that wrote an outbox entry, if it had one."""
+    trace = record.get("trace")
+    return trace if isinstance(trace, str) and trace else None
 
 
 def published_marker(now: datetime) -> dict[str, Any]:

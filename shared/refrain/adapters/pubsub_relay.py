@@ -5,6 +5,10 @@ entries a crash left unpublished. Publishing twice is possible (a crash after
 publish, before the mark) and harmless: every consumer deduplicates by
 event_id. Losing an event is not possible: the mark is only set after Pub/Sub
 accepted every event of the entry.
+
+The trace of the request that wrote the entry (stored on it) goes on every
+message as the ``trace`` attribute, on the fast path and from the sweep alike,
+so the consumers' log lines join the webhook's in Cloud Logging.
 """
 
 from __future__ import annotations
@@ -15,10 +19,11 @@ from datetime import datetime, timedelta
 
 from google.cloud import firestore
 
-from refrain.adapters.firestore_ledger import events_of
+from refrain.adapters.firestore_ledger import events_of, trace_of
 from refrain.adapters.pubsub import OrderedPublisher
 from refrain.collections import OUTBOX
 from refrain.domain.events import DomainEvent, to_pubsub_message
+from refrain.observability import TRACE_ATTRIBUTE
 from refrain.topology import SUBSCRIPTION_EVENTS
 
 
@@ -29,12 +34,15 @@ class PubSubRelay:
     # Test-only fault injection: raise before publishing (a crash between commit and publish).
     crash_before_publish: Callable[[], None] | None = None
 
-    def publish(self, outbox_id: str, events: tuple[DomainEvent, ...]) -> bool:
+    def publish(
+        self, outbox_id: str, events: tuple[DomainEvent, ...], trace: str | None = None
+    ) -> bool:
         if self.crash_before_publish is not None:
             self.crash_before_publish()
         messages = [to_pubsub_message(event) for event in events]
+        extra = {TRACE_ATTRIBUTE: trace} if trace else {}
         self.publisher.publish_many(
-            self.topic, [(m.data, m.attributes, m.ordering_key) for m in messages]
+            self.topic, [(m.data, {**m.attributes, **extra}, m.ordering_key) for m in messages]
         )
         return True
 
@@ -56,7 +64,8 @@ def sweep_outbox(
     )
     done = 0
     for snap in query.stream():
-        relay.publish(snap.id, events_of(snap.to_dict() or {}))
+        record = snap.to_dict() or {}
+        relay.publish(snap.id, events_of(record), trace=trace_of(record))
         snap.reference.update({"published": True, "published_at": now, "swept": True})
         done += 1
     return done

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 import click
@@ -13,7 +14,7 @@ from rich.table import Table
 from refrain.demo.report import Summary, revenue_lines
 from refrain.demo.run import DemoOptions, DemoRun
 from refrain.stack.config import StackConfig
-from refrain.stack.manager import StackError, StackManager, group_alive
+from refrain.stack.manager import StackError, StackManager
 from refrain.stack.prerequisites import MissingPrerequisite
 from refrain.stack.seed import pointed_at
 
@@ -28,13 +29,13 @@ def demo(customers: int, months: int, seed: int, out_dir: str, keep: bool) -> No
     """Run a small subscription business end to end; exit 1 if an invariant broke."""
     console = Console()
     manager = StackManager(StackConfig())
-    already_up = any(group_alive(s.pid) for s in manager.read_state().values())
     started = time.monotonic()
     options = DemoOptions(customers=customers, months=months, seed=seed, out_dir=Path(out_dir))
     try:
-        with console.status("starting the local stack (Firestore, Pub/Sub, BigQuery, SES)…"):
-            manager.up()
-        with pointed_at(manager.config) as settings:
+        with ExitStack() as stack:
+            with console.status("starting the local stack (Firestore, Pub/Sub, BigQuery, SES)…"):
+                stack.enter_context(manager.borrowed(keep=keep))
+            settings = stack.enter_context(pointed_at(manager.config))
             run = DemoRun(manager, settings, options)
             try:
                 with console.status("serving the functions with functions-framework…"):
@@ -63,9 +64,6 @@ def demo(customers: int, months: int, seed: int, out_dir: str, keep: bool) -> No
                 run.stop()
     except (MissingPrerequisite, StackError) as exc:
         raise click.ClickException(str(exc)) from exc
-    finally:
-        if not keep and not already_up:
-            manager.down()
     _print(console, summary, stats, time.monotonic() - started)
     if not summary.ok:
         raise SystemExit(1)

@@ -8,7 +8,7 @@ from rich.table import Table
 
 from refrain.demo.smoke import run_smoke
 from refrain.stack.config import StackConfig
-from refrain.stack.manager import StackError, StackManager, group_alive
+from refrain.stack.manager import StackError, StackManager
 from refrain.stack.prerequisites import MissingPrerequisite
 from refrain.stack.seed import pointed_at
 
@@ -16,16 +16,11 @@ from refrain.stack.seed import pointed_at
 def run() -> None:
     console = Console()
     manager = StackManager(StackConfig())
-    already_up = any(group_alive(s.pid) for s in manager.read_state().values())
     try:
-        manager.up()
-        with pointed_at(manager.config) as settings:
+        with manager.borrowed(), pointed_at(manager.config) as settings:
             steps = run_smoke(manager.config, settings)
     except (MissingPrerequisite, StackError) as exc:
         raise click.ClickException(str(exc)) from exc
-    finally:
-        if not already_up:
-            manager.down()
     table = Table(title="local stack smoke run")
     table.add_column("step")
     table.add_column("what happened")

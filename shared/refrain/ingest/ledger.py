@@ -45,6 +45,9 @@ class LedgerCommand:
     # Renewal worker: when the outcome requests a charge, claim `charges/{idempotency key}` in
     # the same transaction (created if absent; an existing pending claim is a re-drive).
     claim_charge: bool = False
+    # The Cloud Logging trace of the request that caused this input, stored on the outbox
+    # entry so the sweep publishes its events with the same trace as the fast path.
+    trace: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,8 +72,13 @@ class Ledger(Protocol):
 
 
 class EventRelay(Protocol):
-    def publish(self, outbox_id: str, events: tuple[DomainEvent, ...]) -> bool:
-        """Publish an outbox entry's events in order; True when all were accepted."""
+    def publish(
+        self, outbox_id: str, events: tuple[DomainEvent, ...], trace: str | None = None
+    ) -> bool:
+        """Publish an outbox entry's events in order; True when all were accepted.
+
+        ``trace`` (a Cloud Logging trace name) goes on every message as an attribute.
+        """
         ...
 
 

@@ -9,6 +9,12 @@ Order of work for every request (dj-stripe's ingestion discipline):
    (dedupe + state machine + outbox in one Firestore transaction);
 5. publish the outbox entry, then record the outcome.
 
+Tracing: every line written while handling a request carries its Cloud Logging
+trace (X-Cloud-Trace-Context / traceparent), through a logger bound per request
+and passed down (never stored on the service: one instance serves concurrent
+requests). The trace is stored with the outbox entry and published as the
+``trace`` attribute, so the consumers' lines join the same trace.
+
 Status codes: 2xx only after a durable commit (or for a duplicate); 4xx for
 permanent rejections, which store nothing; 5xx for anything transient, so the
 provider retries.
@@ -37,7 +43,7 @@ from refrain.ingest.rejections import (
     Unmappable,
     UnsupportedMediaType,
 )
-from refrain.observability import Logger
+from refrain.observability import Logger, trace_from_headers
 
 MAX_BODY_BYTES = 1024 * 1024
 
@@ -78,11 +84,14 @@ class WebhookService:
     log: Logger
     max_body: int = MAX_BODY_BYTES
     outcomes: list[str] = field(default_factory=list)
+    # Names the request's trace (projects/{project}/traces/{id}); None: lines carry no trace.
+    project: str | None = None
 
     def handle(
         self, method: str, path: str, headers: Mapping[str, str], body: bytes | None
     ) -> HttpResponse:
         started = time.perf_counter()
+        log = self.request_log(headers)
         provider = self.routes[path].provider if path in self.routes else None
         size = len(body or b"")
         try:
@@ -90,7 +99,7 @@ class WebhookService:
             raw = self._read(headers, body)
             payload = route.verify(raw, headers)
         except Rejection as rejection:
-            self.log.warning(
+            log.warning(
                 "webhook rejected",
                 provider=provider,
                 outcome=rejection.reason,
@@ -101,15 +110,21 @@ class WebhookService:
         try:
             audit_id = self.audit.record(route.provider, dict(headers), raw, self.clock())
         except Exception as exc:
-            return self._transient(route.provider, "audit", exc)
-        response = self.process(route, payload, audit_id)
-        self.log.info(
+            return self._transient(route.provider, "audit", exc, log)
+        response = self.process(route, payload, audit_id, log)
+        log.info(
             "webhook answered",
             provider=route.provider,
             status=response.status,
             latency_ms=round((time.perf_counter() - started) * 1000, 2),
         )
         return response
+
+    def request_log(self, headers: Mapping[str, str]) -> Logger:
+        """The service's logger bound to this request's trace (if it has one)."""
+        if self.project is None:
+            return self.log
+        return self.log.bind(trace=trace_from_headers(headers, self.project))
 
     def replay(self, provider: str, body: bytes, audit_id: str) -> HttpResponse:
         """Process a stored request again; it was verified when it was stored."""
@@ -120,29 +135,35 @@ class WebhookService:
             return HttpResponse(rejection.status, json.dumps({"error": rejection.reason}))
         return self.process(route, payload, audit_id)
 
-    def process(self, route: Route, payload: Any, audit_id: str) -> HttpResponse:
-        """Normalise and apply a verified, stored request (also used by replay)."""
+    def process(
+        self, route: Route, payload: Any, audit_id: str, log: Logger | None = None
+    ) -> HttpResponse:
+        """Normalise and apply a verified, stored request (also used by replay).
+
+        ``log`` is the request's bound logger; its trace also goes with the outbox entry.
+        """
+        log = log or self.log
         published: list[str] = []
         try:
             events = route.normalise(payload, self.catalog)
-            statuses = [self._apply(event, audit_id, published) for event in events]
+            statuses = [self._apply(event, audit_id, published, log) for event in events]
         except (MappingError, DomainError) as exc:
-            self._finish(audit_id, "unmappable", str(exc), published)
-            self.log.warning(
+            self._finish(audit_id, "unmappable", str(exc), published, log)
+            log.warning(
                 "webhook unmappable", provider=route.provider, outcome="unmappable", reason=str(exc)
             )
             rejection = Unmappable(str(exc))
             return HttpResponse(rejection.status, json.dumps({"error": rejection.reason}))
         except Exception as exc:
-            self._finish(audit_id, "failed", type(exc).__name__, published)
-            return self._transient(route.provider, "apply", exc)
+            self._finish(audit_id, "failed", type(exc).__name__, published, log)
+            return self._transient(route.provider, "apply", exc, log)
         if LedgerStatus.NO_SUBSCRIPTION in statuses:
             # Not recorded: the provider's retry (or a replay) applies it once the
             # subscription exists, e.g. a payment that overtook its checkout.
-            self._finish(audit_id, "unmappable", "subscription not known yet", published)
+            self._finish(audit_id, "unmappable", "subscription not known yet", published, log)
             return HttpResponse(422, json.dumps({"error": "unknown_subscription"}))
         outcome = ",".join(sorted({s.value for s in statuses}))
-        self._finish(audit_id, outcome, None, published)
+        self._finish(audit_id, outcome, None, published, log)
         return HttpResponse(200, route.accepted_body, route.accepted_type)
 
     # -- steps -----------------------------------------------------------------
@@ -168,7 +189,9 @@ class WebhookService:
             raise Malformed("empty body")
         return body
 
-    def _apply(self, event: ProviderEvent, audit_id: str, published: list[str]) -> LedgerStatus:
+    def _apply(
+        self, event: ProviderEvent, audit_id: str, published: list[str], log: Logger
+    ) -> LedgerStatus:
         sub_id = self._subscription_id(event)
         draft = self._draft(event, sub_id)
         result = self.ledger.apply(
@@ -184,22 +207,23 @@ class WebhookService:
                 refs=event.refs,
                 note=event.ignored,
                 audit_id=audit_id,
+                trace=log.trace,
             )
         )
         if result.outbox_id and result.events:
             try:
-                if self.relay.publish(result.outbox_id, result.events):
+                if self.relay.publish(result.outbox_id, result.events, trace=log.trace):
                     published.append(result.outbox_id)
             except Exception as exc:
                 # Committed already: the sweep publishes it later. Still a 2xx.
-                self.log.warning(
+                log.warning(
                     "publish deferred to the outbox sweep",
                     provider=event.provider,
                     provider_event_id=event.event_id,
                     error=type(exc).__name__,
                 )
         self.outcomes.append(result.status.value)
-        self.log.info(
+        log.info(
             "provider event",
             provider=event.provider,
             provider_event_id=event.event_id,
@@ -240,16 +264,16 @@ class WebhookService:
         )
 
     def _finish(
-        self, audit_id: str, outcome: str, detail: str | None, published: list[str]
+        self, audit_id: str, outcome: str, detail: str | None, published: list[str], log: Logger
     ) -> None:
         try:
             self.audit.finish(audit_id, outcome, detail, published)
         except Exception as exc:
             # The outcome is also in the log; the sweep re-publishes unmarked entries harmlessly.
-            self.log.warning("audit outcome not stored", error=type(exc).__name__)
+            log.warning("audit outcome not stored", error=type(exc).__name__)
 
-    def _transient(self, provider: str, stage: str, exc: Exception) -> HttpResponse:
-        self.log.error(
+    def _transient(self, provider: str, stage: str, exc: Exception, log: Logger) -> HttpResponse:
+        log.error(
             "webhook failed; provider will retry",
             provider=provider,
             outcome="failed",

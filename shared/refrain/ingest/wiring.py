@@ -8,7 +8,7 @@ from datetime import timedelta
 from refrain.adapters.firestore import build_firestore
 from refrain.adapters.firestore_audit import FirestoreAuditLog
 from refrain.adapters.firestore_ledger import FirestoreLedger
-from refrain.adapters.pubsub import OrderedPublisher, build_publisher
+from refrain.adapters.pubsub import build_ordered_publisher
 from refrain.adapters.pubsub_relay import PubSubRelay
 from refrain.clocks import clock_from_env
 from refrain.domain.catalog import load_catalog
@@ -30,7 +30,7 @@ def build_webhook_service(
     webhook = webhook or WebhookSettings()
     clock = clock or clock_from_env()
     db = build_firestore(cloud)
-    publisher = OrderedPublisher(build_publisher(cloud), cloud.project)
+    publisher = build_ordered_publisher(cloud)
     return WebhookService(
         routes={**card_routes(webhook), **store_routes()},
         ledger=FirestoreLedger(db),
@@ -39,4 +39,5 @@ def build_webhook_service(
         catalog=load_catalog(),
         clock=clock.now,
         log=get_logger("checkout_webhook"),
+        project=cloud.project,
     )

@@ -73,14 +73,16 @@ class ChargeWorker:
     # Test-only fault injection: raise after the provider answered, before the record.
     crash_after_gateway: Callable[[GatewayCharge], None] | None = None
 
-    def handle(self, message: ChargeMessage) -> WorkerReport:
+    def handle(self, message: ChargeMessage, trace: str | None = None) -> WorkerReport:
+        """``trace``: the Cloud Logging trace the message carried, for this message's lines."""
+        log = self.log.bind(trace=trace)
         sid = message.subscription_id
         now = self.clock.now()
         result = self._apply(message.dedupe_key, sid, message.to_input(now), claim=True)
         report = WorkerReport(sid, result.status.value, result.reason, events=list(result.events))
         charge, sub = self._charge_to_make(message, result)
         if charge is None or sub is None:
-            self._log(message, report)
+            self._log(message, report, log)
             return report
         report.charge_id = charge.idempotency_key
         outcome = self._call_gateway(charge, sub)
@@ -88,13 +90,13 @@ class ChargeWorker:
         if outcome.status is ChargeStatus.PENDING:
             report.outcome = "pending_confirmation"  # the webhook records it
         else:
-            recorded = self._record(charge, outcome)
+            recorded = self._record(charge, outcome, sub.provider)
             report.outcome = "charged" if outcome.status is ChargeStatus.SUCCEEDED else "declined"
             if recorded.status is not LedgerStatus.APPLIED:
                 report.outcome = f"{report.outcome}:{recorded.status.value}"
                 report.reason = recorded.reason
             report.events.extend(recorded.events)
-        self._log(message, report)
+        self._log(message, report, log)
         return report
 
     # -- steps -------------------------------------------------------------------------------
@@ -132,7 +134,16 @@ class ChargeWorker:
             self.crash_after_gateway(request)
         return outcome
 
-    def _record(self, charge: ChargeRequest, outcome: GatewayResult) -> LedgerResult:
+    def _record(
+        self, charge: ChargeRequest, outcome: GatewayResult, provider: str
+    ) -> LedgerResult:
+        """Record the gateway's answer; index the provider's payment id with it.
+
+        A dispute or refund names the provider's payment (a Stripe dispute carries the
+        PaymentIntent, not our metadata). When the worker records first, the provider's
+        own success webhook is a duplicate that writes nothing, so the reference must be
+        indexed here or the chargeback of a renewal could never find its subscription.
+        """
         now = self.clock.now()
         key_id, anchor, attempt = charge.idempotency_key, charge.billing_anchor, charge.attempt
         inp: Input
@@ -148,9 +159,12 @@ class ChargeWorker:
                 decline=outcome.decline, charge_period=anchor, attempt=attempt,
             )  # fmt: skip
         key = f"charge:{charge.idempotency_key}"
-        return self._apply(key, charge.subscription_id, inp, claim=False)
+        refs = (f"{provider}:{outcome.provider_ref}",) if outcome.provider_ref else ()
+        return self._apply(key, charge.subscription_id, inp, claim=False, refs=refs)
 
-    def _apply(self, dedupe_key: str, sid: str, inp: Input, *, claim: bool) -> LedgerResult:
+    def _apply(
+        self, dedupe_key: str, sid: str, inp: Input, *, claim: bool, refs: tuple[str, ...] = ()
+    ) -> LedgerResult:
         result = self.ledger.apply(
             LedgerCommand(
                 dedupe_key=dedupe_key,
@@ -159,14 +173,15 @@ class ChargeWorker:
                 now=self.clock.now(),
                 source=SOURCE,
                 claim_charge=claim,
+                refs=refs,
             )
         )
         if result.outbox_id and result.events:
             self.announcer.announce(result.outbox_id, result.events)
         return result
 
-    def _log(self, message: ChargeMessage, report: WorkerReport) -> None:
-        self.log.info(
+    def _log(self, message: ChargeMessage, report: WorkerReport, log: Logger) -> None:
+        log.info(
             "renewal charge",
             subscription_id=report.subscription_id,
             kind=message.kind.value,

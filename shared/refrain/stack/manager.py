@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -145,6 +146,21 @@ class StackManager:
 
     # -- up ----------------------------------------------------------------
 
+    @contextlib.contextmanager
+    def borrowed(self, keep: bool = False) -> Iterator[bool]:
+        """Reuse a running stack, else start one and stop it on exit (unless ``keep``).
+
+        Yields True when this call started the stack. A stack that was running
+        before, even partly, is someone else's: it is completed but never stopped.
+        """
+        already_up = any(group_alive(s.pid) for s in self.read_state().values())
+        try:
+            self.up()
+            yield not already_up
+        finally:
+            if not already_up and not keep:
+                self.down()
+
     def up(self) -> float:
         """Start what is not running, wait until all answer, provision; return seconds."""
         started_at = time.monotonic()
@@ -266,6 +282,31 @@ class StackManager:
         if self.state_path.exists():
             self.state_path.unlink()
         return sorted(state)
+
+    # -- outage drills -----------------------------------------------------------
+
+    def pause(self, name: str) -> None:
+        """Freeze one service (SIGSTOP): it keeps its data and answers nothing."""
+        os.killpg(self._pid_of(name), signal.SIGSTOP)
+
+    def resume(self, name: str) -> None:
+        os.killpg(self._pid_of(name), signal.SIGCONT)
+
+    def kill(self, name: str) -> None:
+        """Kill one service outright (its data is gone); ``up()`` starts it again."""
+        pid = self._pid_of(name)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while group_alive(pid) and time.monotonic() < deadline:
+            self._reap()
+            time.sleep(0.05)
+
+    def _pid_of(self, name: str) -> int:
+        running = self.read_state().get(name)
+        if running is None:
+            raise StackError(f"{name} is not running in this stack")
+        return running.pid
 
     def _reap(self, block: bool = False) -> None:
         for pid, proc in list(self._children.items()):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -15,12 +16,17 @@ from refrain.adapters.firestore_renewals import FirestoreDueSource, seed_subscri
 from refrain.adapters.pubsub import build_subscriber
 from refrain.collections import CHARGES, OUTBOX, SUBSCRIPTIONS
 from refrain.domain import PaymentFailed, PaymentSucceeded, classify_stripe
+from refrain.domain.events import EventType
 from refrain.domain.subscription import State, evolve
 from refrain.ingest.ledger import LedgerCommand, LedgerStatus
+from refrain.ingest.routes import WebhookSettings
+from refrain.ingest.wiring import build_webhook_service
 from refrain.renewals import sandbox
 from refrain.renewals.demo import active_subscription
 from refrain.renewals.messages import ChargeMessage, TimerKind
 from refrain.settings import CloudSettings
+from refrain.simulator import events
+from refrain.simulator.signing import stripe_signature
 from tests.integration.renewals.conftest import START, Rig
 from tests.support import load_function
 
@@ -231,3 +237,40 @@ def test_cli_runs_a_tick_and_the_charges_inline(rig: Rig) -> None:
     assert "due 1" in result.output and "event subscription.renewed: 1" in result.output
     stored = rig.db.collection(SUBSCRIPTIONS).document("sub_cli").get().to_dict() or {}
     assert stored["renewal_count"] == 1
+
+
+def test_a_chargeback_on_a_renewal_charge_finds_its_subscription(
+    rig: Rig, cloud: CloudSettings
+) -> None:
+    """A Stripe dispute names the PaymentIntent only (no metadata of ours): the worker
+    indexes the provider's payment id when it records the charge, because the provider's
+    own success webhook arrives as a duplicate and writes nothing."""
+    seed_subscriptions(
+        rig.db, [active_subscription("sub_r", payment_method_ref=sandbox.OK, period_start=START)]
+    )
+    rig.clock.set(DUE_AT)
+    [report] = rig.inline.run().reports
+    assert report.outcome == "charged" and rig.sandbox.charges == 1
+    [payment] = list(rig.sandbox._results.values())
+    assert payment.provider_ref
+    secret = "whsec_renewal_dispute"  # a local test secret
+    service = build_webhook_service(
+        cloud, WebhookSettings.model_validate({"STRIPE_WEBHOOK_SECRET": secret}), rig.clock
+    )
+    dispute = events.dispute_created(
+        at=DUE_AT + timedelta(days=3),
+        payment_intent=payment.provider_ref,
+        amount=active_subscription("x", payment_method_ref="p", period_start=START).price,
+    )
+    body = json.dumps(dispute).encode()
+    headers = {
+        "Content-Type": "application/json",
+        "Stripe-Signature": stripe_signature(body, secret),
+    }
+    rig.clock.set(DUE_AT + timedelta(days=3))
+    answer = service.handle("POST", "/stripe", headers, body)
+
+    assert answer.status == 200, answer.body
+    entry = rig.db.collection(OUTBOX).document(f"stripe:{dispute['id']}").get().to_dict() or {}
+    assert entry["subscription_id"] == "sub_r" and entry["status"] == "applied"
+    assert EventType.CHARGE_DISPUTED.value in [json.loads(e)["type"] for e in entry["events"]]

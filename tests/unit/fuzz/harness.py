@@ -125,7 +125,9 @@ class RecordingLedger:
 class RecordingRelay:
     published: list[tuple[str, tuple[DomainEvent, ...]]] = field(default_factory=list)
 
-    def publish(self, outbox_id: str, events: tuple[DomainEvent, ...]) -> bool:
+    def publish(
+        self, outbox_id: str, events: tuple[DomainEvent, ...], trace: str | None = None
+    ) -> bool:
         self.published.append((outbox_id, events))
         return True
 

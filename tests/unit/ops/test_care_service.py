@@ -86,7 +86,9 @@ class FakeRelay:
     fail: bool = False
     published: list[tuple[str, tuple[DomainEvent, ...]]] = field(default_factory=list)
 
-    def publish(self, outbox_id: str, events: tuple[DomainEvent, ...]) -> bool:
+    def publish(
+        self, outbox_id: str, events: tuple[DomainEvent, ...], trace: str | None = None
+    ) -> bool:
         if self.fail:
             raise ConnectionError("pubsub down")
         self.published.append((outbox_id, events))
