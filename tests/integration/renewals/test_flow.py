@@ -253,7 +253,7 @@ def test_a_chargeback_on_a_renewal_charge_finds_its_subscription(
     assert report.outcome == "charged" and rig.sandbox.charges == 1
     [payment] = list(rig.sandbox._results.values())
     assert payment.provider_ref
-    secret = "whsec_renewal_dispute"  # a local test secret
+    secret = "whsec_renewal_dispute"  # pragma: allowlist secret - a local test secret
     service = build_webhook_service(
         cloud, WebhookSettings.model_validate({"STRIPE_WEBHOOK_SECRET": secret}), rig.clock
     )
