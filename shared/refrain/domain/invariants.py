@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from refrain.domain.subscription import (
     FIELD_NAMES,
+    MAX_PAID_CHARGES,
     MAX_RECENT_INPUTS,
     BillingMode,
     State,
@@ -34,6 +35,8 @@ def check_invariants(sub: Subscription) -> list[str]:  # noqa: PLR0915
     need(sub.renewal_count >= 0 and sub.version >= 0 and sub.sequence >= 0, "counters >= 0")
     need(len(sub.recent_input_ids) <= MAX_RECENT_INPUTS, "dedupe window is bounded")
     need(len(set(sub.recent_input_ids)) == len(sub.recent_input_ids), "dedupe ids unique")
+    need(len(sub.paid_charge_ids) <= MAX_PAID_CHARGES, "paid invoice window is bounded")
+    need(len(set(sub.paid_charge_ids)) == len(sub.paid_charge_ids), "paid invoices unique")
     for name in ("current_period_start", "current_period_end", "next_charge_at", "paid_through"):
         value = getattr(sub, name)
         need(value is None or value.utcoffset() is not None, f"{name} must be aware")

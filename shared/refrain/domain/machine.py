@@ -26,6 +26,10 @@ watermark). An input is **stale** and changes nothing when:
   names an older attempt than the current one;
 * a payment *success* is never stale: money moved. If it pays a period that
   is already paid it is refused as ``illegal`` with a refund reason instead.
+  Likewise a stale provider report that carries a payment (Stripe Billing's
+  ``invoice.paid`` overtaken by ``customer.subscription.updated``) leaves the
+  state alone but still records the payment: ``invoice.paid`` once per provider
+  invoice (:func:`refrain.domain.provider_sync.late_payment`).
 
 ``timer`` inputs are checked against the aggregate's own deadlines, and
 ``charge`` inputs (refunds, chargebacks) are facts that never regress state,
@@ -66,7 +70,11 @@ from refrain.domain.inputs import (
     ResumeRequested,
 )
 from refrain.domain.outcome import Outcome, OutcomeKind, Step, new_outcome
-from refrain.domain.provider_sync import older_period_reason, provider_state_reported
+from refrain.domain.provider_sync import (
+    late_payment,
+    older_period_reason,
+    provider_state_reported,
+)
 from refrain.domain.subscription import (
     MAX_RECENT_INPUTS,
     BillingMode,
@@ -176,6 +184,9 @@ def apply(
     if route.stale is not None:
         stale = route.stale(sub, inp)
         if stale is not None:
+            late = late_payment(sub, inp) if isinstance(inp, ProviderStateReported) else None
+            if late is not None:  # the state stays as the newer report left it
+                return _commit(sub, inp, None, late, now)
             return new_outcome(STALE, sub, reason=stale)
     result = route.handler(sub, inp, policy)
     if isinstance(result, str):

@@ -27,11 +27,13 @@ lapsed).
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from refrain.domain.dunning import DunningPolicy
 from refrain.domain.events import EventType
 from refrain.domain.inputs import ProviderStateReported, ProviderStatus
 from refrain.domain.outcome import Step
-from refrain.domain.subscription import ChurnType, Subscription
+from refrain.domain.subscription import MAX_PAID_CHARGES, ChurnType, Subscription, add_months
 from refrain.domain.transitions import (
     ACTIVE,
     EXPIRED,
@@ -73,6 +75,48 @@ def older_period_reason(sub: Subscription, inp: ProviderStateReported) -> str | 
         f"reports a period ending {until.isoformat()}, "
         f"before the current period began ({start.isoformat()})"
     )
+
+
+def late_payment(sub: Subscription, inp: ProviderStateReported) -> Step | None:
+    """The payment in a report that is stale for the state: the receipt is still owed.
+
+    A paid invoice can arrive after a newer report already moved the period on
+    (``customer.subscription.updated`` overtaking ``invoice.paid``); the report must
+    not touch the state, but the money moved. None when there is no payment to
+    record (or it is recorded already).
+    """
+    if (
+        sub.billing_mode is not PROVIDER_MANAGED
+        or inp.status is not ProviderStatus.ACTIVE
+        or inp.until is None
+        or inp.in_trial
+    ):
+        return None
+    start = inp.period_start or add_months(inp.until, -sub.interval_months)
+    if inp.until <= start:
+        return None
+    step = Step()
+    _record_payment(sub, inp, step, start, inp.until)
+    return step if step.drafts else None
+
+
+def _record_payment(
+    sub: Subscription, inp: ProviderStateReported, step: Step, start: datetime, until: datetime
+) -> None:
+    """invoice.paid once per provider invoice (its id, else the report's), in any order."""
+    if inp.paid_amount is None:
+        return
+    paid_id = inp.charge_id or inp.input_id
+    if paid_id in sub.paid_charge_ids:
+        return
+    first = sub.started_at is None or start <= sub.started_at
+    step.emit(
+        EventType.INVOICE_PAID, charge_id=inp.charge_id, amount=inp.paid_amount.amount,
+        currency=inp.paid_amount.currency, **period_fields(start, until),
+        billing_reason="subscription_create" if first else "subscription_cycle", attempt=1,
+    )  # fmt: skip
+    kept = sub.paid_charge_ids[len(sub.paid_charge_ids) - MAX_PAID_CHARGES + 1 :]
+    step.changes["paid_charge_ids"] = (*kept, paid_id)
 
 
 def provider_state_reported(  # noqa: PLR0915 (one table, read top to bottom)
@@ -161,13 +205,11 @@ def provider_state_reported(  # noqa: PLR0915 (one table, read top to bottom)
         if renewed:
             changes["renewal_count"] = sub.renewal_count + 1
             step.emit(EventType.RENEWED, **period)
-        if inp.paid_amount is not None and (renewed or sub.state is not ACTIVE):
-            step.emit(
-                EventType.INVOICE_PAID, charge_id=inp.charge_id, amount=inp.paid_amount.amount,
-                currency=inp.paid_amount.currency, **period,
-                billing_reason="subscription_cycle" if renewed else "subscription_create",
-                attempt=1,
-            )  # fmt: skip
+        _record_payment(sub, inp, step, start, until)
+        if sub.state is PENDING and inp.cancel_at_period_end:
+            # first seen already cancelling (its earlier reports are still on their way)
+            changes["cancel_reason"] = inp.cancel_reason
+            step.emit(EventType.CANCEL_REQUESTED, reason=inp.cancel_reason, effective_at=until_iso)
         if sub.state in LIVE:
             if inp.cancel_at_period_end and not sub.cancel_at_period_end:
                 changes["cancel_reason"] = inp.cancel_reason

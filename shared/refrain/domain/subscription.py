@@ -22,6 +22,7 @@ from refrain.domain.money import Money
 
 __all__ = [
     "FIELD_NAMES",
+    "MAX_PAID_CHARGES",
     "MAX_RECENT_INPUTS",
     "BillingMode",
     "ChurnType",
@@ -35,6 +36,7 @@ __all__ = [
 ]
 
 MAX_RECENT_INPUTS: Final = 32
+MAX_PAID_CHARGES: Final = 24  # two years of monthly invoices
 
 
 class State(StrEnum):
@@ -129,6 +131,9 @@ class Subscription:
     sequence: int = 0
     watermarks: Mapping[str, Watermark] = field(default_factory=dict)
     recent_input_ids: tuple[str, ...] = ()
+    # Provider invoices whose payment produced invoice.paid (provider-managed mirrors):
+    # a receipt is owed once per invoice, in whatever order the reports arrive.
+    paid_charge_ids: tuple[str, ...] = ()
 
     @classmethod
     def new(
@@ -287,7 +292,7 @@ def _decode(name: str, value: Any) -> Any:
         )
     if name == "watermarks":
         return {k: (_dt(t), int(seq)) for k, (t, seq) in value.items()}
-    if name == "recent_input_ids":
+    if name in ("recent_input_ids", "paid_charge_ids"):
         return tuple(value)
     if name == "state":
         return State(value)

@@ -134,9 +134,7 @@ class ChargeWorker:
             self.crash_after_gateway(request)
         return outcome
 
-    def _record(
-        self, charge: ChargeRequest, outcome: GatewayResult, provider: str
-    ) -> LedgerResult:
+    def _record(self, charge: ChargeRequest, outcome: GatewayResult, provider: str) -> LedgerResult:
         """Record the gateway's answer; index the provider's payment id with it.
 
         A dispute or refund names the provider's payment (a Stripe dispute carries the

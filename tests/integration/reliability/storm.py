@@ -5,6 +5,10 @@ bench/storm.py (the full one). The corpus is one the state machine can
 order: every subscription's events carry increasing provider times, and
 events that need their subscription (refunds, chargebacks, invoices) get a
 422 until it exists, which the sender retries like a provider (bounded).
+Stripe Billing subscriptions also get their subscription-mode Checkout (it
+carries the customer's e-mail, so their receipts can be sent), and
+merchant-managed ones carry sandbox test payment methods
+(:func:`payment_method`) so the renewal stage charges, times out once, or declines.
 
 Final state compared between the storm and an in-order single delivery:
 subscriptions (state, period, paid-through, counters, cancellation), the
@@ -47,6 +51,7 @@ from refrain.ingest.model import subscription_id_for
 from refrain.ingest.routes import WebhookSettings
 from refrain.ingest.service import WebhookService
 from refrain.ingest.wiring import build_webhook_service
+from refrain.renewals import sandbox
 from refrain.settings import CloudSettings
 from refrain.simulator import events
 from refrain.simulator.signing import adyen_request, stripe_signature
@@ -76,11 +81,12 @@ MARKETS = (("SE", "sv_SE"), ("DE", "de_DE"), ("GB", "en_GB"), ("US", "en_US"), (
 
 @dataclass(frozen=True)
 class Delivery:
-    """One provider event: where it goes and what is posted."""
+    """One provider event: where it goes, what is posted, and whose subscription it is."""
 
     provider: str  # stripe | adyen
     at: datetime
     payload: dict[str, Any]
+    subscription: str = ""
 
 
 @dataclass
@@ -88,11 +94,22 @@ class Corpus:
     deliveries: list[Delivery] = field(default_factory=list)
     subscriptions: set[str] = field(default_factory=set)
 
-    def add(self, provider: str, at: datetime, payload: dict[str, Any]) -> None:
-        self.deliveries.append(Delivery(provider, at, payload))
+    def add(self, provider: str, at: datetime, payload: dict[str, Any], sub: str = "") -> None:
+        self.deliveries.append(Delivery(provider, at, payload, sub))
 
     def in_order(self) -> list[Delivery]:
         return sorted(self.deliveries, key=lambda d: d.at)
+
+    def per_subscription(self) -> list[list[Delivery]]:
+        """Each subscription's events in provider-time order (see :func:`deliver_in_order`)."""
+        groups: dict[str, list[Delivery]] = {}
+        for d in self.in_order():
+            groups.setdefault(d.subscription, []).append(d)
+        return list(groups.values())
+
+    @property
+    def last_event_at(self) -> datetime:
+        return max(d.at for d in self.deliveries)
 
 
 def build_corpus(target_events: int, *, seed: int = 7, start: datetime | None = None) -> Corpus:
@@ -113,63 +130,66 @@ def build_corpus(target_events: int, *, seed: int = 7, start: datetime | None = 
     return corpus
 
 
+def payment_method(i: int) -> str:
+    """Sandbox test methods (renewals): mostly OK, some time out once, some decline."""
+    return {3: sandbox.INSUFFICIENT_FUNDS, 4: sandbox.TIMEOUT}.get((i // 3) % 5, sandbox.OK)
+
+
 def _stripe_merchant(
     corpus: Corpus, i: int, t0: datetime, plan: str, market: str, locale: str, amount: Any
 ) -> None:
     sub_id, pi = f"storm_sm_{i:06d}", f"pi_storm_{i:06d}"
     corpus.subscriptions.add(sub_id)
-    corpus.add(
-        "stripe",
-        t0,
-        events.checkout_session_completed(
-            at=t0, subscription_id=sub_id, account_id=f"acct_sm_{i}", plan=plan, market=market,
-            amount=amount, email=f"sm{i}@example.com", locale=locale, payment_intent=pi,
-        ),
+    checkout = events.checkout_session_completed(
+        at=t0, subscription_id=sub_id, account_id=f"acct_sm_{i}", plan=plan, market=market,
+        amount=amount, email=f"sm{i}@example.com", locale=locale, payment_intent=pi,
     )  # fmt: skip
+    checkout["data"]["object"]["metadata"]["payment_method"] = payment_method(i)
+    corpus.add("stripe", t0, checkout, sub_id)
     meta = {"subscription_id": sub_id}
     if i % 4 == 0:
-        corpus.add(
-            "stripe",
-            t0 + timedelta(hours=2),
-            events.charge_refunded(
-                at=t0 + timedelta(hours=2), payment_intent=pi, amount=amount, metadata=meta
-            ),
-        )
+        at = t0 + timedelta(hours=2)
+        refund = events.charge_refunded(at=at, payment_intent=pi, amount=amount, metadata=meta)
+        corpus.add("stripe", at, refund, sub_id)
     elif i % 4 == 3:
-        corpus.add(
-            "stripe",
-            t0 + timedelta(hours=3),
-            events.dispute_created(
-                at=t0 + timedelta(hours=3), payment_intent=pi, amount=amount, metadata=meta
-            ),
-        )
+        at = t0 + timedelta(hours=3)
+        dispute = events.dispute_created(at=at, payment_intent=pi, amount=amount, metadata=meta)
+        corpus.add("stripe", at, dispute, sub_id)
+
+
+def _billing_checkout(
+    at: datetime, stripe_sub: str, customer: str, account_id: str, **details: Any
+) -> dict[str, Any]:
+    """A subscription-mode Checkout: ignored for state, it carries the customer's e-mail."""
+    event = events.checkout_session_completed(at=at, account_id=account_id, **details)
+    session = event["data"]["object"]
+    session.update(mode="subscription", subscription=stripe_sub, customer=customer)
+    session["payment_intent"] = None
+    return event
 
 
 def _stripe_billing(
     corpus: Corpus, i: int, t0: datetime, plan: str, market: str, locale: str, amount: Any
 ) -> None:
     stripe_sub, customer = f"sub_storm_{i:06d}", f"cus_storm_{i:06d}"
-    corpus.subscriptions.add(subscription_id_for("stripe", stripe_sub))
+    sid = subscription_id_for("stripe", stripe_sub)
+    corpus.subscriptions.add(sid)
     p1, p2 = t0 + timedelta(days=30), t0 + timedelta(days=60)
     common = {"stripe_subscription": stripe_sub, "customer": customer, "amount": amount}
     sub = {**common, "account_id": f"acct_sb_{i}", "plan": plan, "market": market}
-    corpus.add(
-        "stripe",
-        t0,
-        events.billing_subscription("created", at=t0, period_start=t0, period_end=p1, **sub),
-    )
-    corpus.add(
-        "stripe",
-        t0 + timedelta(seconds=5),
-        events.billing_invoice(
-            at=t0 + timedelta(seconds=5), period_start=t0, period_end=p1, paid=True, **common
-        ),
-    )
-    corpus.add(
-        "stripe",
-        p1,
-        events.billing_invoice(at=p1, period_start=p1, period_end=p2, paid=True, **common),
-    )
+    created = events.billing_subscription("created", at=t0, period_start=t0, period_end=p1, **sub)
+    corpus.add("stripe", t0, created, sid)
+    at = t0 + timedelta(seconds=2)
+    checkout = _billing_checkout(
+        at, stripe_sub, customer, f"acct_sb_{i}", subscription_id=sid, plan=plan,
+        market=market, amount=amount, email=f"sb{i}@example.com", locale=locale,
+    )  # fmt: skip
+    corpus.add("stripe", at, checkout, sid)
+    at = t0 + timedelta(seconds=5)
+    first = events.billing_invoice(at=at, period_start=t0, period_end=p1, paid=True, **common)
+    corpus.add("stripe", at, first, sid)
+    second = events.billing_invoice(at=p1, period_start=p1, period_end=p2, paid=True, **common)
+    corpus.add("stripe", p1, second, sid)
     if i % 2 == 0:
         at = p1 + timedelta(days=3)
         corpus.add(
@@ -179,6 +199,7 @@ def _stripe_billing(
                 "updated", at=at, period_start=p1, period_end=p2, cancel_at_period_end=True,
                 cancellation_reason="cancellation_requested", **sub,
             ),
+            sid,
         )  # fmt: skip
 
 
@@ -187,25 +208,18 @@ def _adyen(
 ) -> None:
     sub_id, psp = f"storm_ad_{i:06d}", f"PSPSTORM{i:08d}"
     corpus.subscriptions.add(sub_id)
-    corpus.add(
-        "adyen",
-        t0,
-        events.adyen_checkout(
-            at=t0, subscription_id=sub_id, account_id=f"acct_ad_{i}", plan=plan, market=market,
-            amount=amount, email=f"ad{i}@example.com", locale=locale, token=f"TOK{i}",
-            psp_reference=psp,
-        ),
+    checkout = events.adyen_checkout(
+        at=t0, subscription_id=sub_id, account_id=f"acct_ad_{i}", plan=plan, market=market,
+        amount=amount, email=f"ad{i}@example.com", locale=locale, token=payment_method(i),
+        psp_reference=psp,
     )  # fmt: skip
+    corpus.add("adyen", t0, checkout, sub_id)
     if i % 2 == 0:
         at = t0 + timedelta(hours=1)
-        corpus.add(
-            "adyen",
-            at,
-            events.adyen_refund(
-                at=at, original_reference=psp, merchant_reference=f"{sub_id}:checkout",
-                amount=amount,
-            ),
-        )  # fmt: skip
+        refund = events.adyen_refund(
+            at=at, original_reference=psp, merchant_reference=f"{sub_id}:checkout", amount=amount
+        )
+        corpus.add("adyen", at, refund, sub_id)
 
 
 def storm_service(cloud: CloudSettings, **faults: Any) -> WebhookService:
@@ -295,10 +309,32 @@ def deliver_storm(
     return deliver(service, batch, events=len(corpus.deliveries), workers=workers, shuffle=rng)
 
 
-def deliver_in_order(service: WebhookService, corpus: Corpus) -> StormStats:
-    """Each event once, in provider-time order, one at a time."""
-    ordered = corpus.in_order()
-    return deliver(service, ordered, events=len(ordered), workers=1, max_rounds=1)
+def deliver_in_order(service: WebhookService, corpus: Corpus, *, workers: int = 1) -> StormStats:
+    """Each event once, in provider-time order per subscription; subscriptions in parallel.
+
+    Equivalent to one global time-ordered sequence because subscriptions share no
+    state the webhook writes: the ledger transaction touches the subscription's
+    document, its outbox records, its customer (one account per subscription here)
+    and provider references that only this subscription's events write and read
+    (a refund or invoice finds its subscription through a reference its own
+    checkout indexed). So only the order *within* a subscription can matter, and
+    that order is kept; ``workers=1`` is the plain global order.
+    """
+    stats = StormStats(events=len(corpus.deliveries), deliveries=len(corpus.deliveries))
+    started = time.perf_counter()
+
+    def run(group: list[Delivery]) -> list[int]:
+        return [_post(service, d) for d in group]
+
+    groups = corpus.per_subscription() if workers > 1 else [corpus.in_order()]
+    with ThreadPoolExecutor(workers, thread_name_prefix="in-order") as pool:
+        for answers in pool.map(run, groups):
+            stats.posts += len(answers)
+            stats.statuses.update(answers)
+            stats.gave_up += sum(1 for s in answers if not 200 <= s < 300)
+    stats.rounds = 1
+    stats.seconds = time.perf_counter() - started
+    return stats
 
 
 @dataclass(frozen=True)

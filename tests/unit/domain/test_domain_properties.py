@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
@@ -39,6 +40,7 @@ from refrain.domain import (
     next_deadline,
     to_pubsub_message,
 )
+from refrain.domain.events import EventType
 from refrain.domain.machine import stale_reason
 
 from .builders import PRICE, T0, new_sub
@@ -181,6 +183,7 @@ def _provider_input(sub: Subscription, n: int, op: str, at: datetime, v: int) ->
                 in_trial=op == "trial",
                 cancel_at_period_end=op == "cancel_flag",
                 paid_amount=PRICE if v % 2 else None,
+                charge_id=f"in_{iid}" if v % 2 else None,
                 provider_sequence=v if v > 5 else None,
             )
         case "grace":
@@ -211,6 +214,14 @@ def _provider_input(sub: Subscription, n: int, op: str, at: datetime, v: int) ->
     raise AssertionError(op)
 
 
+_BOOKKEEPING = ("paid_charge_ids", "recent_input_ids", "version", "sequence")
+
+
+def _state_view(sub: Subscription) -> dict[str, Any]:
+    """The subscription minus the bookkeeping a recorded late payment may touch."""
+    return {k: v for k, v in sub.to_dict().items() if k not in _BOOKKEEPING}
+
+
 @settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     provider_managed=st.booleans(),
@@ -228,6 +239,7 @@ def test_random_sequences_keep_every_invariant(
     sub = new_sub(mode)
     clock = T0
     applied_inputs: list[Input] = []
+    paid: list[str] = []
     for n, (selector, hours, variant) in enumerate(ops):
         if hours >= 0:
             clock += timedelta(hours=hours)
@@ -258,10 +270,15 @@ def test_random_sequences_keep_every_invariant(
         assert check_invariants(new) == [], (op, out.reason, new)
         if out.kind is not OutcomeKind.APPLIED:
             assert new is sub and out.events == ()  # refusals never touch state
-        if out.kind is OutcomeKind.STALE or (
-            was_stale and inp.input_id not in sub.recent_input_ids
-        ):
+        if out.kind is OutcomeKind.STALE:
             assert new is sub
+        elif was_stale and inp.input_id not in sub.recent_input_ids:
+            # a stale report carrying a payment records the payment and nothing else
+            assert [e.type for e in out.events] == [EventType.INVOICE_PAID], op
+            assert _state_view(new) == _state_view(sub)
+        if provider_managed:
+            paid += [e.payload["charge_id"] for e in out.events if e.type is EventType.INVOICE_PAID]
+            assert len(paid) == len(set(paid))  # one invoice.paid per provider invoice, ever
         if out.applied:
             # sequences are gap-free and every event survives the Pub/Sub round trip
             assert [e.sequence for e in out.events] == list(

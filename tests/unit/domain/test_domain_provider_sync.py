@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from itertools import permutations
 
 import pytest
 
@@ -14,6 +15,7 @@ from refrain.domain import (
     ProviderStatus,
     State,
     Subscription,
+    apply,
     check_invariants,
 )
 from refrain.domain.errors import InvalidInput
@@ -116,3 +118,72 @@ def test_a_second_pause_starts_its_own_clock() -> None:
     sub = step(sub, _report(ProviderStatus.PAUSED, 40, None)).subscription
     assert sub.paused_at == T0 + 40 * DAY and sub.resume_at is None
     assert check_invariants(sub) == []
+
+
+# paid invoices in any order: a receipt is owed once per provider invoice ---------------
+
+MONTH = 30  # days, the test's period length
+
+
+def _billing_reports() -> dict[str, ProviderStateReported]:
+    """Stripe Billing's reports for two periods: created, two invoice.paid, then a
+    customer.subscription.updated in period 2 that asks to cancel at its end."""
+    return {
+        "created": _report(ProviderStatus.ACTIVE, 0, MONTH, period_start=T0),
+        "paid_1": _report(
+            ProviderStatus.ACTIVE, 0.001, MONTH, period_start=T0, paid_amount=PRICE,
+            charge_id="in_1",
+        ),
+        "paid_2": _report(
+            ProviderStatus.ACTIVE, MONTH, 2 * MONTH, period_start=T0 + MONTH * DAY,
+            paid_amount=PRICE, charge_id="in_2",
+        ),
+        "updated": _report(
+            ProviderStatus.ACTIVE, MONTH + 3, 2 * MONTH, period_start=T0 + MONTH * DAY,
+            cancel_at_period_end=True,
+        ),
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("order", list(permutations(("created", "paid_1", "paid_2", "updated"))))
+def test_every_paid_invoice_is_announced_once_whatever_the_order(order: tuple[str, ...]) -> None:
+    reports = _billing_reports()
+    sub = new_sub(BillingMode.PROVIDER_MANAGED)
+    now = T0 + 3 * MONTH * DAY
+    events: list[EventType] = []
+    paid: list[str | None] = []
+    # An invoice names no plan, so it cannot create the mirror: the webhook answers 422
+    # and Stripe retries it after the subscription's own report (as the storm does).
+    first = next(name for name in order if name in ("created", "updated"))
+    for name in (first, *(n for n in order if n != first)):
+        out = apply(sub, reports[name], now)
+        assert check_invariants(out.subscription) == []
+        events += out.event_types
+        paid += [e.payload["charge_id"] for e in out.events if e.type is EventType.INVOICE_PAID]
+        sub = out.subscription
+
+    assert sorted(paid, key=str) == ["in_1", "in_2"]  # both receipts, once each
+    assert events.count(EventType.CANCEL_REQUESTED) == 1
+    assert sub.state is State.ACTIVE and sub.cancel_at_period_end
+    assert sub.current_period_end == T0 + 2 * MONTH * DAY
+    for report in reports.values():  # every report redelivered: nothing more happens
+        again = apply(sub, report, now)
+        assert again.kind in (OutcomeKind.DUPLICATE, OutcomeKind.STALE)
+        assert again.subscription is sub and again.events == ()
+
+
+def test_a_late_paid_invoice_announces_the_payment_and_leaves_the_state() -> None:
+    reports = _billing_reports()
+    sub = new_sub(BillingMode.PROVIDER_MANAGED)
+    now = T0 + 3 * MONTH * DAY
+    for name in ("created", "paid_1", "updated"):
+        sub = apply(sub, reports[name], now).subscription
+    out = apply(sub, reports["paid_2"], now)  # older than "updated": stale for the state
+
+    assert out.kind is OutcomeKind.APPLIED and out.event_types == [EventType.INVOICE_PAID]
+    [invoice] = out.events
+    assert invoice.payload["billing_reason"] == "subscription_cycle"
+    assert invoice.payload["period_start"] == (T0 + MONTH * DAY).isoformat()
+    unchanged = ("state", "current_period_end", "cancel_at_period_end", "watermarks")
+    assert all(getattr(out.subscription, f) == getattr(sub, f) for f in unchanged)
+    assert out.subscription.paid_charge_ids == ("in_1", "in_2")
