@@ -1,9 +1,12 @@
-"""Helpers shared by tests: load a Cloud Function's main.py as a module."""
+"""Helpers shared by tests: load a Cloud Function's main.py, sign provider payloads,
+pull what reached a Pub/Sub subscription."""
 
 from __future__ import annotations
 
 import importlib.util
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -54,3 +57,43 @@ def adyen_sign(item: dict[str, object], key_hex: str) -> dict[str, object]:
     unsigned = {k: v for k, v in signed.items() if k != "additionalData"}
     extra["hmacSignature"] = Adyen.util.generate_notification_sig(unsigned, key_hex).decode()
     return signed
+
+
+def pull_messages(
+    settings: Any,
+    subscription: str,
+    until: Callable[[list[Any]], bool] | None = None,
+    *,
+    timeout_s: float = 20.0,
+    max_messages: int = 100,
+) -> list[Any]:
+    """Pull and ack the messages (``PubsubMessage``) a subscription hands out.
+
+    Stops when ``until(messages so far)`` holds, or, without ``until``, at the first
+    empty pull; always by ``timeout_s``. An ordered subscription hands out one message
+    per key at a time, hence the loop. ``settings`` is a CloudSettings.
+    """
+    from google.api_core.exceptions import DeadlineExceeded
+
+    from refrain.adapters.pubsub import build_subscriber
+
+    subscriber = build_subscriber(settings)
+    path = subscriber.subscription_path(settings.project, subscription)
+    messages: list[Any] = []
+    deadline = time.monotonic() + timeout_s
+    try:
+        while time.monotonic() < deadline and not (until and until(messages)):
+            try:
+                request = {"subscription": path, "max_messages": max_messages}
+                received = list(subscriber.pull(request=request, timeout=3).received_messages)
+            except DeadlineExceeded:
+                received = []
+            if not received and until is None:
+                break
+            messages += [r.message for r in received]
+            if received:
+                ack_ids = [r.ack_id for r in received]
+                subscriber.acknowledge(request={"subscription": path, "ack_ids": ack_ids})
+    finally:
+        subscriber.close()
+    return messages

@@ -30,9 +30,9 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from google.api_core.exceptions import AlreadyExists, DeadlineExceeded
+from google.api_core.exceptions import AlreadyExists
 
 from refrain.adapters.bigquery_signals import SubscriptionPuller, flush
 from refrain.adapters.firestore import build_firestore
@@ -49,7 +49,7 @@ from refrain.renewals.sandbox import SandboxGateway
 from refrain.renewals.wiring import build_renewals
 from refrain.settings import CloudSettings
 from refrain.topology import CHURN_EXPORT_SUBSCRIPTION, RECEIPT_EVENT_TYPES
-from tests.support import load_function
+from tests.support import load_function, pull_messages
 
 RECEIPT_SUBSCRIPTION = "receipt-email"
 CHARGE_SUBSCRIPTION = "renewal-charge"
@@ -70,32 +70,16 @@ class Pulled:
 def drain(
     cloud: CloudSettings, subscription: str, expected: int, *, timeout_s: float = 60.0
 ) -> list[Pulled]:
-    """Pull and ack until ``expected`` distinct messages came (an ordered queue hands out
-    one message per key at a time, so this loops); a redelivered message counts once."""
-    subscriber = build_subscriber(cloud)
-    path = subscriber.subscription_path(cloud.project, subscription)
+    """Pull and ack until ``expected`` distinct messages came; a redelivered one counts once."""
+
+    def enough(got: list[Any]) -> bool:
+        return len({m.message_id for m in got}) >= expected
+
     got: dict[str, Pulled] = {}
-    deadline = time.monotonic() + timeout_s
-    try:
-        while len(got) < expected and time.monotonic() < deadline:
-            try:
-                response = subscriber.pull(
-                    request={"subscription": path, "max_messages": 1000}, timeout=3
-                )
-            except DeadlineExceeded:
-                continue
-            received = list(response.received_messages)
-            for item in received:
-                m = item.message
-                got.setdefault(
-                    m.message_id,
-                    Pulled(m.message_id, bytes(m.data), dict(m.attributes), m.ordering_key),
-                )
-            for start in range(0, len(received), 1000):
-                ids = [r.ack_id for r in received[start : start + 1000]]
-                subscriber.acknowledge(request={"subscription": path, "ack_ids": ids})
-    finally:
-        subscriber.close()
+    for m in pull_messages(cloud, subscription, enough, timeout_s=timeout_s, max_messages=1000):
+        got.setdefault(
+            m.message_id, Pulled(m.message_id, bytes(m.data), dict(m.attributes), m.ordering_key)
+        )
     return list(got.values())
 
 

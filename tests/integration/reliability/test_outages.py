@@ -29,12 +29,11 @@ from functools import partial
 from typing import Any
 
 import pytest
-from google.api_core.exceptions import DeadlineExceeded
 
 from refrain.adapters.firestore import build_firestore
 from refrain.adapters.firestore_ledger import events_of
 from refrain.adapters.firestore_renewals import seed_subscriptions
-from refrain.adapters.pubsub import build_ordered_publisher, build_subscriber
+from refrain.adapters.pubsub import build_ordered_publisher
 from refrain.adapters.pubsub_relay import PubSubRelay, sweep_outbox
 from refrain.collections import CUSTOMERS, INVOICES, OUTBOX, WEBHOOK_AUDIT
 from refrain.ingest.service import WebhookService
@@ -57,6 +56,7 @@ from tests.integration.reliability.storm import (
     storm_service,
 )
 from tests.integration.reliability.storm import _post as post
+from tests.support import pull_messages
 from tests.unit.invoicing.factories import invoice_paid
 
 DEADLINE_S = 2.0
@@ -102,26 +102,13 @@ def _sweep(cloud: CloudSettings) -> int:
     return sweep_outbox(build_firestore(cloud), relay, later)
 
 
-def _pulled_event_ids(cloud: CloudSettings, subscription: str, want: int) -> list[str]:
-    subscriber = build_subscriber(cloud)
-    path = subscriber.subscription_path(cloud.project, subscription)
-    ids: list[str] = []
-    deadline = time.monotonic() + 20
-    try:
-        while len(set(ids)) < want and time.monotonic() < deadline:
-            try:
-                got = subscriber.pull(
-                    request={"subscription": path, "max_messages": 100}, timeout=3
-                )
-            except DeadlineExceeded:
-                continue
-            ids += [m.message.attributes.get("event_id", "") for m in got.received_messages]
-            acks = [m.ack_id for m in got.received_messages]
-            if acks:
-                subscriber.acknowledge(request={"subscription": path, "ack_ids": acks})
-    finally:
-        subscriber.close()
-    return ids
+def _pulled_event_ids(cloud: CloudSettings, subscription: str, want: set[str]) -> set[str]:
+    """Event ids that reached ``subscription``, pulled until every one of ``want`` came."""
+
+    def covered(got: list[Any]) -> bool:
+        return want <= {m.attributes.get("event_id", "") for m in got}
+
+    return {m.attributes.get("event_id", "") for m in pull_messages(cloud, subscription, covered)}
 
 
 def _reference(stack: StackManager, cloud: CloudSettings, deliveries: list[Delivery]) -> Any:
@@ -204,8 +191,8 @@ def test_outage_in_the_middle_of_a_storm_converges_and_loses_no_event(
         for doc in build_firestore(bounded).collection(OUTBOX).stream()
         for event in events_of(doc.to_dict() or {})
     }
-    delivered = _pulled_event_ids(bounded, CHURN_EXPORT_SUBSCRIPTION, want=len(owed))
-    assert owed and owed <= set(delivered)  # every committed event reached its consumers
+    delivered = _pulled_event_ids(bounded, CHURN_EXPORT_SUBSCRIPTION, want=owed)
+    assert owed and owed <= delivered  # every committed event reached its consumers
     assert stormed.diff(_reference(stack, bounded, corpus.in_order())) == []
 
 
@@ -340,8 +327,8 @@ def test_webhook_commits_while_pubsub_is_down_and_the_sweep_publishes_after(
         for doc in waiting
         for event_id in _event_ids(outbox.document(doc).get().to_dict() or {})
     }
-    got = _pulled_event_ids(bounded, CHURN_EXPORT_SUBSCRIPTION, want=len(expected))
-    assert set(got) == expected  # every event arrived; a copy more is deduplicated downstream
+    got = _pulled_event_ids(bounded, CHURN_EXPORT_SUBSCRIPTION, want=expected)
+    assert got == expected  # every event arrived; a copy more is deduplicated downstream
 
 
 def _event_ids(outbox_entry: dict[str, Any]) -> list[str]:
@@ -370,15 +357,9 @@ def test_renewal_tick_fails_while_pubsub_is_down_and_the_next_tick_publishes(
     assert seconds < PUBLISH_TIMEOUT_S + BOUND_S
 
     renewals.tick.run()
-    subscriber = build_subscriber(bounded)
-    path = subscriber.subscription_path(bounded.project, "renewal-charge")
-    keys: set[str] = set()
-    deadline = time.monotonic() + 20
-    while len(keys) < len(due) and time.monotonic() < deadline:
-        try:
-            got = subscriber.pull(request={"subscription": path, "max_messages": 50}, timeout=3)
-        except DeadlineExceeded:
-            continue
-        keys |= {m.message.ordering_key for m in got.received_messages}
-    subscriber.close()
+    expected = {s.subscription_id for s in due}
+    pulled = pull_messages(
+        bounded, "renewal-charge", lambda got: {m.ordering_key for m in got} >= expected
+    )
+    keys = {m.ordering_key for m in pulled}
     assert keys == {s.subscription_id for s in due}

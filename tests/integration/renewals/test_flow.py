@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import base64
 import json
-import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cloudevents.http import CloudEvent
-from google.api_core.exceptions import DeadlineExceeded
 
 from refrain.adapters.firestore_ledger import FirestoreLedger
 from refrain.adapters.firestore_renewals import FirestoreDueSource, seed_subscriptions
-from refrain.adapters.pubsub import build_subscriber
 from refrain.collections import CHARGES, OUTBOX, SUBSCRIPTIONS
 from refrain.domain import PaymentFailed, PaymentSucceeded, classify_stripe
 from refrain.domain.events import EventType
@@ -28,7 +25,7 @@ from refrain.settings import CloudSettings
 from refrain.simulator import events
 from refrain.simulator.signing import stripe_signature
 from tests.integration.renewals.conftest import START, Rig
-from tests.support import load_function
+from tests.support import load_function, pull_messages
 
 DUE_AT = START + timedelta(days=31)  # active_subscription(period_start=START) renews at Feb 1
 
@@ -42,22 +39,7 @@ def _event(data: dict[str, Any]) -> CloudEvent:
 
 
 def _pull(cloud: CloudSettings, want: int) -> list[Any]:
-    subscriber = build_subscriber(cloud)
-    path = subscriber.subscription_path(cloud.project, "renewal-charge")
-    got: list[Any] = []
-    deadline = time.monotonic() + 20
-    while len(got) < want and time.monotonic() < deadline:
-        try:
-            response = subscriber.pull(
-                request={"subscription": path, "max_messages": 50}, timeout=5
-            )
-        except DeadlineExceeded:
-            continue
-        got.extend(response.received_messages)
-        if response.received_messages:
-            ids = [m.ack_id for m in response.received_messages]
-            subscriber.acknowledge(request={"subscription": path, "ack_ids": ids})
-    return got
+    return pull_messages(cloud, "renewal-charge", lambda got: len(got) >= want, max_messages=50)
 
 
 def test_tick_function_publishes_due_ones_and_charge_function_renews(cloud: CloudSettings) -> None:
@@ -80,13 +62,11 @@ def test_tick_function_publishes_due_ones_and_charge_function_renews(cloud: Clou
     seed_subscriptions(db, due + later)
     module.renewal_tick(_event({"message": {"data": "", "messageId": "t1"}}))
     pulled = _pull(cloud, want=3)
-    assert sorted(m.message.ordering_key for m in pulled) == ["due_0", "due_1", "due_2"]
-    assert {m.message.attributes["type"] for m in pulled} == {"renewal.due"}
+    assert sorted(m.ordering_key for m in pulled) == ["due_0", "due_1", "due_2"]
+    assert {m.attributes["type"] for m in pulled} == {"renewal.due"}
     for m in pulled:
-        data = base64.b64encode(m.message.data).decode()
-        module.renewal_charge(
-            _event({"message": {"data": data, "messageId": m.message.message_id}})
-        )
+        data = base64.b64encode(m.data).decode()
+        module.renewal_charge(_event({"message": {"data": data, "messageId": m.message_id}}))
         module.renewal_charge(_event({"message": {"data": data, "messageId": "redelivered"}}))
     for sub in due:
         stored = db.collection(SUBSCRIPTIONS).document(sub.subscription_id).get().to_dict() or {}

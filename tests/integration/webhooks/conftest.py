@@ -12,14 +12,12 @@ from typing import Any
 import functions_framework
 import pytest
 from flask.testing import FlaskClient
-from google.api_core.exceptions import DeadlineExceeded
 from google.cloud import firestore
 
 from refrain.adapters.firestore import build_firestore
-from refrain.adapters.pubsub import build_subscriber
 from refrain.domain.events import DomainEvent, from_pubsub_message
 from refrain.settings import CloudSettings
-from tests.support import FIXTURES, ROOT, adyen_sign, stripe_header
+from tests.support import FIXTURES, ROOT, adyen_sign, pull_messages, stripe_header
 
 STRIPE_SECRET = "whsec_refrain_integration"
 ADYEN_KEY = json.loads((FIXTURES / "adyen" / "hmac_vectors.json").read_text())["vectors"][0][
@@ -71,27 +69,9 @@ def webhook(cloud: CloudSettings, monkeypatch: pytest.MonkeyPatch) -> Iterator[W
 
 def pull_events(settings: CloudSettings, want: int | None = None) -> list[DomainEvent]:
     """Drain domain events from the churn-export pull subscription (tests serve no push)."""
-    subscriber = build_subscriber(settings)
-    path = subscriber.subscription_path(settings.project, "churn-export")
-    events: list[DomainEvent] = []
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        try:
-            batch = subscriber.pull(
-                request={"subscription": path, "max_messages": 100}, timeout=3
-            ).received_messages
-        except DeadlineExceeded:
-            batch = []
-        for msg in batch:
-            events.append(from_pubsub_message(msg.message.data, dict(msg.message.attributes)))
-        if batch:
-            subscriber.acknowledge(
-                request={"subscription": path, "ack_ids": [m.ack_id for m in batch]}
-            )
-        elif want is None or len(events) >= want:
-            break
-    subscriber.close()
-    return events
+    until = None if want is None else (lambda got: len(got) >= want)
+    messages = pull_messages(settings, "churn-export", until, timeout_s=15)
+    return [from_pubsub_message(m.data, dict(m.attributes)) for m in messages]
 
 
 def stripe_event(name: str, **overrides: Any) -> dict[str, Any]:

@@ -15,17 +15,16 @@ from typing import Any
 
 import pytest
 from cloudevents.http import CloudEvent
-from google.api_core.exceptions import DeadlineExceeded
 
 from refrain.adapters.firestore import build_firestore
-from refrain.adapters.pubsub import OrderedPublisher, build_publisher, build_subscriber
+from refrain.adapters.pubsub import OrderedPublisher, build_publisher
 from refrain.adapters.pubsub_relay import PubSubRelay, sweep_outbox
 from refrain.ingest.wiring import build_webhook_service
 from refrain.invoicing import RetryLater
 from refrain.settings import CloudSettings
 from tests.integration.webhooks.conftest import STRIPE_SECRET, Webhook
 from tests.integration.webhooks.test_checkout_webhook import checkout
-from tests.support import load_function, stripe_header
+from tests.support import load_function, pull_messages, stripe_header
 
 TRACE_ID = "0af7651916cd43dd8448eb211c80319c"
 TRACE_KEY = "logging.googleapis.com/trace"
@@ -33,24 +32,7 @@ TRACE_KEY = "logging.googleapis.com/trace"
 
 def _pull_raw(settings: CloudSettings, want: int) -> list[Any]:
     """Raw messages (data + attributes) from the churn-export pull subscription."""
-    subscriber = build_subscriber(settings)
-    path = subscriber.subscription_path(settings.project, "churn-export")
-    messages: list[Any] = []
-    deadline = time.monotonic() + 15
-    while len(messages) < want and time.monotonic() < deadline:
-        try:
-            batch = subscriber.pull(
-                request={"subscription": path, "max_messages": 100}, timeout=3
-            ).received_messages
-        except DeadlineExceeded:
-            continue
-        messages.extend(m.message for m in batch)
-        if batch:
-            subscriber.acknowledge(
-                request={"subscription": path, "ack_ids": [m.ack_id for m in batch]}
-            )
-    subscriber.close()
-    return messages
+    return pull_messages(settings, "churn-export", lambda got: len(got) >= want, timeout_s=15)
 
 
 def _lines(text: str) -> list[dict[str, Any]]:
