@@ -20,15 +20,17 @@ and was overtaken bumps the version) and the outbox entry's ``status``
 (the same event is ``applied`` in order and may be ``stale`` when a newer
 report overtook it; the resulting subscription is the same).
 
-Known divergence (a finding, reported to the domain owner): ``renewal_count``
-of a *provider-managed* mirror (Stripe Billing) counts the period advances we
-observed. When ``customer.subscription.updated`` for period 2 (it carries the
-plan, so it creates the mirror) overtakes ``created`` and the period-2
-``invoice.paid``, the mirror starts at period 2 and counts 0 renewals where the
-in-order run counts 1. State, period, paid-through and cancellation still
-converge. The comparison therefore leaves ``renewal_count`` out for
-provider-managed subscriptions only; for merchant-managed ones (we charge) it
-must match.
+Known divergence (documented limit): ``renewal_count`` of a *provider-managed*
+mirror (Stripe Billing) counts the period advances we observed. When
+``customer.subscription.updated`` for period 2 (it carries the plan, so it
+creates the mirror) overtakes ``created``, the mirror starts at period 2 and
+counts 0 renewals, and publishes no ``subscription.renewed``, where the in-order
+run counts 1. (Stripe would have to hold ``created`` back for a whole period for
+this to happen outside a storm.) State, period, paid-through, cancellation and
+every paid invoice still converge: the storm found that a late ``invoice.paid``
+lost its receipt, which the domain now records once per provider invoice in any
+order. The comparison leaves ``renewal_count`` out for provider-managed
+subscriptions only; for merchant-managed ones (we charge) it must match.
 """
 
 from __future__ import annotations
