@@ -49,6 +49,7 @@ from refrain.renewals.sandbox import SandboxGateway
 from refrain.renewals.wiring import build_renewals
 from refrain.settings import CloudSettings
 from refrain.topology import CHURN_EXPORT_SUBSCRIPTION, RECEIPT_EVENT_TYPES
+from tests.integration.reliability.storm import in_rounds
 from tests.support import load_function, pull_messages
 
 RECEIPT_SUBSCRIPTION = "receipt-email"
@@ -116,9 +117,6 @@ def deliver_rounds(
     max_rounds: int = 10,
 ) -> StageStats:
     """Each item ``copies`` times (shuffled when ``rng``); what raises comes back next round."""
-    stats = StageStats(name, len(items), deliveries=len(items) * copies)
-    started = time.perf_counter()
-    pending = [item for item in items for _ in range(copies)]
 
     def attempt(item: T) -> str:
         try:
@@ -126,18 +124,15 @@ def deliver_rounds(
         except Exception as exc:  # Pub/Sub redelivers whatever the consumer raises
             return f"!{type(exc).__name__}"
 
-    with ThreadPoolExecutor(workers, thread_name_prefix=name) as pool:
-        while pending and stats.rounds < max_rounds:
-            stats.rounds += 1
-            if rng is not None:
-                rng.shuffle(pending)
-            answers = list(pool.map(attempt, pending))
-            stats.attempts += len(answers)
-            stats.outcomes.update(answers)
-            pending = [i for i, a in zip(pending, answers, strict=True) if a.startswith("!")]
-    stats.gave_up = len(pending)
-    stats.seconds = time.perf_counter() - started
-    return stats
+    pending = [item for item in items for _ in range(copies)]
+    run = in_rounds(
+        pending, attempt, lambda answer: not answer.startswith("!"),
+        workers=workers, shuffle=rng, max_rounds=max_rounds, name=name,
+    )  # fmt: skip
+    return StageStats(
+        name, len(items), deliveries=len(pending), attempts=run.attempts, rounds=run.rounds,
+        outcomes=run.answers, gave_up=run.left, seconds=run.seconds,
+    )  # fmt: skip
 
 
 # -- receipts -------------------------------------------------------------------------------

@@ -39,11 +39,11 @@ import json
 import random
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from google.cloud import firestore
 
@@ -271,6 +271,52 @@ def _post(service: WebhookService, delivery: Delivery) -> int:
     return service.handle("POST", "/adyen", {"Content-Type": "application/json"}, body).status
 
 
+T = TypeVar("T")
+A = TypeVar("A")
+
+
+@dataclass
+class Rounds(Generic[A]):
+    """What a run of delivery rounds did: attempts, their answers, what never got through."""
+
+    attempts: int = 0
+    rounds: int = 0
+    answers: Counter[A] = field(default_factory=Counter)
+    left: int = 0
+    seconds: float = 0.0
+
+
+def in_rounds(
+    pending: list[T],
+    attempt: Callable[[T], A],
+    done: Callable[[A], bool],
+    *,
+    workers: int,
+    shuffle: random.Random | None,
+    max_rounds: int,
+    name: str = "storm",
+) -> Rounds[A]:
+    """Attempt everything ``workers`` at a time; what is not ``done`` comes back next round.
+
+    Like a provider's retry schedule or Pub/Sub's redelivery, a refused delivery goes to
+    the back of the line instead of holding a worker; ``max_rounds`` bounds the attempts.
+    """
+    run: Rounds[A] = Rounds()
+    started = time.perf_counter()
+    with ThreadPoolExecutor(workers, thread_name_prefix=name) as pool:
+        while pending and run.rounds < max_rounds:
+            run.rounds += 1
+            if shuffle is not None:
+                shuffle.shuffle(pending)
+            answers = list(pool.map(attempt, pending))
+            run.attempts += len(answers)
+            run.answers.update(answers)
+            pending = [p for p, a in zip(pending, answers, strict=True) if not done(a)]
+    run.left = len(pending)
+    run.seconds = time.perf_counter() - started
+    return run
+
+
 def deliver(
     service: WebhookService,
     deliveries: list[Delivery],
@@ -280,26 +326,15 @@ def deliver(
     max_rounds: int = 12,
     shuffle: random.Random | None = None,
 ) -> StormStats:
-    """Post everything ``workers`` at a time; retry non-2xx answers in later rounds.
-
-    Like a provider's retry schedule, a refused delivery goes to the back of the
-    line instead of holding a worker; ``max_rounds`` bounds the attempts.
-    """
-    stats = StormStats(events=events, deliveries=len(deliveries))
-    started = time.perf_counter()
-    pending = list(deliveries)
-    with ThreadPoolExecutor(workers, thread_name_prefix="storm") as pool:
-        while pending and stats.rounds < max_rounds:
-            stats.rounds += 1
-            if shuffle is not None:
-                shuffle.shuffle(pending)
-            answers = list(pool.map(lambda d: _post(service, d), pending))
-            stats.posts += len(answers)
-            stats.statuses.update(answers)
-            pending = [d for d, s in zip(pending, answers, strict=True) if not 200 <= s < 300]
-    stats.gave_up = len(pending)
-    stats.seconds = time.perf_counter() - started
-    return stats
+    """Post everything ``workers`` at a time; retry non-2xx answers in later rounds."""
+    run = in_rounds(
+        list(deliveries), lambda d: _post(service, d), lambda status: 200 <= status < 300,
+        workers=workers, shuffle=shuffle, max_rounds=max_rounds,
+    )  # fmt: skip
+    return StormStats(
+        events=events, deliveries=len(deliveries), posts=run.attempts, rounds=run.rounds,
+        statuses=run.answers, gave_up=run.left, seconds=run.seconds,
+    )  # fmt: skip
 
 
 def deliver_storm(
