@@ -31,7 +31,7 @@ def load_function(name: str) -> Any:
     return module
 
 
-FIXTURES = ROOT.parent / "shared" / "fixtures"
+FIXTURES = ROOT / "tests" / "fixtures"
 
 
 def stripe_header(payload: bytes, secret: str, timestamp: int) -> str:

@@ -95,7 +95,7 @@ def _print(console: Console, summary: Summary, stats: dict[str, object], seconds
     )
     console.print("billing: " + ", ".join(f"{k}: {v}" for k, v in summary.modes.items()))
     console.print("run: " + "; ".join(f"{k}: {v}" for k, v in stats.items()))
-    checks = Table(title="invariants (../shared/DESIGN.md)")
+    checks = Table(title="invariants (docs/DESIGN.md)")
     checks.add_column("")
     checks.add_column("invariant")
     checks.add_column("evidence")

@@ -1,9 +1,8 @@
-"""Provider reasons -> taxonomy vocabulary, checked on the shared provider fixtures."""
+"""Provider reasons -> taxonomy vocabulary, checked on the vendored provider fixtures."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,8 +18,7 @@ from refrain.churn.taxonomy import (
 )
 from refrain.domain import DeclineCategory as DomainDeclineCategory
 from refrain.domain import classify_stripe
-
-FIXTURES = Path("/work/shared/fixtures")
+from tests.support import FIXTURES
 
 
 def _json(path: str) -> Any:
