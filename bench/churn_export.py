@@ -24,9 +24,9 @@ from refrain.churn.export import ChurnExporter, Message  # noqa: E402
 from refrain.churn.pseudonym import Pseudonymizer  # noqa: E402
 from refrain.churn.transform import SignalTransformer  # noqa: E402
 from refrain.domain.events import EventType, to_pubsub_message  # noqa: E402
-from refrain.stack.config import StackConfig  # noqa: E402
-from refrain.stack.manager import StackManager, port_open  # noqa: E402
-from refrain.stack.seed import pointed_at  # noqa: E402
+from refrain_tools.stack.config import StackConfig  # noqa: E402
+from refrain_tools.stack.manager import StackManager, port_open  # noqa: E402
+from refrain_tools.stack.seed import pointed_at  # noqa: E402
 
 N_TRANSFORM = 50_000
 N_WRITE = 10_000

@@ -28,8 +28,8 @@ from refrain.invoicing import build_invoice  # noqa: E402
 from refrain.invoicing.i18n import localizer_for  # noqa: E402
 from refrain.invoicing.pdf import render_pdf  # noqa: E402
 from refrain.invoicing.render import render_receipt  # noqa: E402
-from refrain.stack.config import StackConfig  # noqa: E402
-from refrain.stack.manager import StackManager, port_open  # noqa: E402
+from refrain_tools.stack.config import StackConfig  # noqa: E402
+from refrain_tools.stack.manager import StackManager, port_open  # noqa: E402
 
 CATALOG = load_catalog()
 LOCALES = [("SE", 13900, "SEK", "sv_SE"), ("DE", 1099, "EUR", "de_DE"),

@@ -32,15 +32,14 @@ from refrain.domain import ManualClock
 from refrain.domain.clock import utc
 from refrain.observability import get_logger
 from refrain.renewals import sandbox
-from refrain.renewals.demo import active_subscription, mixed_population
 from refrain.renewals.gateway import GatewayRouter
-from refrain.renewals.runner import InlineRenewals, RunReport
 from refrain.renewals.sandbox import SandboxGateway
-from refrain.renewals.wiring import build_inline
 from refrain.settings import CloudSettings
-from refrain.stack.config import StackConfig
-from refrain.stack.manager import StackManager
-from refrain.stack.seed import pointed_at
+from refrain_tools.renewals.inline import InlineRenewals, RunReport, build_inline
+from refrain_tools.renewals.population import active_subscription, mixed_population
+from refrain_tools.stack.config import StackConfig
+from refrain_tools.stack.manager import StackManager
+from refrain_tools.stack.seed import pointed_at
 
 START = utc(2025, 1, 1)
 RUN_AT = utc(2025, 2, 15)

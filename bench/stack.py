@@ -16,10 +16,10 @@ from pathlib import Path
 
 from refrain.adapters.firestore import build_firestore
 from refrain.adapters.pubsub import OrderedPublisher, build_publisher
-from refrain.stack.config import StackConfig
-from refrain.stack.manager import StackManager
-from refrain.stack.seed import pointed_at
 from refrain.topology import SUBSCRIPTION_EVENTS
+from refrain_tools.stack.config import StackConfig
+from refrain_tools.stack.manager import StackManager
+from refrain_tools.stack.seed import pointed_at
 
 
 def main() -> None:

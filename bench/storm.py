@@ -45,9 +45,9 @@ from tests.integration.reliability.pipeline import (  # noqa: E402
 )
 from tests.integration.reliability.storm import build_corpus  # noqa: E402
 
-from refrain.stack.config import StackConfig  # noqa: E402
-from refrain.stack.manager import StackManager  # noqa: E402
-from refrain.stack.seed import pointed_at  # noqa: E402
+from refrain_tools.stack.config import StackConfig  # noqa: E402
+from refrain_tools.stack.manager import StackManager  # noqa: E402
+from refrain_tools.stack.seed import pointed_at  # noqa: E402
 
 
 def _histogram(counter: Counter[int]) -> str:

@@ -36,12 +36,12 @@ sys.path.insert(0, str(ROOT))
 
 from tests.support import stripe_header  # noqa: E402
 
-from refrain.demo.servers import FunctionServers  # noqa: E402
 from refrain.ingest.wiring import build_webhook_service  # noqa: E402
-from refrain.stack.config import StackConfig  # noqa: E402
-from refrain.stack.manager import StackManager  # noqa: E402
-from refrain.stack.seed import pointed_at  # noqa: E402
 from refrain.topology import TOPOLOGY, Function, Topology  # noqa: E402
+from refrain_tools.demo.servers import FunctionServers  # noqa: E402
+from refrain_tools.stack.config import StackConfig  # noqa: E402
+from refrain_tools.stack.manager import StackManager  # noqa: E402
+from refrain_tools.stack.seed import pointed_at  # noqa: E402
 
 SECRET = "whsec_bench"  # local benchmark secret, not a real one
 WEBHOOK = next(f for f in TOPOLOGY.functions if f.name == "checkout_webhook")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from refrain.infra import tfgen
+from refrain_tools.infra import tfgen
 
 ROOT = Path(__file__).resolve().parent.parent
 

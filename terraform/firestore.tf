@@ -1,5 +1,5 @@
 # Firestore (native mode) is the source of truth. Indexes and TTL fields come from
-# shared/refrain/infra/firestore_spec.py through generated/topology.json.
+# tools/refrain_tools/infra/firestore_spec.py through generated/topology.json.
 
 resource "google_firestore_database" "this" {
   project     = var.project_id

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from refrain.settings import CloudSettings
-from refrain.stack.config import StackConfig
-from refrain.stack.manager import StackManager
-from refrain.stack.prerequisites import MissingPrerequisite, find_emulators
+from refrain_tools.stack.config import StackConfig
+from refrain_tools.stack.manager import StackManager
+from refrain_tools.stack.prerequisites import MissingPrerequisite, find_emulators
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_PORT_BASE = int(os.environ.get("REFRAIN_TEST_PORT_BASE", "8700"))

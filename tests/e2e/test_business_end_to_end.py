@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from refrain.demo.report import Summary
-from refrain.demo.run import DemoOptions, DemoRun
 from refrain.settings import CloudSettings
-from refrain.stack.manager import StackManager
+from refrain_tools.demo.report import Summary
+from refrain_tools.demo.run import DemoOptions, DemoRun
+from refrain_tools.stack.manager import StackManager
 
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 # Environment values that must never reach a log line (secrets, keys, the pepper).

@@ -11,12 +11,12 @@ from google.cloud import pubsub_v1  # type: ignore[attr-defined]
 
 from refrain.adapters.pubsub import OrderedPublisher, build_publisher, build_subscriber
 from refrain.settings import CloudSettings
-from refrain.stack.provision import subscription_request
 from refrain.topology import (
     SUBSCRIPTION_EVENTS,
     TOPOLOGY,
     dead_letter_hold_subscription,
 )
+from refrain_tools.stack.provision import subscription_request
 
 
 def _pull_once(

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from refrain.adapters.ses import OutgoingMail, SesMailer, build_ses
 from refrain.settings import CloudSettings
-from refrain.stack.config import StackConfig
-from refrain.stack.mailbox import sent_mail
-from refrain.stack.manager import StackManager
+from refrain_tools.stack.config import StackConfig
+from refrain_tools.stack.mailbox import sent_mail
+from refrain_tools.stack.manager import StackManager
 
 
 def test_send_then_read_back(cloud: CloudSettings, stack: StackManager) -> None:

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from refrain.stack.config import StackConfig
-from refrain.stack.manager import StackManager, group_alive, port_open
+from refrain_tools.stack.config import StackConfig
+from refrain_tools.stack.manager import StackManager, group_alive, port_open
 from tests.conftest import TEST_PORT_BASE, require_emulators
 
 

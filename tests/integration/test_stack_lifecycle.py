@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from refrain.stack.manager import group_alive, port_open
+from refrain_tools.stack.manager import group_alive, port_open
 from tests.conftest import TEST_PORT_BASE, require_emulators
 
-REFRAIN = [sys.executable, "-m", "refrain.cli"]
+REFRAIN = [sys.executable, "-m", "refrain_tools.cli"]
 
 
 def _run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:

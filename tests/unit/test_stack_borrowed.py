@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from refrain.stack.config import StackConfig
-from refrain.stack.manager import RunningService, StackError, StackManager
+from refrain_tools.stack.config import StackConfig
+from refrain_tools.stack.manager import RunningService, StackError, StackManager
 
 
 class _Recording(StackManager):

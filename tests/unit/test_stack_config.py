@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from refrain.stack import prerequisites
-from refrain.stack.config import StackConfig
+from refrain_tools.stack import prerequisites
+from refrain_tools.stack.config import StackConfig
 
 
 def test_ports_follow_the_base_and_do_not_collide() -> None:
@@ -40,6 +40,6 @@ def test_missing_emulators_say_exactly_what_to_install(
 
 
 def test_missing_java_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("refrain.stack.prerequisites.shutil.which", lambda name: None)
+    monkeypatch.setattr("refrain_tools.stack.prerequisites.shutil.which", lambda name: None)
     with pytest.raises(prerequisites.MissingPrerequisite, match="Java 17"):
         prerequisites.find_emulators()

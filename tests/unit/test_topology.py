@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import pytest
 
-from refrain.stack.provision import subscription_request
 from refrain.topology import (
     CHURN_EXPORT_SUBSCRIPTION,
     EXPORT_FLUSHES,
@@ -14,6 +13,7 @@ from refrain.topology import (
     Topic,
     Topology,
 )
+from refrain_tools.stack.provision import subscription_request
 
 
 def test_every_subscription_has_its_own_dead_letter_topic() -> None:

@@ -1,6 +1,6 @@
 """Firestore and Pub/Sub glue for the renewal tick and the charge worker.
 
-The due query (one composite index, see refrain.infra.firestore_spec):
+The due query (one composite index, see refrain_tools.infra.firestore_spec):
 
     subscriptions where billing_mode == "merchant_managed"
                     and state in (trialing, active, past_due, on_hold, paused)

@@ -2,7 +2,7 @@
 
 History is the ledger itself: every `outbox` entry names its subscription, so
 one indexed query (subscription_id ==, ordered by created_at; the composite
-index is declared in refrain.infra.firestore_spec) lists every input ever
+index is declared in refrain_tools.infra.firestore_spec) lists every input ever
 applied, refused or ignored for a subscription, with the events it produced.
 """
 

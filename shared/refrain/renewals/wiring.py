@@ -21,7 +21,6 @@ from refrain.clocks import clock_from_env
 from refrain.domain.clock import Clock
 from refrain.observability import Logger, get_logger
 from refrain.renewals.gateway import GatewayCharge, GatewayRouter, PaymentGateway
-from refrain.renewals.runner import InlineQueue, InlineRenewals
 from refrain.renewals.sandbox import SandboxGateway
 from refrain.renewals.tick import ChargeQueue, TickService
 from refrain.renewals.worker import ChargeWorker
@@ -115,26 +114,3 @@ def build_renewals(
         crash_after_gateway=crash_after_gateway,
     )
     return Renewals(tick, worker)
-
-
-def build_inline(
-    cloud: CloudSettings | None = None,
-    *,
-    clock: Clock | None = None,
-    gateways: GatewayRouter | None = None,
-    log: Logger | None = None,
-    concurrency: int = 1,
-    duplicate: bool = False,
-) -> InlineRenewals:
-    """Tick + worker with an in-process queue (CLI, simulation, bench)."""
-    clock = clock or clock_from_env()
-    queue = InlineQueue()
-    renewals = build_renewals(cloud, clock=clock, gateways=gateways, queue=queue, log=log)
-    return InlineRenewals(
-        renewals.tick,
-        queue,
-        renewals.worker,
-        clock,
-        concurrency=concurrency,
-        duplicate=duplicate,
-    )

@@ -19,10 +19,10 @@ from refrain.adapters.bigquery import build_bigquery
 from refrain.adapters.bigquery_signals import SnapshotWriter
 from refrain.adapters.pubsub import OrderedPublisher, build_publisher
 from refrain.churn.export import Message, PoisonMessage
-from refrain.cli import main as cli
 from refrain.domain.events import DomainEvent, EventType, to_pubsub_message
 from refrain.settings import CloudSettings
 from refrain.topology import ANALYTICS_DATASET, SUBSCRIPTION_EVENTS
+from refrain_tools.cli import main as cli
 from tests.support import load_function
 from tests.unit.churn.factory import T0, sample_event
 from tests.unit.churn.test_transform import EXPECTED

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from refrain import packaging
 from refrain.topology import TOPOLOGY
+from refrain_tools import packaging
 from tests.support import ROOT
 
 SOURCES = sorted({f.source for f in TOPOLOGY.functions})

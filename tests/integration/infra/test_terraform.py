@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from refrain.infra import tfgen
-from refrain.infra.firestore_spec import COMPOSITE_INDEXES, TTL_FIELDS
 from refrain.topology import SCHEDULED_TOPICS, TOPOLOGY, dead_letter_hold_subscription
+from refrain_tools.infra import tfgen
+from refrain_tools.infra.firestore_spec import COMPOSITE_INDEXES, TTL_FIELDS
 from tests.integration.infra.conftest import TERRAFORM_DIR, CheckovReport, terraform_env
 
 CHECKOV_BUDGET_S = 60

@@ -19,8 +19,8 @@ from refrain.collections import CUSTOMERS, INVOICES, RECEIPT_SENDS
 from refrain.domain import DomainEvent, UnknownMarket, to_pubsub_message
 from refrain.invoicing import RetryLater
 from refrain.settings import CloudSettings
-from refrain.stack.mailbox import sent_raw_mail
-from refrain.stack.manager import StackManager
+from refrain_tools.stack.mailbox import sent_raw_mail
+from refrain_tools.stack.manager import StackManager
 from tests.support import load_function
 from tests.unit.invoicing.factories import (
     charge_refunded,

@@ -15,13 +15,13 @@ from google.cloud import firestore, pubsub_v1  # type: ignore[attr-defined]
 from refrain.adapters.firestore import build_firestore
 from refrain.adapters.firestore_ledger import FirestoreLedger
 from refrain.adapters.pubsub import build_subscriber
-from refrain.cli import main
 from refrain.domain import load_catalog
 from refrain.domain.clock import utc
 from refrain.domain.inputs import CheckoutCompleted
 from refrain.domain.subscription import BillingMode, Subscription
 from refrain.ingest.ledger import LedgerCommand, LedgerStatus
 from refrain.settings import CloudSettings
+from refrain_tools.cli import main
 
 T0 = utc(2025, 1, 1)
 

@@ -25,9 +25,9 @@ from refrain.adapters.firestore import build_firestore
 from refrain.adapters.firestore_ledger import events_of
 from refrain.collections import CHARGES, INVOICES, OUTBOX, RECEIPT_SENDS
 from refrain.settings import CloudSettings
-from refrain.stack.config import StackConfig
-from refrain.stack.mailbox import sent_raw_mail
 from refrain.topology import ANALYTICS_DATASET, CHURN_EXPORT_SUBSCRIPTION, RECEIPT_EVENT_TYPES
+from refrain_tools.stack.config import StackConfig
+from refrain_tools.stack.mailbox import sent_raw_mail
 from tests.integration.reliability.downstream import (
     RECEIPT_SUBSCRIPTION,
     ChurnStats,

@@ -55,8 +55,8 @@ from refrain.ingest.service import WebhookService
 from refrain.ingest.wiring import build_webhook_service
 from refrain.renewals import sandbox
 from refrain.settings import CloudSettings
-from refrain.simulator import events
-from refrain.simulator.signing import adyen_request, stripe_signature
+from refrain_tools.simulator import events
+from refrain_tools.simulator.signing import adyen_request, stripe_signature
 
 STRIPE_SECRET = "whsec_refrain_storm"  # a local test secret, not a real one
 ADYEN_KEY = "44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056"

@@ -42,9 +42,9 @@ from refrain.invoicing import ReceiptConfig
 from refrain.invoicing.errors import SendInProgress
 from refrain.invoicing.receipts import ReceiptService
 from refrain.settings import CloudSettings
-from refrain.stack.mailbox import sent_raw_mail
-from refrain.stack.manager import StackManager
 from refrain.topology import ANALYTICS_DATASET, CHURN_EXPORT_SUBSCRIPTION, SUBSCRIPTION_EVENTS
+from refrain_tools.stack.mailbox import sent_raw_mail
+from refrain_tools.stack.manager import StackManager
 from tests.unit.churn.factory import sample_event
 from tests.unit.invoicing.factories import T0, invoice_paid
 

@@ -38,14 +38,15 @@ from refrain.adapters.pubsub_relay import PubSubRelay, sweep_outbox
 from refrain.collections import CUSTOMERS, INVOICES, OUTBOX, WEBHOOK_AUDIT
 from refrain.ingest.service import WebhookService
 from refrain.renewals import sandbox
-from refrain.renewals.demo import active_subscription
 from refrain.renewals.gateway import GatewayRouter
 from refrain.renewals.sandbox import SandboxGateway
-from refrain.renewals.wiring import build_inline, build_renewals
+from refrain.renewals.wiring import build_renewals
 from refrain.settings import CloudSettings
-from refrain.stack.mailbox import sent_raw_mail
-from refrain.stack.manager import StackManager
 from refrain.topology import CHURN_EXPORT_SUBSCRIPTION
+from refrain_tools.renewals.inline import build_inline
+from refrain_tools.renewals.population import active_subscription
+from refrain_tools.stack.mailbox import sent_raw_mail
+from refrain_tools.stack.manager import StackManager
 from tests.integration.reliability.storm import (
     Delivery,
     build_corpus,

@@ -33,16 +33,16 @@ from refrain.churn.export import ChurnExporter, Message, PoisonMessage
 from refrain.churn.rows import SignalRow
 from refrain.churn.transform import Skip
 from refrain.churn.wiring import BatchFlush, build_flush
-from refrain.cli import main
 from refrain.domain.events import EventType, to_pubsub_message
 from refrain.settings import CloudSettings
-from refrain.stack.provision import subscription_request
 from refrain.topology import (
     ANALYTICS_DATASET,
     CHURN_EXPORT_SUBSCRIPTION,
     SUBSCRIPTION_EVENTS,
     TOPOLOGY,
 )
+from refrain_tools.cli import main
+from refrain_tools.stack.provision import subscription_request
 from tests.unit.churn.factory import sample_event
 
 FAST = "churn-export-fast"

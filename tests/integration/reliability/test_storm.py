@@ -11,7 +11,7 @@ from refrain.churn.export import EXPORTED_EVENT_TYPES
 from refrain.domain.events import EventType
 from refrain.renewals import sandbox
 from refrain.settings import CloudSettings
-from refrain.stack.manager import StackManager
+from refrain_tools.stack.manager import StackManager
 from tests.integration.reliability.pipeline import event_deficit, figures, run_pipeline
 from tests.integration.reliability.storm import build_corpus
 

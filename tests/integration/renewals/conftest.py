@@ -13,10 +13,9 @@ from refrain.domain import ManualClock
 from refrain.domain.clock import utc
 from refrain.observability import get_logger
 from refrain.renewals.gateway import GatewayRouter, PaymentGateway
-from refrain.renewals.runner import InlineRenewals
 from refrain.renewals.sandbox import SandboxGateway
-from refrain.renewals.wiring import build_inline
 from refrain.settings import CloudSettings
+from refrain_tools.renewals.inline import InlineRenewals, build_inline
 
 START = utc(2025, 1, 1)
 

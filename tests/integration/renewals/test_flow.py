@@ -19,11 +19,11 @@ from refrain.ingest.ledger import LedgerCommand, LedgerStatus
 from refrain.ingest.routes import WebhookSettings
 from refrain.ingest.wiring import build_webhook_service
 from refrain.renewals import sandbox
-from refrain.renewals.demo import active_subscription
 from refrain.renewals.messages import ChargeMessage, TimerKind
 from refrain.settings import CloudSettings
-from refrain.simulator import events
-from refrain.simulator.signing import stripe_signature
+from refrain_tools.renewals.population import active_subscription
+from refrain_tools.simulator import events
+from refrain_tools.simulator.signing import stripe_signature
 from tests.integration.renewals.conftest import START, Rig
 from tests.support import load_function, pull_messages
 
@@ -204,7 +204,7 @@ def test_unknown_and_expired_subscriptions_are_acked_unchanged(rig: Rig) -> None
 def test_cli_runs_a_tick_and_the_charges_inline(rig: Rig) -> None:
     from click.testing import CliRunner
 
-    from refrain.cli import main
+    from refrain_tools.cli import main
 
     seed_subscriptions(
         rig.db, [active_subscription("sub_cli", payment_method_ref=sandbox.OK, period_start=START)]

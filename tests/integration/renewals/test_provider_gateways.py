@@ -14,9 +14,9 @@ from refrain.collections import CHARGES, OUTBOX
 from refrain.domain import Money, State, Subscription
 from refrain.domain.clock import utc
 from refrain.domain.declines import DeclineCategory
-from refrain.renewals.demo import active_subscription
 from refrain.renewals.gateway import ChargeStatus, GatewayCharge, GatewayUnavailable
 from refrain.settings import CloudSettings
+from refrain_tools.renewals.population import active_subscription
 from tests.integration.renewals.conftest import START, make_rig
 from tests.integration.renewals.providers import ProviderState, provider_server
 

@@ -16,8 +16,8 @@ from refrain.adapters.firestore_ledger import events_of
 from refrain.adapters.firestore_renewals import seed_subscriptions
 from refrain.collections import CHARGES, OUTBOX, SUBSCRIPTIONS
 from refrain.domain import DEFAULT_POLICY
-from refrain.renewals.demo import mixed_population
 from refrain.settings import CloudSettings
+from refrain_tools.renewals.population import mixed_population
 from tests.integration.renewals.conftest import START, make_rig
 from tests.unit.renewals.expectation import expected_counts
 

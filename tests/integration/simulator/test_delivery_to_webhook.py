@@ -14,7 +14,7 @@ from werkzeug.serving import make_server
 from refrain.adapters.firestore import build_firestore
 from refrain.domain import load_catalog
 from refrain.settings import CloudSettings
-from refrain.simulator import DeliveryPolicy, WebhookSender, events
+from refrain_tools.simulator import DeliveryPolicy, WebhookSender, events
 from tests.integration.webhooks.conftest import ADYEN_KEY, SOURCE, STRIPE_SECRET
 
 CATALOG = load_catalog()

@@ -16,7 +16,7 @@ from refrain.domain import ManualClock
 from refrain.domain.declines import DeclineCategory
 from refrain.domain.money import Money
 from refrain.renewals.gateway import ChargeStatus, GatewayCharge, GatewayUnavailable
-from refrain.simulator import DeliveryPolicy, GatewaySimulator, Kind, WebhookSender
+from refrain_tools.simulator import DeliveryPolicy, GatewaySimulator, Kind, WebhookSender
 
 ANCHOR = datetime(2026, 2, 1, tzinfo=UTC)
 NOW = datetime(2026, 2, 1, 6, tzinfo=UTC)

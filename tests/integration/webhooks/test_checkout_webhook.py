@@ -211,7 +211,7 @@ def test_payment_before_its_subscription_exists_is_422_then_replayable(
     assert webhook.post_stripe(checkout(days_ago=2)).status_code == 200
     from click.testing import CliRunner
 
-    from refrain.cli import main
+    from refrain_tools.cli import main
 
     monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", STRIPE_SECRET)
     result = CliRunner().invoke(main, ["webhooks", "replay", "--failed"])

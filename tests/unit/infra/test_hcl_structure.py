@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from refrain.infra import hclcheck
+from refrain_tools.infra import hclcheck
 from tests.support import ROOT
 
 TERRAFORM = ROOT / "terraform"

@@ -8,8 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from refrain.infra import tfgen
-from refrain.infra.firestore_spec import COMPOSITE_INDEXES, TTL_FIELDS
 from refrain.topology import (
     SCHEDULED_TOPICS,
     TOPOLOGY,
@@ -19,6 +17,8 @@ from refrain.topology import (
     Topology,
     dead_letter_hold_subscription,
 )
+from refrain_tools.infra import tfgen
+from refrain_tools.infra.firestore_spec import COMPOSITE_INDEXES, TTL_FIELDS
 from tests.support import ROOT
 
 

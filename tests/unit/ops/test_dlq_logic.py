@@ -8,14 +8,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from refrain.ops.dlq import (
+from refrain.topology import TOPOLOGY, dead_letter_hold_subscription
+from refrain_tools.ops.dlq import (
     REPLAY_FOR,
     DeadLetter,
     replay_attributes,
     replay_order,
     routes,
 )
-from refrain.topology import TOPOLOGY, dead_letter_hold_subscription
 
 
 def test_every_subscription_has_a_route_back_to_its_own_topic() -> None:

@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from refrain.domain import ManualClock, Subscription
 from refrain.observability import get_logger
 from refrain.renewals.gateway import GatewayRouter, PaymentGateway
-from refrain.renewals.runner import InlineQueue, InlineRenewals
 from refrain.renewals.sandbox import SandboxGateway
 from refrain.renewals.tick import TickService
 from refrain.renewals.worker import ChargeWorker
+from refrain_tools.renewals.inline import InlineQueue, InlineRenewals
 from tests.unit.renewals.fakes import ListAnnouncer, MemoryDueSource, MemoryLedger, MemoryPending
 
 

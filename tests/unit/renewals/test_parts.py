@@ -14,9 +14,9 @@ from refrain.domain import ManualClock, Money
 from refrain.domain.clock import utc
 from refrain.domain.declines import DeclineCategory
 from refrain.renewals import sandbox
-from refrain.renewals.demo import active_subscription
 from refrain.renewals.gateway import ChargeStatus, GatewayCharge, GatewayUnavailable
 from refrain.renewals.messages import BadMessage, ChargeMessage, TimerKind
+from refrain_tools.renewals.population import active_subscription
 from tests.unit.renewals.harness import harness
 
 ANCHOR = utc(2025, 4, 1)

@@ -13,7 +13,7 @@ from datetime import timedelta
 
 from refrain.domain import DEFAULT_POLICY, ManualClock
 from refrain.domain.clock import utc
-from refrain.renewals.demo import mixed_population
+from refrain_tools.renewals.population import mixed_population
 from tests.unit.renewals.expectation import expected_counts
 from tests.unit.renewals.harness import harness
 

@@ -11,9 +11,9 @@ from refrain.domain.clock import utc
 from refrain.domain.machine import due_timers
 from refrain.ingest.ledger import LedgerCommand, LedgerStatus
 from refrain.renewals import sandbox
-from refrain.renewals.demo import active_subscription
 from refrain.renewals.gateway import GatewayCharge, GatewayUnavailable
 from refrain.renewals.messages import ChargeMessage
+from refrain_tools.renewals.population import active_subscription
 from tests.unit.renewals.harness import Harness, harness
 
 START = utc(2025, 3, 1)

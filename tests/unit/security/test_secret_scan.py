@@ -86,6 +86,6 @@ def test_no_secret_outside_the_reviewed_baseline() -> None:
 
 def test_the_baseline_holds_only_test_and_demo_values() -> None:
     """A production path in the baseline would whitelist a real secret forever."""
-    allowed = ("tests/", "bench/", "shared/refrain/demo/", "shared/refrain/simulator/")
+    allowed = ("tests/", "bench/", "tools/refrain_tools/demo/", "tools/refrain_tools/simulator/")
     listed = {name for name, _, _ in baseline()}
     assert all(name.startswith(allowed) for name in listed), sorted(listed)

@@ -14,8 +14,8 @@ import pytest
 from refrain.domain.money import Money
 from refrain.providers.adyen_webhook import notification_items, verify_adyen
 from refrain.providers.stripe_signature import verify_stripe
-from refrain.simulator import events
-from refrain.simulator.delivery import DeliveryPolicy, WebhookSender
+from refrain_tools.simulator import events
+from refrain_tools.simulator.delivery import DeliveryPolicy, WebhookSender
 
 SECRET = "whsec_sim"
 KEY = "44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056"

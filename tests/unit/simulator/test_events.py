@@ -22,7 +22,7 @@ from refrain.domain.inputs import (
 from refrain.domain.money import Money
 from refrain.providers.adyen_webhook import normalise_adyen_item
 from refrain.providers.stripe_events import normalise_stripe
-from refrain.simulator import events
+from refrain_tools.simulator import events
 
 CATALOG = load_catalog()
 AT = datetime(2026, 3, 14, 9, 30, tzinfo=UTC)

@@ -11,10 +11,10 @@ from refrain.domain.money import Money
 from refrain.ingest.rejections import BadSignature, StaleTimestamp
 from refrain.providers.adyen_webhook import notification_items, verify_adyen
 from refrain.providers.stripe_signature import verify_stripe
-from refrain.simulator import events
-from refrain.simulator.outcomes import EXPIRED, INSUFFICIENT_FUNDS, STOLEN, Kind, decide
-from refrain.simulator.protocol import parse_reference, parse_stripe_form
-from refrain.simulator.signing import adyen_request, stripe_signature
+from refrain_tools.simulator import events
+from refrain_tools.simulator.outcomes import EXPIRED, INSUFFICIENT_FUNDS, STOLEN, Kind, decide
+from refrain_tools.simulator.protocol import parse_reference, parse_stripe_form
+from refrain_tools.simulator.signing import adyen_request, stripe_signature
 
 SECRET = "whsec_sim"
 KEY = "44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056"

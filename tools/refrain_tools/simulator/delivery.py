@@ -35,7 +35,7 @@ from typing import Any
 
 import requests
 
-from refrain.simulator.signing import adyen_request, stripe_signature
+from refrain_tools.simulator.signing import adyen_request, stripe_signature
 
 Transport = Callable[[str, bytes, dict[str, str], float], int]
 """POST (url, body, headers, timeout) → HTTP status; raises OSError / RequestException."""

@@ -23,7 +23,10 @@ from pathlib import Path
 
 from refrain.care.actions import Action, CareRequest, CareService, new_request_id
 from refrain.clocks import CLOCK_FILE_ENV, FileClock
-from refrain.demo.business import (
+from refrain.domain.catalog import load_catalog
+from refrain.settings import CloudSettings
+from refrain.topology import EXPORT_FLUSHES, FEATURE_SNAPSHOTS, RENEWAL_TICKS
+from refrain_tools.demo.business import (
     Business,
     Customer,
     chargeback_event,
@@ -31,8 +34,8 @@ from refrain.demo.business import (
     refund_event,
     signup_event,
 )
-from refrain.demo.quiet import wait_for_entries, wait_quiet
-from refrain.demo.report import (
+from refrain_tools.demo.quiet import wait_for_entries, wait_quiet
+from refrain_tools.demo.report import (
     Summary,
     check_charges,
     check_dead_letters,
@@ -42,12 +45,9 @@ from refrain.demo.report import (
     summarise_signals,
     summarise_subscriptions,
 )
-from refrain.demo.servers import FunctionServers
-from refrain.domain.catalog import load_catalog
-from refrain.settings import CloudSettings
-from refrain.simulator import DeliveryPolicy, GatewaySimulator, WebhookSender
-from refrain.stack.manager import StackManager
-from refrain.topology import EXPORT_FLUSHES, FEATURE_SNAPSHOTS, RENEWAL_TICKS
+from refrain_tools.demo.servers import FunctionServers
+from refrain_tools.simulator import DeliveryPolicy, GatewaySimulator, WebhookSender
+from refrain_tools.stack.manager import StackManager
 
 STRIPE_SECRET = "whsec_demo_local_only"  # noqa: S105 - the demo's own local endpoint secret
 ADYEN_KEY = "44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056"  # Adyen's test key
@@ -186,8 +186,8 @@ class DemoRun:
     def summarise(self) -> tuple[Summary, dict[str, object]]:
         from refrain.adapters.bigquery import build_bigquery
         from refrain.adapters.pubsub import build_subscriber
-        from refrain.ops.dlq import DeadLetterQueue, routes
-        from refrain.stack.mailbox import sent_raw_mail
+        from refrain_tools.ops.dlq import DeadLetterQueue, routes
+        from refrain_tools.stack.mailbox import sent_raw_mail
 
         summary = Summary()
         summarise_subscriptions(self.db, summary)

@@ -6,11 +6,11 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from refrain.demo.smoke import run_smoke
-from refrain.stack.config import StackConfig
-from refrain.stack.manager import StackError, StackManager
-from refrain.stack.prerequisites import MissingPrerequisite
-from refrain.stack.seed import pointed_at
+from refrain_tools.demo.smoke import run_smoke
+from refrain_tools.stack.config import StackConfig
+from refrain_tools.stack.manager import StackError, StackManager
+from refrain_tools.stack.prerequisites import MissingPrerequisite
+from refrain_tools.stack.seed import pointed_at
 
 
 def run() -> None:

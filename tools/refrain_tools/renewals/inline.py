@@ -17,10 +17,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from refrain.clocks import clock_from_env
 from refrain.domain.clock import Clock
+from refrain.observability import Logger
+from refrain.renewals.gateway import GatewayRouter
 from refrain.renewals.messages import ChargeMessage
 from refrain.renewals.tick import TickService
+from refrain.renewals.wiring import build_renewals
 from refrain.renewals.worker import ChargeWorker, WorkerReport
+from refrain.settings import CloudSettings
 
 
 @dataclass
@@ -115,3 +120,26 @@ class InlineRenewals:
             report.outcomes[r.outcome] += 1
             report.events.update(e.type.value for e in r.events)
         report.reports.extend(reports)
+
+
+def build_inline(
+    cloud: CloudSettings | None = None,
+    *,
+    clock: Clock | None = None,
+    gateways: GatewayRouter | None = None,
+    log: Logger | None = None,
+    concurrency: int = 1,
+    duplicate: bool = False,
+) -> InlineRenewals:
+    """Tick + worker with an in-process queue (CLI, simulation, bench)."""
+    clock = clock or clock_from_env()
+    queue = InlineQueue()
+    renewals = build_renewals(cloud, clock=clock, gateways=gateways, queue=queue, log=log)
+    return InlineRenewals(
+        renewals.tick,
+        queue,
+        renewals.worker,
+        clock,
+        concurrency=concurrency,
+        duplicate=duplicate,
+    )

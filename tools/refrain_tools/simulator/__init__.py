@@ -5,9 +5,14 @@ signed delivery with retries, duplicates and reordering; ``GatewaySimulator``:
 the payments API the renewal adapters call, which also emits the webhooks.
 """
 
-from refrain.simulator.delivery import DeliveryPolicy, DeliveryRecord, DeliveryStats, WebhookSender
-from refrain.simulator.gateway import ChargeRecord, GatewaySimulator
-from refrain.simulator.outcomes import Kind, decide
+from refrain_tools.simulator.delivery import (
+    DeliveryPolicy,
+    DeliveryRecord,
+    DeliveryStats,
+    WebhookSender,
+)
+from refrain_tools.simulator.gateway import ChargeRecord, GatewaySimulator
+from refrain_tools.simulator.outcomes import Kind, decide
 
 __all__ = [
     "ChargeRecord",

@@ -6,9 +6,9 @@ import json
 
 import click
 
-from refrain.stack.config import StackConfig
-from refrain.stack.manager import StackError, StackManager
-from refrain.stack.prerequisites import MissingPrerequisite
+from refrain_tools.stack.config import StackConfig
+from refrain_tools.stack.manager import StackError, StackManager
+from refrain_tools.stack.prerequisites import MissingPrerequisite
 
 
 def _manager() -> StackManager:
@@ -78,6 +78,6 @@ def reset() -> None:
 @stack.command()
 def smoke() -> None:
     """Start the stack, exercise every service through the real clients, stop what it started."""
-    from refrain.cli.smoke import run
+    from refrain_tools.cli.smoke import run
 
     run()

@@ -1,4 +1,4 @@
-"""`refrain dlq`: list and replay dead-lettered messages (logic in refrain.ops.dlq)."""
+"""`refrain dlq`: list and replay dead-lettered messages (logic in refrain_tools.ops.dlq)."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ that message once more on the next run, equally harmless.
 
 def _queue() -> Any:
     from refrain.adapters.pubsub import build_ordered_publisher, build_subscriber
-    from refrain.ops.dlq import DeadLetterQueue
+    from refrain_tools.ops.dlq import DeadLetterQueue
 
     settings = CloudSettings()
     publisher = build_ordered_publisher(settings)
@@ -36,7 +36,7 @@ def _queue() -> Any:
 
 
 def _routes(topic: str | None) -> list[Any]:
-    from refrain.ops.dlq import routes
+    from refrain_tools.ops.dlq import routes
 
     try:
         return routes(only=topic)

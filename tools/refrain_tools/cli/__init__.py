@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import click
 
-from refrain.cli.demo import demo
-from refrain.cli.dlq import dlq
-from refrain.cli.exports import exports
-from refrain.cli.renewals import renewals
-from refrain.cli.stack import stack
-from refrain.cli.subscriptions import subscriptions
-from refrain.cli.webhooks import webhooks
-from refrain.infra.commands import package
+from refrain_tools.cli.demo import demo
+from refrain_tools.cli.dlq import dlq
+from refrain_tools.cli.exports import exports
+from refrain_tools.cli.renewals import renewals
+from refrain_tools.cli.stack import stack
+from refrain_tools.cli.subscriptions import subscriptions
+from refrain_tools.cli.webhooks import webhooks
+from refrain_tools.infra.commands import package
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -15,7 +15,7 @@ Serves, on 127.0.0.1:
 Both honour ``Idempotency-Key``: the same key gets the stored answer (Stripe
 adds ``Idempotent-Replayed: true``; a Stripe key reused with other parameters
 gets 400 ``idempotency_error``) and moves no money. Outcomes follow the table
-in :mod:`refrain.simulator.outcomes`. Like the real providers, each new charge
+in :mod:`refrain_tools.simulator.outcomes`. Like the real providers, each new charge
 is also reported asynchronously (payment_intent.succeeded / payment_failed,
 AUTHORISATION) through the attached :class:`WebhookSender`, stamped with the
 simulated clock.
@@ -38,10 +38,10 @@ from typing import Any
 from refrain.domain.clock import Clock, SystemClock
 from refrain.domain.money import Money
 from refrain.domain.provider_amounts import from_provider_amount
-from refrain.simulator import events
-from refrain.simulator.delivery import WebhookSender
-from refrain.simulator.outcomes import Decision, Kind, decide
-from refrain.simulator.protocol import (
+from refrain_tools.simulator import events
+from refrain_tools.simulator.delivery import WebhookSender
+from refrain_tools.simulator.outcomes import Decision, Kind, decide
+from refrain_tools.simulator.protocol import (
     KEY_REUSED,
     Answer,
     adyen_error,

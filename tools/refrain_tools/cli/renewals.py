@@ -23,7 +23,7 @@ def renewals() -> None:
 @click.option("--concurrency", default=8, show_default=True, type=click.IntRange(1, 64))
 def run(at: str, concurrency: int) -> None:
     """Tick at TIME and charge everything due, inline (no Pub/Sub push needed)."""
-    from refrain.renewals.wiring import build_inline
+    from refrain_tools.renewals.inline import build_inline
 
     when = _parse(at)
     inline = build_inline(clock=FixedClock(when), concurrency=concurrency)

@@ -11,12 +11,12 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from refrain.demo.report import Summary, revenue_lines
-from refrain.demo.run import DemoOptions, DemoRun
-from refrain.stack.config import StackConfig
-from refrain.stack.manager import StackError, StackManager
-from refrain.stack.prerequisites import MissingPrerequisite
-from refrain.stack.seed import pointed_at
+from refrain_tools.demo.report import Summary, revenue_lines
+from refrain_tools.demo.run import DemoOptions, DemoRun
+from refrain_tools.stack.config import StackConfig
+from refrain_tools.stack.manager import StackError, StackManager
+from refrain_tools.stack.prerequisites import MissingPrerequisite
+from refrain_tools.stack.seed import pointed_at
 
 
 @click.command()

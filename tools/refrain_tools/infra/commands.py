@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from refrain.packaging import PackagingError, build_project
+from refrain_tools.packaging import PackagingError, build_project
 
 
 def _project_root() -> Path:

@@ -21,9 +21,7 @@ from pathlib import Path
 
 from refrain.topology import TOPOLOGY, Function
 
-EXPORT_COMMAND = ("export", "--frozen", "--no-dev", "--no-hashes", "--no-emit-project")
-# Local tooling that never runs in a deployed function.
-EXCLUDED_SUBPACKAGES = frozenset({"stack", "demo", "cli"})
+EXPORT_COMMAND = ("export", "--frozen", "--no-default-groups", "--no-hashes", "--no-emit-project")
 _SKIPPED_DIRS = frozenset({"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", "tests"})
 _SKIPPED_SUFFIXES = (".pyc", ".pyo", ".swp", "~")
 _SKIPPED_NAMES = frozenset({".DS_Store", "requirements.txt"})
@@ -91,10 +89,7 @@ def archive_entries(
     for path in _walk(function_dir):
         entries[path.relative_to(function_dir).as_posix()] = path.read_bytes()
     for path in _walk(library_dir):
-        relative = path.relative_to(library_dir)
-        if relative.parts[0] in EXCLUDED_SUBPACKAGES:
-            continue
-        name = f"refrain/{relative.as_posix()}"
+        name = f"refrain/{path.relative_to(library_dir).as_posix()}"
         if name in entries:
             raise PackagingError(f"{function_dir} shadows the library file {name}")
         entries[name] = path.read_bytes()

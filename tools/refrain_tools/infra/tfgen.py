@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from refrain.infra.firestore_spec import COMPOSITE_INDEXES, TTL_FIELDS
 from refrain.topology import (
     SCHEDULED_TOPICS,
     TOPOLOGY,
@@ -23,6 +22,7 @@ from refrain.topology import (
     Topology,
     dead_letter_hold_subscription,
 )
+from refrain_tools.infra.firestore_spec import COMPOSITE_INDEXES, TTL_FIELDS
 
 TOPOLOGY_JSON = Path("terraform/generated/topology.json")
 SCHEMA_DIR = Path("terraform/modules/analytics/schemas")

@@ -16,10 +16,10 @@ from typing import Any
 
 from refrain.domain.catalog import Catalog
 from refrain.domain.money import Money
-from refrain.simulator import events
+from refrain_tools.simulator import events
 
 MARKETS = ("SE", "DE", "GB", "US", "JP", "BR", "KW", "FR", "MX", "IN")
-# How cards behave at renewal (see refrain.simulator.outcomes), with weights.
+# How cards behave at renewal (see refrain_tools.simulator.outcomes), with weights.
 CARD_MIX = (
     ("ok", 70),
     ("flaky_2", 12),  # declines twice, then pays: dunning recovers it

@@ -6,7 +6,7 @@ reader expects; the event time (`created` / `eventDate`) comes from the
 caller's clock so months can pass in seconds. Amounts are :class:`Money` and
 are converted with each provider's own amount rules (JPY, KWD, ...).
 
-The Adyen factories live in :mod:`refrain.simulator.adyen_events` and are
+The Adyen factories live in :mod:`refrain_tools.simulator.adyen_events` and are
 re-exported here. Ids are derived from a process-wide counter, so two calls never collide;
 pass ids explicitly when a test needs to know them.
 """
@@ -20,7 +20,7 @@ from typing import Any
 from refrain.domain.clock import basic_utc_stamp
 from refrain.domain.money import Money
 from refrain.domain.provider_amounts import to_provider_amount
-from refrain.simulator.adyen_events import (
+from refrain_tools.simulator.adyen_events import (
     ADYEN_MERCHANT_ACCOUNT,
     adyen_chargeback,
     adyen_checkout,

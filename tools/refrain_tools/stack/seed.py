@@ -9,8 +9,8 @@ from collections.abc import Iterator, Mapping
 import requests
 
 from refrain.settings import CloudSettings
-from refrain.stack.config import StackConfig
 from refrain.topology import TOPOLOGY
+from refrain_tools.stack.config import StackConfig
 
 
 @contextlib.contextmanager
@@ -33,7 +33,7 @@ def provision_everything(config: StackConfig, push_endpoints: Mapping[str, str])
     from refrain.adapters.bigquery import build_bigquery, ensure_dataset
     from refrain.adapters.pubsub import build_publisher, build_subscriber
     from refrain.adapters.ses import build_ses
-    from refrain.stack.provision import provision_pubsub
+    from refrain_tools.stack.provision import provision_pubsub
 
     with pointed_at(config) as settings:
         publisher, subscriber = build_publisher(settings), build_subscriber(settings)
@@ -52,7 +52,7 @@ def reset_everything(config: StackConfig, push_endpoints: Mapping[str, str] | No
     """Empty Firestore, Pub/Sub, BigQuery and SES, then provision the topology again."""
     from refrain.adapters.bigquery import build_bigquery
     from refrain.adapters.pubsub import build_publisher, build_subscriber
-    from refrain.stack.provision import wipe_pubsub
+    from refrain_tools.stack.provision import wipe_pubsub
 
     base = f"http://{config.host}"
     requests.delete(

@@ -6,7 +6,7 @@ from typing import Any
 
 import requests
 
-from refrain.stack.config import StackConfig
+from refrain_tools.stack.config import StackConfig
 
 
 def _ses_store(config: StackConfig) -> dict[str, Any]:

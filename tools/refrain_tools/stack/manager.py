@@ -21,8 +21,8 @@ from pathlib import Path
 
 import requests
 
-from refrain.stack.config import StackConfig
-from refrain.stack.prerequisites import find_emulators
+from refrain_tools.stack.config import StackConfig
+from refrain_tools.stack.prerequisites import find_emulators
 
 STATE_FILE = "state.json"
 
@@ -108,7 +108,7 @@ class StackManager:
             Service(
                 "bigquery",
                 [
-                    sys.executable, "-m", "refrain.stack.bq_wrapper",
+                    sys.executable, "-m", "refrain_tools.stack.bq_wrapper",
                     "--rest-host", c.host, "--rest-port", str(c.bigquery_port),
                     "--grpc-host", c.host, "--grpc-port", str(c.bigquery_grpc_port),
                     "--project", c.project, "--ephemeral", "--log-level", "warning",
@@ -222,7 +222,7 @@ class StackManager:
 
     def provision(self, push_endpoints: dict[str, str] | None = None) -> None:
         """Create topics, subscriptions, dead-letter holds, BigQuery tables, SES sender."""
-        from refrain.stack.seed import provision_everything
+        from refrain_tools.stack.seed import provision_everything
 
         provision_everything(self.config, push_endpoints or {})
 
@@ -251,7 +251,7 @@ class StackManager:
 
         With `push_endpoints` (function name → URL), subscriptions push to them.
         """
-        from refrain.stack.seed import reset_everything
+        from refrain_tools.stack.seed import reset_everything
 
         started = time.monotonic()
         reset_everything(self.config, push_endpoints)

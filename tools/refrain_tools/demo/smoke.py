@@ -21,9 +21,9 @@ from refrain.adapters.firestore import build_firestore
 from refrain.adapters.pubsub import OrderedPublisher, build_publisher, build_subscriber
 from refrain.adapters.ses import OutgoingMail, SesMailer, build_ses
 from refrain.settings import CloudSettings
-from refrain.stack.config import StackConfig
-from refrain.stack.mailbox import sent_mail
 from refrain.topology import ANALYTICS_DATASET, SUBSCRIPTION_EVENTS
+from refrain_tools.stack.config import StackConfig
+from refrain_tools.stack.mailbox import sent_mail
 
 
 @dataclass

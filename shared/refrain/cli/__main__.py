@@ -1,3 +1,0 @@
-from refrain.cli import main
-
-main()

@@ -1,0 +1,3 @@
+from refrain_tools.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Renewals run inline, and the populations simulations and benchmarks seed."""
