@@ -20,10 +20,11 @@ sys.path.insert(0, str(ROOT))
 
 from tests.unit.churn.factory import T0, sample_event  # noqa: E402
 
-from refrain.churn.export import ChurnExporter, Message  # noqa: E402
+from refrain.churn.export import ChurnExporter  # noqa: E402
 from refrain.churn.pseudonym import Pseudonymizer  # noqa: E402
 from refrain.churn.transform import SignalTransformer  # noqa: E402
 from refrain.domain.events import EventType, to_pubsub_message  # noqa: E402
+from refrain.push_envelope import PushMessage  # noqa: E402
 from refrain_tools.stack.config import StackConfig  # noqa: E402
 from refrain_tools.stack.manager import StackManager, port_open  # noqa: E402
 from refrain_tools.stack.seed import pointed_at  # noqa: E402
@@ -34,7 +35,7 @@ PORT_BASE = int(os.environ.get("REFRAIN_BENCH_PORT_BASE", "8900"))
 TYPES = [t for t in EventType]
 
 
-def make_messages(n: int) -> list[Message]:
+def make_messages(n: int) -> list[PushMessage]:
     from datetime import timedelta
 
     templates = [sample_event(t) for t in TYPES]
@@ -51,11 +52,11 @@ def make_messages(n: int) -> list[Message]:
             }
         )
         m = to_pubsub_message(event)
-        out.append(Message(m.data, m.attributes, str(i)))
+        out.append(PushMessage(m.data, m.attributes, str(i)))
     return out
 
 
-def bench_transform(messages: list[Message]) -> None:
+def bench_transform(messages: list[PushMessage]) -> None:
     exporter = ChurnExporter(SignalTransformer(Pseudonymizer(b"bench-pepper-0123456789")), None)  # type: ignore[arg-type]
     start = time.perf_counter()
     rows = skipped = 0
@@ -92,7 +93,7 @@ class CallCounter:
         client._connection.api_request = counted
 
 
-def bench_write(config: StackConfig, messages: list[Message]) -> None:
+def bench_write(config: StackConfig, messages: list[PushMessage]) -> None:
     from refrain.adapters.bigquery import build_bigquery
     from refrain.adapters.bigquery_signals import SignalWriter
 

@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.support import stripe_header  # noqa: E402
 
-from refrain.ingest.wiring import build_webhook_service  # noqa: E402
+from refrain.bootstrap import build_webhook_service  # noqa: E402
 from refrain.topology import TOPOLOGY, Function, Topology  # noqa: E402
 from refrain_tools.demo.servers import FunctionServers  # noqa: E402
 from refrain_tools.stack.config import StackConfig  # noqa: E402

@@ -32,22 +32,21 @@ All three refuse to run without ``REFRAIN_SUBSCRIBER_PEPPER`` outside local/test
 
 from __future__ import annotations
 
-import base64
-import binascii
 import functools
 import json
 import os
 import time
-from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import functions_framework
-from cloudevents.http import CloudEvent
 
-from refrain.churn.export import ChurnExporter, PoisonMessage, decode_push_message
-from refrain.churn.wiring import BatchFlush, build_exporter, build_flush, flush_max_messages
-from refrain.observability import get_logger, trace_from_attributes
+from refrain import bootstrap
+from refrain.churn.export import ChurnExporter, PoisonMessage
+from refrain.churn.flush import BatchFlush, flush_max_messages
+from refrain.clocks import clock_from_env
+from refrain.observability import get_logger
+from refrain.push_envelope import MalformedPush, decode_push, push_message_id
 
 log = get_logger("churn_export")
 
@@ -55,32 +54,27 @@ log = get_logger("churn_export")
 @functools.cache
 def exporter() -> ChurnExporter:
     """Clients and keys are built once per instance, on first use."""
-    return build_exporter()
+    return bootstrap.build_exporter()
 
 
 @functools.cache
 def flusher() -> BatchFlush:
     """The batch flush over ``churn-export``, built once per instance (its clients are reused)."""
-    return build_flush()
-
-
-def _mapping(value: object) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
+    return bootstrap.build_flush()
 
 
 @functions_framework.cloud_event
-def churn_export(cloud_event: CloudEvent) -> None:
-    message = _mapping(_mapping(cloud_event.data).get("message"))
-    attributes = _mapping(message.get("attributes"))
-    line = log.bind(
-        trace=trace_from_attributes(attributes),
-        message_id=message.get("messageId") or message.get("message_id"),
-        event_type=attributes.get("type"),
-        event_id=attributes.get("event_id"),
-    )
+def churn_export(cloud_event: Any) -> None:
+    line = log.bind(message_id=push_message_id(cloud_event.data))
     try:
-        report = exporter().export_one(decode_push_message(message))
-    except PoisonMessage as exc:
+        message = decode_push(cloud_event.data)
+        line = line.bind(
+            trace=message.trace,
+            event_type=message.attributes.get("type"),
+            event_id=message.attributes.get("event_id"),
+        )
+        report = exporter().export_one(message)
+    except (MalformedPush, PoisonMessage) as exc:
         line.error("not a domain event; retried, then dead-lettered", outcome="poison",
                    error=str(exc)[:300])  # fmt: skip
         raise
@@ -92,10 +86,9 @@ def churn_export(cloud_event: CloudEvent) -> None:
 
 
 @functions_framework.cloud_event
-def export_flush(cloud_event: CloudEvent) -> None:
+def export_flush(cloud_event: Any) -> None:
     """One export-flushes tick: drain up to REFRAIN_EXPORT_FLUSH_MAX messages in batches."""
-    message = _mapping(_mapping(cloud_event.data).get("message"))
-    line = log.bind(tick_id=message.get("messageId") or message.get("message_id"))
+    line = log.bind(tick_id=push_message_id(cloud_event.data))
     started = time.monotonic()
     try:
         max_messages = flush_max_messages(os.environ)
@@ -118,33 +111,27 @@ def export_flush(cloud_event: CloudEvent) -> None:
     )
 
 
-def snapshot_day(data: Mapping[str, Any], now: datetime) -> date:
+def snapshot_day(body: object, now: datetime) -> date:
     """The day a feature-snapshot message asks for: its ``date``, else yesterday (UTC).
 
     A payload that is not a JSON object (Cloud Scheduler's default body) means
     "default"; a ``date`` that is not YYYY-MM-DD is a bad request and raises.
     """
-    raw = _mapping(data.get("message")).get("data") or ""
     try:
-        body = json.loads(base64.b64decode(raw, validate=True)) if raw else {}
-    except (binascii.Error, ValueError):
-        body = {}
-    if isinstance(body, dict) and body.get("date") is not None:
-        return date.fromisoformat(str(body["date"]))
+        request = json.loads(decode_push(body).data or b"{}")
+    except (MalformedPush, ValueError):
+        request = {}
+    if isinstance(request, dict) and request.get("date") is not None:
+        return date.fromisoformat(str(request["date"]))
     return (now.astimezone(UTC) - timedelta(days=1)).date()
 
 
 @functions_framework.cloud_event
-def feature_snapshot(cloud_event: CloudEvent) -> None:
-    from refrain.adapters.bigquery import build_bigquery
-    from refrain.adapters.bigquery_signals import SnapshotWriter
-    from refrain.clocks import clock_from_env
-    from refrain.settings import CloudSettings
-
+def feature_snapshot(cloud_event: Any) -> None:
     try:
-        day = snapshot_day(_mapping(cloud_event.data), clock_from_env().now())
+        day = snapshot_day(cloud_event.data, clock_from_env().now())
     except ValueError as exc:
         log.error("bad snapshot date; retried, then dead-lettered", error=str(exc)[:200])
         raise
-    rows = SnapshotWriter(build_bigquery(CloudSettings())).write_day(day)
+    rows = bootstrap.build_snapshot_writer().write_day(day)
     log.info("feature snapshot written", snapshot_date=day.isoformat(), rows=rows)

@@ -14,42 +14,38 @@ A message with a ``trace`` attribute has its lines logged under that trace.
 
 from __future__ import annotations
 
-import base64
-from collections.abc import Mapping
+import functools
 from typing import Any
 
 import functions_framework
 
-from refrain.observability import trace_from_attributes
+from refrain import bootstrap
+from refrain.push_envelope import MalformedPush, decode_push, push_message_id
 from refrain.renewals.messages import BadMessage, ChargeMessage
-from refrain.renewals.wiring import Renewals, build_renewals
-
-_renewals: Renewals | None = None
 
 
-def _service() -> Renewals:
-    global _renewals  # noqa: PLW0603 - one service per instance, built on first delivery
-    if _renewals is None:
-        _renewals = build_renewals()
-    return _renewals
+@functools.cache
+def renewals() -> bootstrap.Renewals:
+    """One service per instance, built on the first delivery."""
+    return bootstrap.build_renewals()
 
 
 @functions_framework.cloud_event
 def renewal_tick(cloud_event: Any) -> None:
-    _service().tick.run()
+    renewals().tick.run()
 
 
 @functions_framework.cloud_event
 def renewal_charge(cloud_event: Any) -> None:
-    service = _service()
-    message = (cloud_event.data or {}).get("message") or {}
-    attributes = message.get("attributes")
-    trace = trace_from_attributes(attributes) if isinstance(attributes, Mapping) else None
+    worker = renewals().worker
     try:
-        charge = ChargeMessage.decode(base64.b64decode(message.get("data") or b""))
-    except (BadMessage, ValueError) as exc:
-        service.worker.log.bind(trace=trace).error(
-            "malformed renewal message acked", message_id=message.get("messageId"), reason=str(exc)
+        message = decode_push(cloud_event.data)
+        charge = ChargeMessage.decode(message.data)
+    except (MalformedPush, BadMessage) as exc:
+        worker.log.error(
+            "malformed renewal message acked",
+            message_id=push_message_id(cloud_event.data),
+            reason=str(exc),
         )
         return
-    service.worker.handle(charge, trace=trace)
+    worker.handle(charge, trace=message.trace)

@@ -37,9 +37,9 @@ from typing import Final
 from google.api_core.exceptions import DeadlineExceeded
 from google.cloud import bigquery
 
-from refrain.churn.export import ChurnExporter, ExportReport, Message
 from refrain.churn.features import snapshot_script
 from refrain.churn.rows import SIGNALS_TABLE, SNAPSHOT_TABLE, SignalRow, bigquery_fields
+from refrain.push_envelope import PushMessage
 from refrain.topology import ANALYTICS_DATASET
 
 __all__ = [
@@ -48,7 +48,6 @@ __all__ = [
     "SnapshotWriter",
     "SubscriptionPuller",
     "WriteResult",
-    "flush",
 ]
 
 MAX_BATCH_ROWS: Final = 2000
@@ -179,13 +178,13 @@ class SubscriptionPuller:
         self._client = pubsub_v1.SubscriberClient()
         self.path = str(self._client.subscription_path(project, subscription))
 
-    def pull(self, max_messages: int, timeout_s: float = 10.0) -> list[tuple[str, Message]]:
+    def pull(self, max_messages: int, timeout_s: float = 10.0) -> list[tuple[str, PushMessage]]:
         """Up to ``max_messages`` as (ack_id, message); fewer when the backlog is short.
 
         Pub/Sub answers a pull with *some* of what is there (the emulator ~100), so
         keep pulling while messages come; after the first answer, wait only briefly.
         """
-        out: list[tuple[str, Message]] = []
+        out: list[tuple[str, PushMessage]] = []
         wait = timeout_s
         while len(out) < max_messages:
             wanted = min(1000, max_messages - len(out))
@@ -201,7 +200,7 @@ class SubscriptionPuller:
             for item in received:
                 m = item.message
                 out.append(
-                    (item.ack_id, Message(bytes(m.data), dict(m.attributes), str(m.message_id)))
+                    (item.ack_id, PushMessage(bytes(m.data), dict(m.attributes), str(m.message_id)))
                 )
             wait = min(wait, 1.0)
         return out
@@ -220,31 +219,3 @@ class SubscriptionPuller:
 
     def close(self) -> None:
         self._client.close()
-
-
-def flush(
-    puller: SubscriptionPuller,
-    exporter: ChurnExporter,
-    max_messages: int,
-    crash_after_write: Callable[[list[str]], None] | None = None,
-) -> ExportReport:
-    """Pull up to ``max_messages``, write their signals in batched MERGEs, then ack/nack.
-
-    ``crash_after_write`` is test-only fault injection (an argument, never configuration):
-    called with the batch's ack ids after the MERGE committed and before any ack, to stand
-    for the process dying there; the batch is redelivered and the MERGE inserts nothing.
-    """
-    pulled = puller.pull(max_messages)
-    if not pulled:
-        return ExportReport()
-    by_id = {message.message_id: ack_id for ack_id, message in pulled}
-    try:
-        report = exporter.export([message for _, message in pulled])
-    except Exception:
-        puller.nack(list(by_id.values()))
-        raise
-    if crash_after_write is not None:
-        crash_after_write(list(by_id.values()))
-    puller.ack([by_id[i] for i in report.done])
-    puller.nack([by_id[i] for i in report.poison])
-    return report

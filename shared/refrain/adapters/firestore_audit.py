@@ -18,22 +18,13 @@ from typing import Any
 from google.cloud import firestore
 
 from refrain.collections import OUTBOX, WEBHOOK_AUDIT
+from refrain.ingest.replay import StoredRequest
 
 _CREDENTIAL_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization", "x-api-key"})
 
 
 def audit_headers(headers: Mapping[str, str]) -> dict[str, str]:
     return {k: v for k, v in headers.items() if k.lower() not in _CREDENTIAL_HEADERS}
-
-
-@dataclass
-class StoredRequest:
-    audit_id: str
-    provider: str
-    headers: dict[str, str]
-    body: bytes
-    outcome: str
-    received_at: datetime
 
 
 @dataclass

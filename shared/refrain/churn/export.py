@@ -21,9 +21,7 @@ Per message, one of three outcomes:
 
 from __future__ import annotations
 
-import base64
-import binascii
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -31,15 +29,14 @@ from refrain.churn.rows import SignalRow
 from refrain.churn.transform import SKIPPED_EVENT_TYPES, SignalTransformer, Skip
 from refrain.domain.errors import EventParseError
 from refrain.domain.events import DomainEvent, EventType, from_pubsub_message
+from refrain.push_envelope import PushMessage
 
 __all__ = [
     "EXPORTED_EVENT_TYPES",
     "ChurnExporter",
     "ExportReport",
-    "Message",
     "PoisonMessage",
     "SignalSink",
-    "decode_push_message",
 ]
 
 EXPORTED_EVENT_TYPES = frozenset(t.value for t in EventType if t not in SKIPPED_EVENT_TYPES)
@@ -52,29 +49,6 @@ class PoisonMessage(ValueError):
 
 class SignalSink(Protocol):
     def write(self, rows: Sequence[SignalRow]) -> Any: ...
-
-
-@dataclass(frozen=True, slots=True)
-class Message:
-    """What the exporter needs of a Pub/Sub message, push- or pull-delivered."""
-
-    data: bytes
-    attributes: Mapping[str, str]
-    message_id: str = ""
-
-
-def decode_push_message(message: Mapping[str, Any]) -> Message:
-    """The ``message`` of a push / CloudEvent ``messagePublished`` body (base64 ``data``)."""
-    raw = message.get("data") or ""
-    try:
-        data = base64.b64decode(raw, validate=True) if isinstance(raw, str) else bytes(raw)
-    except (binascii.Error, ValueError, TypeError) as exc:
-        raise PoisonMessage(f"message data is not base64: {exc}") from exc
-    attributes = message.get("attributes") or {}
-    if not isinstance(attributes, Mapping):
-        raise PoisonMessage("message attributes are not an object")
-    message_id = str(message.get("messageId") or message.get("message_id") or "")
-    return Message(data, {str(k): str(v) for k, v in attributes.items()}, message_id)
 
 
 @dataclass
@@ -92,7 +66,7 @@ class ChurnExporter:
         self._transformer = transformer
         self._sink = sink
 
-    def classify(self, message: Message) -> SignalRow | Skip:
+    def classify(self, message: PushMessage) -> SignalRow | Skip:
         """Row or skip; raises :class:`PoisonMessage` for what can never be exported."""
         declared = message.attributes.get("type")
         if declared is not None and declared not in EXPORTED_EVENT_TYPES:
@@ -104,7 +78,7 @@ class ChurnExporter:
             raise PoisonMessage(str(exc)) from exc
         return self._transformer.transform(event)
 
-    def export(self, messages: Sequence[Message]) -> ExportReport:
+    def export(self, messages: Sequence[PushMessage]) -> ExportReport:
         """Classify all, write the rows in one sink call; poison ones are reported, not raised."""
         report = ExportReport()
         rows: list[SignalRow] = []
@@ -127,7 +101,7 @@ class ChurnExporter:
         report.exported = len(rows)
         return report
 
-    def export_one(self, message: Message) -> ExportReport:
+    def export_one(self, message: PushMessage) -> ExportReport:
         """The push path: like :meth:`export`, but poison raises (so Pub/Sub retries it)."""
         outcome = self.classify(message)
         report = ExportReport(done=[message.message_id])

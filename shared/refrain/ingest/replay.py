@@ -8,9 +8,32 @@ that was applied before is a duplicate and changes nothing.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
 
-from refrain.adapters.firestore_audit import FirestoreAuditLog
 from refrain.ingest.service import HttpResponse, WebhookService
+
+
+@dataclass
+class StoredRequest:
+    """A verified webhook request as the audit trail kept it."""
+
+    audit_id: str
+    provider: str
+    headers: dict[str, str]
+    body: bytes
+    outcome: str
+    received_at: datetime
+
+
+class StoredRequests(Protocol):
+    """The audit trail, read back for replay."""
+
+    def load(self, audit_id: str) -> StoredRequest | None: ...
+
+    def failed(self, limit: int = 500) -> list[StoredRequest]:
+        """Requests whose processing failed or was rejected as unmappable."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -21,13 +44,13 @@ class ReplayResult:
     body: str
 
 
-def replay_one(service: WebhookService, audit: FirestoreAuditLog, audit_id: str) -> ReplayResult:
-    stored = audit.load(audit_id)
-    if stored is None:
+def replay_one(service: WebhookService, stored: StoredRequests, audit_id: str) -> ReplayResult:
+    request = stored.load(audit_id)
+    if request is None:
         raise LookupError(f"no stored webhook request {audit_id}")
-    answer: HttpResponse = service.replay(stored.provider, stored.body, stored.audit_id)
-    return ReplayResult(stored.audit_id, stored.provider, answer.status, answer.body)
+    answer: HttpResponse = service.replay(request.provider, request.body, request.audit_id)
+    return ReplayResult(request.audit_id, request.provider, answer.status, answer.body)
 
 
-def replay_failed(service: WebhookService, audit: FirestoreAuditLog) -> list[ReplayResult]:
-    return [replay_one(service, audit, stored.audit_id) for stored in audit.failed()]
+def replay_failed(service: WebhookService, stored: StoredRequests) -> list[ReplayResult]:
+    return [replay_one(service, stored, request.audit_id) for request in stored.failed()]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
-import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -15,6 +14,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from refrain.domain.catalog import Catalog
 from refrain.ingest.model import ProviderEvent
 from refrain.ingest.rejections import BadSignature, Malformed
+from refrain.ingest.request import header, json_body
 from refrain.ingest.service import Route, secrets_list
 
 # Provider libraries load on the first request for that provider, not at cold start:
@@ -37,23 +37,12 @@ class WebhookSettings(BaseSettings):
     audit_retention_days: int = Field(30, validation_alias="REFRAIN_AUDIT_RETENTION_DAYS")
 
 
-def _json(raw: bytes) -> Any:
-    try:
-        return json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise Malformed(f"body is not JSON: {exc.__class__.__name__}") from exc
-
-
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    return headers.get(name) or headers.get(name.lower())
-
-
 def stripe_route(settings: WebhookSettings) -> Route:
     secret = settings.stripe_webhook_secret
     secrets = secrets_list(secret.get_secret_value() if secret else None)
 
     def parse(raw: bytes) -> Any:
-        payload = _json(raw)
+        payload = json_body(raw)
         if not isinstance(payload, dict):
             raise Malformed("a Stripe event is a JSON object")
         return payload
@@ -62,7 +51,7 @@ def stripe_route(settings: WebhookSettings) -> Route:
         from refrain.providers.stripe_signature import verify_stripe
 
         verify_stripe(
-            raw, _header(headers, "Stripe-Signature"), secrets, settings.stripe_tolerance_s
+            raw, header(headers, "Stripe-Signature"), secrets, settings.stripe_tolerance_s
         )
         return parse(raw)
 
@@ -82,11 +71,11 @@ def adyen_route(settings: WebhookSettings) -> Route:
     def parse(raw: bytes) -> Any:
         from refrain.providers.adyen_webhook import notification_items
 
-        return notification_items(_json(raw))
+        return notification_items(json_body(raw))
 
     def verify(raw: bytes, headers: Mapping[str, str]) -> Any:
         if user and password:
-            _check_basic_auth(_header(headers, "Authorization"), user, password.get_secret_value())
+            _check_basic_auth(header(headers, "Authorization"), user, password.get_secret_value())
         from refrain.providers.adyen_webhook import verify_adyen
 
         items = parse(raw)

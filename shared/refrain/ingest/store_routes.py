@@ -8,7 +8,6 @@ commit. The settings live here, apart from the card providers' ones.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from refrain.domain.catalog import Catalog
 from refrain.ingest.model import ProviderEvent
-from refrain.ingest.rejections import Malformed, Unmappable
+from refrain.ingest.rejections import Unmappable
+from refrain.ingest.request import header, json_body
 from refrain.ingest.service import Route
 from refrain.providers.apple_notifications import AppleConfig, normalise_apple
 from refrain.providers.apple_verify import AppleVerifier, decode_unverified
@@ -76,18 +76,7 @@ class StoreSettings(BaseSettings):
         return _csv(self.apple_root_certs)
 
 
-def _json(raw: bytes) -> Any:
-    try:
-        return json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise Malformed(f"body is not JSON: {exc.__class__.__name__}") from exc
-
-
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    return headers.get(name) or headers.get(name.lower())
-
-
-def google_play_route(settings: StoreSettings, purchases: PlayPurchases | None = None) -> Route:
+def google_play_route(settings: StoreSettings, purchases: PlayPurchases) -> Route:
     auth = PushAuthenticator(
         audience=settings.play_push_audience,
         service_account=settings.play_push_service_account,
@@ -97,19 +86,13 @@ def google_play_route(settings: StoreSettings, purchases: PlayPurchases | None =
     config = PlayConfig(
         product_plans=dict(settings.play_product_plans), hold_days=settings.play_hold_days
     )
-    if purchases is None:
-        from refrain.adapters.play_purchases import AndroidPublisherPurchases
-
-        purchases = AndroidPublisherPurchases(
-            base_url=settings.play_api_base_url, anonymous=settings.play_api_anonymous
-        )
     api = purchases
 
     def parse(raw: bytes) -> PlayPush:
-        return decode_push(_json(raw))
+        return decode_push(json_body(raw))
 
     def verify(raw: bytes, headers: Mapping[str, str]) -> PlayPush:
-        auth.verify(_header(headers, "Authorization"))
+        auth.verify(header(headers, "Authorization"))
         push = parse(raw)
         if packages and push.package_name not in packages:
             raise Unmappable(f"package {push.package_name} is not one of ours")
@@ -135,10 +118,10 @@ def apple_route(settings: StoreSettings) -> Route:
     )
 
     def parse(raw: bytes) -> dict[str, Any]:
-        return decode_unverified(_json(raw))
+        return decode_unverified(json_body(raw))
 
     def verify(raw: bytes, headers: Mapping[str, str]) -> dict[str, Any]:
-        return verifier.verify(_json(raw))
+        return verifier.verify(json_body(raw))
 
     def normalise(decoded: dict[str, Any], catalog: Catalog) -> list[ProviderEvent]:
         return [normalise_apple(decoded, catalog, config)]
@@ -146,10 +129,8 @@ def apple_route(settings: StoreSettings) -> Route:
     return Route("apple", verify, parse, normalise)
 
 
-def store_routes(
-    settings: StoreSettings | None = None, purchases: PlayPurchases | None = None
-) -> dict[str, Route]:
-    settings = settings or StoreSettings()
+def store_routes(settings: StoreSettings, purchases: PlayPurchases) -> dict[str, Route]:
+    """The app-store routes; ``purchases`` is the Play Developer API (built in bootstrap)."""
     return {
         "/google-play": google_play_route(settings, purchases),
         "/apple": apple_route(settings),

@@ -18,8 +18,9 @@ from google.cloud import bigquery
 from refrain.adapters.bigquery import build_bigquery
 from refrain.adapters.bigquery_signals import SnapshotWriter
 from refrain.adapters.pubsub import OrderedPublisher, build_publisher
-from refrain.churn.export import Message, PoisonMessage
+from refrain.churn.export import PoisonMessage
 from refrain.domain.events import DomainEvent, EventType, to_pubsub_message
+from refrain.push_envelope import PushMessage
 from refrain.settings import CloudSettings
 from refrain.topology import ANALYTICS_DATASET, SUBSCRIPTION_EVENTS
 from refrain_tools.cli import main as cli
@@ -214,7 +215,7 @@ def test_no_exported_row_holds_an_email_a_name_or_a_raw_account_id(
             event = sample_event(type_, account_id=account, sequence=seq,
                                  subscription_id=account, **extra)  # fmt: skip
             m = to_pubsub_message(event)
-            messages.append(Message(m.data, m.attributes, str(seq)))
+            messages.append(PushMessage(m.data, m.attributes, str(seq)))
     assert fn.exporter().export(messages).inserted == len(messages)  # the batch path
     SnapshotWriter(build_bigquery(cloud)).write_day(T0.date())
     exported = _rows(cloud) + _rows(cloud, "churn_features_daily")

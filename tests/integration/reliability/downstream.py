@@ -19,7 +19,6 @@ bounded like ``max_delivery_attempts``.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import io
 import random
@@ -30,23 +29,23 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from google.api_core.exceptions import AlreadyExists
 
-from refrain.adapters.bigquery_signals import SubscriptionPuller, flush
+from refrain.adapters.bigquery_signals import SubscriptionPuller
 from refrain.adapters.firestore import build_firestore
 from refrain.adapters.pubsub import OrderedPublisher, build_publisher, build_subscriber
-from refrain.churn.export import Message
+from refrain.bootstrap import build_exporter, build_flush, build_renewals
+from refrain.churn.flush import flush
 from refrain.churn.rows import SignalRow
-from refrain.churn.wiring import build_exporter, build_flush
 from refrain.collections import SUBSCRIPTIONS
-from refrain.domain import ManualClock
+from refrain.domain import ManualClock, from_pubsub_message
 from refrain.observability import get_logger
+from refrain.push_envelope import PushMessage
 from refrain.renewals.gateway import GatewayRouter
 from refrain.renewals.messages import ChargeMessage
 from refrain.renewals.sandbox import SandboxGateway
-from refrain.renewals.wiring import build_renewals
 from refrain.settings import CloudSettings
 from refrain.topology import CHURN_EXPORT_SUBSCRIPTION, RECEIPT_EVENT_TYPES
 from tests.integration.reliability.storm import in_rounds
@@ -148,9 +147,7 @@ def receipt_consumer() -> Callable[[Pulled], str]:
         declared = message.attributes.get("type")
         if declared is not None and declared not in RECEIPT_EVENT_TYPES:
             return "ignored"
-        event = module.decode(
-            {"data": base64.b64encode(message.data).decode(), "attributes": message.attributes}
-        )
+        event = from_pubsub_message(message.data, message.attributes)  # as the function does
         if event.type.value not in RECEIPT_EVENT_TYPES:
             return "ignored"
         result = service.handle(event)  # RetryLater / DomainError raise: redelivered
@@ -194,7 +191,7 @@ def expected_signals(cloud: CloudSettings, pulled: Sequence[Pulled]) -> set[str]
     exporter = build_exporter(cloud)
     out: set[str] = set()
     for m in pulled:
-        row = exporter.classify(Message(m.data, m.attributes, m.message_id))
+        row = exporter.classify(PushMessage(m.data, m.attributes, m.message_id))
         if isinstance(row, SignalRow):
             out.add(row.signal_id)
     return out
@@ -221,7 +218,7 @@ class _ShortWait:
 
     puller: SubscriptionPuller
 
-    def pull(self, max_messages: int) -> list[tuple[str, Message]]:
+    def pull(self, max_messages: int) -> list[tuple[str, PushMessage]]:
         return self.puller.pull(max_messages, timeout_s=2.0)
 
     def ack(self, ack_ids: Sequence[str]) -> None:
@@ -229,6 +226,9 @@ class _ShortWait:
 
     def nack(self, ack_ids: Sequence[str]) -> None:
         self.puller.nack(ack_ids)
+
+    def close(self) -> None:
+        self.puller.close()
 
 
 def churn_storm(
@@ -259,13 +259,13 @@ def churn_storm(
 
     def flusher() -> None:
         built = build_flush(COPIES_TOPIC, cloud)
-        puller = _ShortWait(built.puller)
+        puller = _ShortWait(cast(SubscriptionPuller, built.queue))
         try:
             while time.monotonic() < deadline:
                 with lock:
                     if stats.stage.attempts >= target:
                         return
-                report = flush(puller, built.exporter, batch)  # type: ignore[arg-type]
+                report = flush(puller, built.exporter, batch)
                 with lock:
                     stats.flushes += 1
                     stats.stage.attempts += len(report.done)

@@ -47,12 +47,12 @@ from typing import Any, Generic, TypeVar
 
 from google.cloud import firestore
 
+from refrain.bootstrap import build_webhook_service
 from refrain.collections import OUTBOX, PROVIDER_REFS, SUBSCRIPTIONS
 from refrain.domain import load_catalog
 from refrain.ingest.model import subscription_id_for
 from refrain.ingest.routes import WebhookSettings
 from refrain.ingest.service import WebhookService
-from refrain.ingest.wiring import build_webhook_service
 from refrain.renewals import sandbox
 from refrain.settings import CloudSettings
 from refrain_tools.simulator import events
@@ -229,7 +229,7 @@ def storm_service(cloud: CloudSettings, **faults: Any) -> WebhookService:
     webhook = WebhookSettings.model_validate(
         {"STRIPE_WEBHOOK_SECRET": STRIPE_SECRET, "ADYEN_HMAC_KEY": ADYEN_KEY}
     )
-    return build_webhook_service(cloud, webhook, **faults)
+    return build_webhook_service(cloud, webhook=webhook, **faults)
 
 
 @dataclass

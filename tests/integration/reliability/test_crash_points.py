@@ -24,7 +24,6 @@ import pytest
 from google.api_core.exceptions import DeadlineExceeded
 
 from refrain.adapters.bigquery import build_bigquery
-from refrain.adapters.bigquery_signals import flush
 from refrain.adapters.firestore import build_firestore
 from refrain.adapters.firestore_invoices import (
     FirestoreCustomers,
@@ -33,7 +32,8 @@ from refrain.adapters.firestore_invoices import (
 )
 from refrain.adapters.pubsub import OrderedPublisher, build_publisher, build_subscriber
 from refrain.adapters.ses_raw import RawSesMailer, build_raw_ses
-from refrain.churn.wiring import build_flush
+from refrain.bootstrap import build_flush
+from refrain.churn.flush import flush
 from refrain.collections import CUSTOMERS, INVOICES, RECEIPT_SENDS
 from refrain.domain import load_catalog
 from refrain.domain.clock import ManualClock
@@ -171,11 +171,11 @@ def test_export_crash_after_merge_before_ack_redelivers_without_duplicate_rows(
         raise Killed("died after the MERGE, before the ack")
 
     with pytest.raises(Killed):
-        flush(doomed.puller, doomed.exporter, 100, crash_after_write=crash)
+        flush(doomed.queue, doomed.exporter, 100, crash_after_write=crash)
     assert len(batch) == n and len(set(_signal_rows(cloud))) == n  # written, not acked
     # The dead instance's ack deadline runs out: Pub/Sub hands the batch out again.
     # (Setting the deadline to 0 is that expiry without waiting the 60 s.)
-    doomed.puller.nack(batch)
+    doomed.queue.nack(batch)
     doomed.close()
 
     restarted = build_flush(cloud=cloud)

@@ -35,12 +35,12 @@ from refrain.adapters.firestore_ledger import events_of
 from refrain.adapters.firestore_renewals import seed_subscriptions
 from refrain.adapters.pubsub import build_ordered_publisher
 from refrain.adapters.pubsub_relay import PubSubRelay, sweep_outbox
+from refrain.bootstrap import build_renewals
 from refrain.collections import CUSTOMERS, INVOICES, OUTBOX, WEBHOOK_AUDIT
 from refrain.ingest.service import WebhookService
 from refrain.renewals import sandbox
 from refrain.renewals.gateway import GatewayRouter
 from refrain.renewals.sandbox import SandboxGateway
-from refrain.renewals.wiring import build_renewals
 from refrain.settings import CloudSettings
 from refrain.topology import CHURN_EXPORT_SUBSCRIPTION
 from refrain_tools.renewals.inline import build_inline

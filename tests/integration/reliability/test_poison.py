@@ -27,13 +27,15 @@ import pytest
 from click.testing import CliRunner
 
 from refrain.adapters.bigquery import build_bigquery
-from refrain.adapters.bigquery_signals import SubscriptionPuller, flush
+from refrain.adapters.bigquery_signals import SubscriptionPuller
 from refrain.adapters.pubsub import OrderedPublisher, build_publisher, build_subscriber
-from refrain.churn.export import ChurnExporter, Message, PoisonMessage
+from refrain.bootstrap import build_flush
+from refrain.churn.export import ChurnExporter, PoisonMessage
+from refrain.churn.flush import BatchFlush, flush
 from refrain.churn.rows import SignalRow
 from refrain.churn.transform import Skip
-from refrain.churn.wiring import BatchFlush, build_flush
 from refrain.domain.events import EventType, to_pubsub_message
+from refrain.push_envelope import PushMessage
 from refrain.settings import CloudSettings
 from refrain.topology import (
     ANALYTICS_DATASET,
@@ -52,7 +54,7 @@ DEAD_LETTER = "churn-export-dead-letter"
 class BrokenRelease(ChurnExporter):
     """A consumer release with a bug: it cannot read Brazilian events (poison to it)."""
 
-    def classify(self, message: Message) -> SignalRow | Skip:
+    def classify(self, message: PushMessage) -> SignalRow | Skip:
         if b'"market":"BR"' in message.data.replace(b" ", b""):
             raise PoisonMessage("market BR unsupported (the bug)")
         return super().classify(message)
@@ -61,7 +63,7 @@ class BrokenRelease(ChurnExporter):
 class QuickPuller(SubscriptionPuller):
     """The flush's puller with a 2 s idle wait instead of 10 s (test speed only)."""
 
-    def pull(self, max_messages: int, timeout_s: float = 2.0) -> list[tuple[str, Message]]:
+    def pull(self, max_messages: int, timeout_s: float = 2.0) -> list[tuple[str, PushMessage]]:
         return super().pull(max_messages, timeout_s)
 
 
@@ -111,7 +113,7 @@ def test_poison_dead_letters_after_bounded_attempts_and_replays_once_fixed(
     poisoned = 0
     deadline = time.monotonic() + 45
     while time.monotonic() < deadline:
-        report = flush(fast_flush.puller, broken, 100)
+        report = flush(fast_flush.queue, broken, 100)
         poisoned += len(report.poison)
         if poisoned >= declared.max_delivery_attempts and not report.poison and _held(cloud):
             break

@@ -11,13 +11,13 @@ from cloudevents.http import CloudEvent
 
 from refrain.adapters.firestore_ledger import FirestoreLedger
 from refrain.adapters.firestore_renewals import FirestoreDueSource, seed_subscriptions
+from refrain.bootstrap import build_webhook_service
 from refrain.collections import CHARGES, OUTBOX, SUBSCRIPTIONS
 from refrain.domain import PaymentFailed, PaymentSucceeded, classify_stripe
 from refrain.domain.events import EventType
 from refrain.domain.subscription import State, evolve
 from refrain.ingest.ledger import LedgerCommand, LedgerStatus
 from refrain.ingest.routes import WebhookSettings
-from refrain.ingest.wiring import build_webhook_service
 from refrain.renewals import sandbox
 from refrain.renewals.messages import ChargeMessage, TimerKind
 from refrain.settings import CloudSettings
@@ -44,7 +44,7 @@ def _pull(cloud: CloudSettings, want: int) -> list[Any]:
 
 def test_tick_function_publishes_due_ones_and_charge_function_renews(cloud: CloudSettings) -> None:
     module = load_function("renewal_trigger")
-    module._renewals = None  # built from this test's environment (sandbox gateway, real clock)
+    module.renewals.cache_clear()  # built from this test's environment (sandbox gateway, real clock)
     now = datetime.now(UTC)
     due = [
         active_subscription(
@@ -58,7 +58,7 @@ def test_tick_function_publishes_due_ones_and_charge_function_renews(cloud: Clou
         )
         for i in range(20)
     ]
-    db = module._service().worker.ledger.db
+    db = module.renewals().worker.ledger.db
     seed_subscriptions(db, due + later)
     module.renewal_tick(_event({"message": {"data": "", "messageId": "t1"}}))
     pulled = _pull(cloud, want=3)
@@ -77,7 +77,7 @@ def test_tick_function_publishes_due_ones_and_charge_function_renews(cloud: Clou
     module.renewal_charge(_event({"message": {"data": base64.b64encode(b"{oops").decode()}}))
     module.renewal_charge(_event({"message": {}}))
     assert len(list(db.collection(OUTBOX).stream())) == before
-    module._renewals = None
+    module.renewals.cache_clear()
 
 
 def test_due_query_reads_only_due_documents(rig: Rig) -> None:
@@ -235,7 +235,9 @@ def test_a_chargeback_on_a_renewal_charge_finds_its_subscription(
     assert payment.provider_ref
     secret = "whsec_renewal_dispute"  # pragma: allowlist secret - a local test secret
     service = build_webhook_service(
-        cloud, WebhookSettings.model_validate({"STRIPE_WEBHOOK_SECRET": secret}), rig.clock
+        cloud,
+        webhook=WebhookSettings.model_validate({"STRIPE_WEBHOOK_SECRET": secret}),
+        clock=rig.clock,
     )
     dispute = events.dispute_created(
         at=DUE_AT + timedelta(days=3),

@@ -186,7 +186,7 @@ def test_unknown_methods_bad_requests_and_reused_keys_change_nothing(sim: Gatewa
 def test_env_points_the_wiring_at_the_simulator(
     sim: GatewaySimulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from refrain.renewals.wiring import build_gateways
+    from refrain.bootstrap import build_gateways
 
     for key, value in sim.env().items():
         monkeypatch.setenv(key, value)

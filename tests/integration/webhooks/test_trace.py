@@ -19,7 +19,7 @@ from cloudevents.http import CloudEvent
 from refrain.adapters.firestore import build_firestore
 from refrain.adapters.pubsub import OrderedPublisher, build_publisher
 from refrain.adapters.pubsub_relay import PubSubRelay, sweep_outbox
-from refrain.ingest.wiring import build_webhook_service
+from refrain.bootstrap import build_webhook_service
 from refrain.invoicing import RetryLater
 from refrain.settings import CloudSettings
 from tests.integration.webhooks.conftest import STRIPE_SECRET, Webhook

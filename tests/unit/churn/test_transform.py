@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 from datetime import timedelta
 from typing import Any
 
@@ -10,11 +9,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from refrain.churn.export import ChurnExporter, Message, PoisonMessage, decode_push_message
+from refrain.churn.export import ChurnExporter, PoisonMessage
 from refrain.churn.pseudonym import LOCAL_PEPPER, MissingPepper, Pseudonymizer, load_pepper
 from refrain.churn.rows import SignalRow
 from refrain.churn.transform import SKIPPED_EVENT_TYPES, SignalTransformer, Skip
 from refrain.domain.events import DomainEvent, EventType, to_pubsub_message
+from refrain.push_envelope import PushMessage
 from tests.unit.churn.factory import T0, events, sample_event
 
 PEPPER = b"unit-test-pepper-0123456789"
@@ -174,16 +174,16 @@ class MemorySink:
         return type("R", (), {"inserted": len(self.rows) - before})()
 
 
-def _message(event: DomainEvent, message_id: str = "m1") -> Message:
+def _message(event: DomainEvent, message_id: str = "m1") -> PushMessage:
     m = to_pubsub_message(event)
-    return Message(m.data, m.attributes, message_id)
+    return PushMessage(m.data, m.attributes, message_id)
 
 
 def test_exporter_filters_by_type_attribute_without_parsing() -> None:
     sink = MemorySink()
     exporter = ChurnExporter(TRANSFORMER, sink)
-    ignored = Message(b"not even json", {"type": "invoice.paid"}, "m1")
-    future = Message(b"{}", {"type": "subscription.teleported"}, "m2")
+    ignored = PushMessage(b"not even json", {"type": "invoice.paid"}, "m1")
+    future = PushMessage(b"{}", {"type": "subscription.teleported"}, "m2")
     report = exporter.export([ignored, future, _message(sample_event(EventType.RENEWED), "m3")])
     assert (report.skipped, report.exported, report.poison) == (2, 1, [])
     assert report.done == ["m1", "m2", "m3"] and len(sink.rows) == 1
@@ -192,9 +192,9 @@ def test_exporter_filters_by_type_attribute_without_parsing() -> None:
 def test_poison_is_reported_in_batches_and_raised_on_push_without_writing() -> None:
     sink = MemorySink()
     exporter = ChurnExporter(TRANSFORMER, sink)
-    bad = Message(b"{broken", {"type": "subscription.renewed"}, "bad")
+    bad = PushMessage(b"{broken", {"type": "subscription.renewed"}, "bad")
     wrong = _message(sample_event(EventType.RENEWED))
-    tampered = Message(wrong.data, {**wrong.attributes, "type": "subscription.paused"}, "t")
+    tampered = PushMessage(wrong.data, {**wrong.attributes, "type": "subscription.paused"}, "t")
     report = exporter.export([bad, tampered, _message(sample_event(EventType.PAUSED), "ok")])
     assert report.poison == ["bad", "t"] and report.done == ["ok"]
     with pytest.raises(PoisonMessage):
@@ -209,12 +209,3 @@ def test_duplicates_in_one_batch_and_redeliveries_make_one_row() -> None:
     assert exporter.export([message, message]).exported == 2
     assert exporter.export_one(message).inserted == 0
     assert len(sink.rows) == 1
-
-
-def test_decode_push_message_refuses_bad_base64() -> None:
-    with pytest.raises(PoisonMessage):
-        decode_push_message({"data": "***", "attributes": {}})
-    ok = decode_push_message(
-        {"data": base64.b64encode(b"x").decode(), "attributes": {"type": "t"}, "messageId": "1"}
-    )
-    assert (ok.data, ok.attributes, ok.message_id) == (b"x", {"type": "t"}, "1")

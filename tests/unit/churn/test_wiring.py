@@ -9,16 +9,11 @@ from google.api_core.exceptions import DeadlineExceeded
 from hypothesis import given
 from hypothesis import strategies as st
 
-from refrain.adapters.bigquery_signals import SubscriptionPuller, flush
+from refrain.adapters.bigquery_signals import SubscriptionPuller
+from refrain.bootstrap import build_exporter, build_flush
 from refrain.churn.export import ChurnExporter
+from refrain.churn.flush import DEFAULT_FLUSH_MAX, FLUSH_MAX_ENV, flush, flush_max_messages
 from refrain.churn.pseudonym import MissingPepper
-from refrain.churn.wiring import (
-    DEFAULT_FLUSH_MAX,
-    FLUSH_MAX_ENV,
-    build_exporter,
-    build_flush,
-    flush_max_messages,
-)
 
 
 def test_flush_size_defaults_to_5000() -> None:

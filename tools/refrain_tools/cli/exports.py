@@ -29,8 +29,8 @@ def flush(max_messages: int, subscription: str) -> None:
 
     The same flush the deployed churn_export function runs on each export-flushes tick.
     """
+    from refrain.bootstrap import build_flush
     from refrain.churn.pseudonym import MissingPepper
-    from refrain.churn.wiring import build_flush
 
     try:
         batch = build_flush(subscription)
@@ -50,12 +50,10 @@ def flush(max_messages: int, subscription: str) -> None:
 @click.option("--date", "day", default=None, help="YYYY-MM-DD; default yesterday (UTC).")
 def snapshot(day: str | None) -> None:
     """Compute one day of churn features (replaces that day)."""
-    from refrain.adapters.bigquery import build_bigquery
-    from refrain.adapters.bigquery_signals import SnapshotWriter
-    from refrain.settings import CloudSettings
+    from refrain.bootstrap import build_snapshot_writer
 
     target = _day(day) or (datetime.now(UTC) - timedelta(days=1)).date()
-    rows = SnapshotWriter(build_bigquery(CloudSettings())).write_day(target)
+    rows = build_snapshot_writer().write_day(target)
     click.echo(f"{target.isoformat()}: {rows} subscribers")
 
 
@@ -66,15 +64,13 @@ def backfill(start: str, end: str) -> None:
     """Recompute the feature snapshot for every day in a range (each day replaced)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-    from refrain.adapters.bigquery import build_bigquery
-    from refrain.adapters.bigquery_signals import SnapshotWriter
-    from refrain.settings import CloudSettings
+    from refrain.bootstrap import build_snapshot_writer
 
     first, last = _day(start), _day(end)
     assert first is not None and last is not None
     if last < first:
         raise click.BadParameter(f"--to {last} is before --from {first}")
-    writer = SnapshotWriter(build_bigquery(CloudSettings()))
+    writer = build_snapshot_writer()
     days = (last - first).days + 1
     with Progress(
         "[progress.description]{task.description}",

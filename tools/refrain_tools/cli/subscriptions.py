@@ -66,10 +66,9 @@ def show(subscription_id: str, as_json: bool) -> None:
     with its status (applied, stale, illegal, duplicate, ignored), the reason
     and the domain events it produced.
     """
-    from refrain.adapters.firestore import build_firestore
-    from refrain.care.store import FirestoreCareStore
+    from refrain.bootstrap import build_care_store
 
-    store = FirestoreCareStore(build_firestore(CloudSettings()))
+    store = build_care_store(CloudSettings())
     sub = store.subscription(subscription_id)
     if sub is None:
         raise click.ClickException(f"no subscription {subscription_id!r}")
@@ -133,7 +132,7 @@ def _care_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _run(request_args: dict[str, Any], at: datetime | None, as_json: bool) -> None:
-    from refrain.care.store import build_care_service
+    from refrain.bootstrap import build_care_service
 
     clock: Clock = FixedClock(at) if at is not None else SystemClock()
     request_id = request_args.pop("request_id", None) or new_request_id()

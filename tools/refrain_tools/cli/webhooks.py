@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import click
 
-from refrain.adapters.firestore import build_firestore
-from refrain.adapters.firestore_audit import FirestoreAuditLog
+from refrain.bootstrap import build_stored_requests, build_webhook_service
 from refrain.ingest.replay import ReplayResult, replay_failed, replay_one
-from refrain.ingest.wiring import build_webhook_service
 from refrain.settings import CloudSettings
 
 
@@ -27,7 +25,7 @@ def replay(audit_id: str | None, all_failed: bool) -> None:
     if bool(audit_id) == all_failed:
         raise click.UsageError("give an AUDIT_ID or --failed (not both)")
     settings = CloudSettings()
-    audit = FirestoreAuditLog(build_firestore(settings))
+    audit = build_stored_requests(settings)
     service = build_webhook_service(settings)
     try:
         results = (

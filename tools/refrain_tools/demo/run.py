@@ -94,7 +94,7 @@ class DemoRun:
     # -- lifecycle -------------------------------------------------------------
 
     def start(self) -> None:
-        from refrain.care.store import build_care_service
+        from refrain.bootstrap import build_care_service
         from refrain.observability import get_logger
 
         self.gateway.start()

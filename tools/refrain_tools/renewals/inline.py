@@ -17,13 +17,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from refrain.bootstrap import build_renewals
 from refrain.clocks import clock_from_env
 from refrain.domain.clock import Clock
 from refrain.observability import Logger
 from refrain.renewals.gateway import GatewayRouter
 from refrain.renewals.messages import ChargeMessage
 from refrain.renewals.tick import TickService
-from refrain.renewals.wiring import build_renewals
 from refrain.renewals.worker import ChargeWorker, WorkerReport
 from refrain.settings import CloudSettings
 

@@ -127,7 +127,7 @@ class GatewaySimulator:
         self.stop()
 
     def env(self) -> dict[str, str]:
-        """Environment that makes refrain.renewals.wiring charge through this server."""
+        """Environment that makes refrain.bootstrap.build_gateways charge through this server."""
         return {
             "REFRAIN_PAYMENT_GATEWAY": "providers",
             "STRIPE_API_KEY": "sk_test_simulator",

@@ -1,4 +1,4 @@
-"""Firestore reads for care and `refrain subscriptions show`, and the service's wiring.
+"""Firestore reads for care and `refrain subscriptions show`.
 
 History is the ledger itself: every `outbox` entry names its subscription, so
 one indexed query (subscription_id ==, ordered by created_at; the composite
@@ -15,16 +15,9 @@ from typing import Any
 
 from google.cloud import firestore
 
-from refrain.adapters.firestore import build_firestore
-from refrain.adapters.firestore_ledger import FirestoreLedger, published_marker
-from refrain.adapters.pubsub import build_ordered_publisher
-from refrain.adapters.pubsub_relay import PubSubRelay
-from refrain.care.actions import CareService
+from refrain.adapters.firestore_ledger import published_marker
 from refrain.collections import OUTBOX, SUBSCRIPTIONS
-from refrain.domain.clock import Clock
 from refrain.domain.subscription import Subscription
-from refrain.observability import Logger
-from refrain.settings import CloudSettings
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,9 +94,3 @@ class FirestoreCareStore:
             .order_by("created_at")
         )
         return [history_entry(snap.id, snap.to_dict() or {}) for snap in query.stream()]
-
-
-def build_care_service(settings: CloudSettings, clock: Clock, log: Logger) -> CareService:
-    db = build_firestore(settings)
-    relay = PubSubRelay(build_ordered_publisher(settings))
-    return CareService(FirestoreLedger(db), FirestoreCareStore(db), relay, clock, log=log)

@@ -1,0 +1,328 @@
+"""The composition root: every service Refrain runs is built here, and only here.
+
+Each builder reads its settings from the environment (or takes them as
+arguments, for tests and tooling), opens the clients it needs and hands the
+adapters to a use case that only knows their ports. Adapters and client
+libraries are imported inside the builder that uses them, so a function loads
+only what it runs: the receipt function never imports Stripe, the webhook never
+imports BigQuery. Use-case packages (ingest, renewals, care, churn, invoicing)
+never import adapters; an import contract in ``make test`` checks it.
+
+Nothing that moves money has a silent default in the cloud: each builder's
+settings refuse what is missing (see the settings classes it reads).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from refrain.clocks import clock_from_env
+from refrain.observability import Logger, get_logger
+from refrain.settings import CloudSettings
+from refrain.topology import CHURN_EXPORT_SUBSCRIPTION
+
+if TYPE_CHECKING:
+    from refrain.adapters.bigquery_signals import SnapshotWriter
+    from refrain.adapters.firestore_audit import FirestoreAuditLog
+    from refrain.adapters.firestore_care import FirestoreCareStore
+    from refrain.care.actions import CareService
+    from refrain.churn.export import ChurnExporter
+    from refrain.churn.flush import BatchFlush
+    from refrain.domain.clock import Clock
+    from refrain.ingest.routes import WebhookSettings
+    from refrain.ingest.service import WebhookService
+    from refrain.ingest.store_routes import StoreSettings
+    from refrain.invoicing import ReceiptService
+    from refrain.invoicing.settings import ReceiptSettings
+    from refrain.providers.google_play_mapping import PlayPurchases
+    from refrain.renewals.gateway import GatewayCharge, GatewayRouter
+    from refrain.renewals.settings import GatewaySettings
+    from refrain.renewals.tick import ChargeQueue, TickService
+    from refrain.renewals.worker import ChargeWorker
+
+__all__ = [
+    "Renewals",
+    "build_care_service",
+    "build_care_store",
+    "build_exporter",
+    "build_flush",
+    "build_gateways",
+    "build_receipt_service",
+    "build_renewals",
+    "build_snapshot_writer",
+    "build_stored_requests",
+    "build_webhook_service",
+    "sweep_outbox",
+]
+
+
+# -- the webhook -----------------------------------------------------------------------
+
+
+def build_webhook_service(
+    cloud: CloudSettings | None = None,
+    *,
+    webhook: WebhookSettings | None = None,
+    clock: Clock | None = None,
+    crash_before_publish: Callable[[], None] | None = None,
+    store: StoreSettings | None = None,
+    purchases: PlayPurchases | None = None,
+) -> WebhookService:
+    """checkout_webhook: every provider route over the Firestore ledger and Pub/Sub."""
+    from refrain.adapters.firestore import build_firestore
+    from refrain.adapters.firestore_audit import FirestoreAuditLog
+    from refrain.adapters.firestore_ledger import FirestoreLedger
+    from refrain.adapters.pubsub import build_ordered_publisher
+    from refrain.adapters.pubsub_relay import PubSubRelay
+    from refrain.domain.catalog import load_catalog
+    from refrain.ingest.routes import WebhookSettings, card_routes
+    from refrain.ingest.service import WebhookService
+    from refrain.ingest.store_routes import StoreSettings, store_routes
+
+    cloud = cloud or CloudSettings()
+    webhook = webhook or WebhookSettings()
+    store = store or StoreSettings()
+    clock = clock or clock_from_env()
+    if purchases is None:
+        from refrain.adapters.play_purchases import AndroidPublisherPurchases
+
+        purchases = AndroidPublisherPurchases(
+            base_url=store.play_api_base_url, anonymous=store.play_api_anonymous
+        )
+    db = build_firestore(cloud)
+    return WebhookService(
+        routes={**card_routes(webhook), **store_routes(store, purchases)},
+        ledger=FirestoreLedger(db),
+        relay=PubSubRelay(
+            build_ordered_publisher(cloud), crash_before_publish=crash_before_publish
+        ),
+        audit=FirestoreAuditLog(db, retention=timedelta(days=webhook.audit_retention_days)),
+        catalog=load_catalog(),
+        clock=clock.now,
+        log=get_logger("checkout_webhook"),
+        project=cloud.project,
+    )
+
+
+def build_stored_requests(cloud: CloudSettings | None = None) -> FirestoreAuditLog:
+    """The stored webhook requests, for `refrain webhooks replay`."""
+    from refrain.adapters.firestore import build_firestore
+    from refrain.adapters.firestore_audit import FirestoreAuditLog
+
+    return FirestoreAuditLog(build_firestore(cloud or CloudSettings()))
+
+
+def sweep_outbox(cloud: CloudSettings | None = None, clock: Clock | None = None) -> int:
+    """outbox_sweep: publish what a crash left unpublished; how many entries.
+
+    On the system clock by default, as the entries' ``created_at`` is compared with it.
+    """
+    from refrain.adapters.firestore import build_firestore
+    from refrain.adapters.pubsub import build_ordered_publisher
+    from refrain.adapters.pubsub_relay import PubSubRelay
+    from refrain.adapters.pubsub_relay import sweep_outbox as sweep
+    from refrain.domain.clock import SystemClock
+
+    cloud = cloud or CloudSettings()
+    clock = clock or SystemClock()
+    relay = PubSubRelay(build_ordered_publisher(cloud))
+    swept = sweep(build_firestore(cloud), relay, clock.now())
+    get_logger("outbox_sweep").info("outbox swept", published_entries=swept)
+    return swept
+
+
+# -- renewals --------------------------------------------------------------------------
+
+
+@dataclass
+class Renewals:
+    """The two renewal entry points' services: the tick and the charge worker."""
+
+    tick: TickService
+    worker: ChargeWorker
+
+
+def build_gateways(settings: GatewaySettings | None = None) -> GatewayRouter:
+    """The payment gateways renewals charge through (the sandbox locally)."""
+    from refrain.renewals.gateway import GatewayRouter, PaymentGateway
+    from refrain.renewals.settings import GatewaySettings
+
+    settings = settings or GatewaySettings()
+    if settings.mode == "sandbox":
+        from refrain.renewals.sandbox import SandboxGateway
+
+        return GatewayRouter({}, default=SandboxGateway())
+    gateways: dict[str, PaymentGateway] = {}
+    if settings.stripe_api_key:
+        from refrain.adapters.gateway_stripe import StripeGateway
+
+        gateways["stripe"] = StripeGateway.create(settings.stripe_api_key, settings.stripe_api_base)
+    if settings.adyen_api_key and settings.adyen_merchant_account:
+        from refrain.adapters.gateway_adyen import AdyenGateway
+
+        gateways["adyen"] = AdyenGateway.create(
+            settings.adyen_api_key,
+            settings.adyen_merchant_account,
+            checkout_url=settings.adyen_checkout_url,
+            live_prefix=settings.adyen_live_prefix,
+        )
+    return GatewayRouter(gateways)
+
+
+def build_renewals(
+    cloud: CloudSettings | None = None,
+    *,
+    clock: Clock | None = None,
+    gateways: GatewayRouter | None = None,
+    queue: ChargeQueue | None = None,
+    log: Logger | None = None,
+    crash_after_gateway: Callable[[GatewayCharge], None] | None = None,
+) -> Renewals:
+    """renewal_trigger: Firestore + Pub/Sub; ``queue`` defaults to the `renewal-charges` topic."""
+    from refrain.adapters.firestore import build_firestore
+    from refrain.adapters.firestore_ledger import FirestoreLedger
+    from refrain.adapters.firestore_renewals import (
+        FirestoreDueSource,
+        FirestorePendingCharges,
+        OutboxAnnouncer,
+        PubSubChargeQueue,
+    )
+    from refrain.adapters.pubsub import OrderedPublisher, build_publisher
+    from refrain.adapters.pubsub_relay import PubSubRelay
+    from refrain.renewals.tick import TickService
+    from refrain.renewals.worker import ChargeWorker
+
+    cloud = cloud or CloudSettings()
+    clock = clock or clock_from_env()
+    log = log or get_logger("renewal_trigger")
+    db = build_firestore(cloud)
+    publisher = build_publisher(cloud)
+    relay = PubSubRelay(OrderedPublisher(publisher, cloud.project, cloud.publish_timeout_s))
+    tick = TickService(
+        source=FirestoreDueSource(db),
+        queue=queue
+        or PubSubChargeQueue(publisher, cloud.project, timeout_s=cloud.publish_timeout_s),
+        clock=clock,
+        log=log,
+    )
+    worker = ChargeWorker(
+        ledger=FirestoreLedger(db),
+        pending=FirestorePendingCharges(db),
+        gateways=gateways or build_gateways(),
+        announcer=OutboxAnnouncer(relay, db, clock, log),
+        clock=clock,
+        log=log,
+        crash_after_gateway=crash_after_gateway,
+    )
+    return Renewals(tick, worker)
+
+
+# -- receipts --------------------------------------------------------------------------
+
+
+def build_receipt_service(
+    cloud: CloudSettings | None = None, settings: ReceiptSettings | None = None
+) -> ReceiptService:
+    """receipt_email: invoices and notices in Firestore, mail through SES."""
+    from refrain.adapters.firestore import build_firestore
+    from refrain.adapters.firestore_invoices import (
+        FirestoreCustomers,
+        FirestoreInvoiceStore,
+        FirestoreSendLedger,
+    )
+    from refrain.adapters.ses_raw import RawSesMailer, build_raw_ses
+    from refrain.domain.catalog import load_catalog
+    from refrain.invoicing import ReceiptConfig, ReceiptService
+    from refrain.invoicing.settings import ReceiptSettings
+
+    cloud = cloud or CloudSettings()
+    settings = settings or ReceiptSettings()
+    db = build_firestore(cloud)
+    return ReceiptService(
+        catalog=load_catalog(),
+        invoices=FirestoreInvoiceStore(db),
+        customers=FirestoreCustomers(db),
+        ledger=FirestoreSendLedger(db, lease_s=settings.send_lease_s),
+        mailer=RawSesMailer(build_raw_ses(cloud), settings.ses_configuration_set),
+        config=ReceiptConfig(
+            sender=cloud.mail_from,
+            sender_name=settings.sender_name,
+            account_url=settings.account_url,
+            shards=settings.series_shards,
+        ),
+    )
+
+
+# -- churn signals ---------------------------------------------------------------------
+
+
+def build_exporter(cloud: CloudSettings | None = None) -> ChurnExporter:
+    """Exporter writing to BigQuery; raises ``MissingPepper`` outside local/test without one."""
+    from refrain.adapters.bigquery import build_bigquery
+    from refrain.adapters.bigquery_signals import SignalWriter
+    from refrain.churn.export import ChurnExporter
+    from refrain.churn.pseudonym import Pseudonymizer, load_pepper
+    from refrain.churn.transform import SignalTransformer
+
+    cloud = cloud or CloudSettings()
+    pepper = load_pepper(local=cloud.is_local or bool(cloud.bigquery_endpoint))
+    return ChurnExporter(
+        SignalTransformer(Pseudonymizer(pepper)), SignalWriter(build_bigquery(cloud))
+    )
+
+
+def build_flush(
+    subscription: str = CHURN_EXPORT_SUBSCRIPTION, cloud: CloudSettings | None = None
+) -> BatchFlush:
+    """export_flush over ``subscription``; the pepper is checked before any client opens."""
+    from refrain.adapters.bigquery_signals import SubscriptionPuller
+    from refrain.churn.flush import BatchFlush
+
+    cloud = cloud or CloudSettings()
+    exporter = build_exporter(cloud)
+    return BatchFlush(exporter, SubscriptionPuller(cloud.project, subscription))
+
+
+def build_snapshot_writer(cloud: CloudSettings | None = None) -> SnapshotWriter:
+    """feature_snapshot and `refrain exports snapshot|backfill`: the daily feature table."""
+    from refrain.adapters.bigquery import build_bigquery
+    from refrain.adapters.bigquery_signals import SnapshotWriter
+
+    return SnapshotWriter(build_bigquery(cloud or CloudSettings()))
+
+
+# -- customer care ---------------------------------------------------------------------
+
+
+def build_care_store(cloud: CloudSettings | None = None) -> FirestoreCareStore:
+    """Subscriptions and their history, for care and `refrain subscriptions show`."""
+    from refrain.adapters.firestore import build_firestore
+    from refrain.adapters.firestore_care import FirestoreCareStore
+
+    return FirestoreCareStore(build_firestore(cloud or CloudSettings()))
+
+
+def build_care_service(
+    cloud: CloudSettings | None = None, clock: Clock | None = None, log: Logger | None = None
+) -> CareService:
+    """Care actions through the same ledger, transaction and outbox as provider events."""
+    from refrain.adapters.firestore import build_firestore
+    from refrain.adapters.firestore_care import FirestoreCareStore
+    from refrain.adapters.firestore_ledger import FirestoreLedger
+    from refrain.adapters.pubsub import build_ordered_publisher
+    from refrain.adapters.pubsub_relay import PubSubRelay
+    from refrain.care.actions import CareService
+
+    cloud = cloud or CloudSettings()
+    db = build_firestore(cloud)
+    relay = PubSubRelay(build_ordered_publisher(cloud))
+    return CareService(
+        FirestoreLedger(db),
+        FirestoreCareStore(db),
+        relay,
+        clock or clock_from_env(),
+        log=log or get_logger("care"),
+    )
