@@ -44,7 +44,7 @@ def _pull(cloud: CloudSettings, want: int) -> list[Any]:
 
 def test_tick_function_publishes_due_ones_and_charge_function_renews(cloud: CloudSettings) -> None:
     module = load_function("renewal_trigger")
-    module.renewals.cache_clear()  # built from this test's environment (sandbox gateway, real clock)
+    module.renewals.cache_clear()  # built from this environment (sandbox gateway, real clock)
     now = datetime.now(UTC)
     due = [
         active_subscription(
