@@ -18,4 +18,3 @@ CHARGES = "charges"  # {charge_id}: one claimed charge attempt (subscription, pe
 INVOICES = "invoices"  # {invoice_id}: finalised invoices and credit notes
 INVOICE_SERIES = "invoice_series"  # {series_id}: gapless counter per series
 RECEIPT_SENDS = "receipt_sends"  # {notice_id}: e-mail send lease and SES message id
-EXPORT_MARKS = "export_marks"  # {signal_id}: churn export bookkeeping where needed

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from refrain.domain.catalog import ChangeDirection, change_direction
 from refrain.domain.dunning import DunningPolicy
 from refrain.domain.events import EventType
 from refrain.domain.inputs import (
@@ -93,13 +94,15 @@ def plan_change_requested(
     payload: dict[str, Any] = {
         "from_plan": sub.plan, "to_plan": inp.new_plan, "currency": sub.currency,
     }  # fmt: skip
-    if inp.new_plan_rank < sub.plan_rank:
+    direction = change_direction(sub.plan_rank, inp.new_plan_rank)
+    if direction is ChangeDirection.DOWNGRADE:
         step.changes["pending_plan"] = PendingPlan(
             inp.new_plan, inp.new_plan_rank, inp.new_interval_months, inp.new_price
         )
         step.emit(
-            EventType.PLAN_CHANGED, direction="downgrade", effective_at=iso(sub.current_period_end),
-            scheduled=True, proration_amount=None, **payload,
+            EventType.PLAN_CHANGED, direction=direction.value,
+            effective_at=iso(sub.current_period_end), scheduled=True, proration_amount=None,
+            **payload,
         )  # fmt: skip
         return step
     step.changes.update(
@@ -136,7 +139,7 @@ def plan_change_requested(
                 payment_method_ref=sub.payment_method_ref,
             )
     step.emit(
-        EventType.PLAN_CHANGED, direction="upgrade", effective_at=iso(at), scheduled=False,
+        EventType.PLAN_CHANGED, direction=direction.value, effective_at=iso(at), scheduled=False,
         proration_amount=proration, **payload,
     )  # fmt: skip
     return step

@@ -40,6 +40,7 @@ __all__ = [
     "Market",
     "Offer",
     "Plan",
+    "change_direction",
     "load_catalog",
 ]
 
@@ -218,12 +219,15 @@ class Catalog(_Frozen):
             legal_entity=self.legal_entities[market.legal_entity],
         )
 
-    def classify_change(self, from_plan: str, to_plan: str) -> ChangeDirection:
-        """Upgrade if the target ranks higher (bigger tier, or yearly over monthly)."""
-        old, new = self.plan(from_plan), self.plan(to_plan)
-        if old.id == new.id:
-            raise ValueError(f"plan change to the same plan {old.id!r}")
-        return ChangeDirection.UPGRADE if new.rank > old.rank else ChangeDirection.DOWNGRADE
+
+def change_direction(from_rank: int, to_rank: int) -> ChangeDirection:
+    """Upgrade if the target ranks higher (bigger tier, or yearly over monthly).
+
+    Upgrades apply now with a proration charge; downgrades wait for the period end.
+    """
+    if from_rank == to_rank:
+        raise ValueError(f"a plan change needs another rank, both are {from_rank}")
+    return ChangeDirection.UPGRADE if to_rank > from_rank else ChangeDirection.DOWNGRADE
 
 
 def parse_catalog(data: object) -> Catalog:

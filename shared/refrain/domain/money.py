@@ -8,7 +8,7 @@ handing an amount to Babel for display). Arithmetic across currencies raises
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
@@ -116,10 +116,6 @@ class Money:
         return self.amount >= other.amount
 
     @property
-    def is_zero(self) -> bool:
-        return self.amount == 0
-
-    @property
     def digits(self) -> int:
         return minor_digits(self.currency)
 
@@ -167,14 +163,6 @@ class Money:
 
     def __str__(self) -> str:
         return f"{self.to_decimal():f} {self.currency}"
-
-
-def sum_money(items: Iterable[Money], currency: str) -> Money:
-    """Sum that is well defined for an empty iterable (hence the explicit currency)."""
-    total = Money.zero(currency)
-    for item in items:
-        total = total + item
-    return total
 
 
 def format_money(money: Money, locale: str) -> str:

@@ -16,10 +16,9 @@ from refrain.invoicing.errors import (
 )
 from refrain.invoicing.model import DocumentKind, Invoice, InvoiceLine, Seller, VatLine
 from refrain.invoicing.ports import Customer
-from refrain.invoicing.receipts import HANDLED_TYPES, HandleResult, ReceiptConfig, ReceiptService
+from refrain.invoicing.receipts import HandleResult, ReceiptConfig, ReceiptService
 
 __all__ = [
-    "HANDLED_TYPES",
     "Customer",
     "CustomerNotFound",
     "DocumentKind",

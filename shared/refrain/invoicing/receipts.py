@@ -63,17 +63,8 @@ from refrain.invoicing.render import (
 )
 from refrain.invoicing.sending import ClaimKind
 
-__all__ = ["HANDLED_TYPES", "HandleResult", "ReceiptConfig", "ReceiptService"]
+__all__ = ["HandleResult", "ReceiptConfig", "ReceiptService"]
 
-HANDLED_TYPES = frozenset(
-    {
-        EventType.INVOICE_PAID,
-        EventType.CHARGE_REFUNDED,
-        EventType.PAYMENT_FAILED,
-        EventType.ON_HOLD,
-        EventType.EXPIRED,
-    }
-)
 _NOTICES = {
     EventType.PAYMENT_FAILED: "payment_failed",
     EventType.ON_HOLD: "on_hold",

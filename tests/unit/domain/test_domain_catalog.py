@@ -10,7 +10,13 @@ from typing import Any
 
 import pytest
 
-from refrain.domain.catalog import ChangeDirection, Interval, load_catalog, parse_catalog
+from refrain.domain.catalog import (
+    ChangeDirection,
+    Interval,
+    change_direction,
+    load_catalog,
+    parse_catalog,
+)
 from refrain.domain.currencies import minor_digits
 from refrain.domain.errors import CatalogError, PlanNotOffered, UnknownMarket, UnknownPlan
 from refrain.domain.money import Money, format_money
@@ -110,12 +116,14 @@ def test_offer_trial_days_follow_plan_eligibility() -> None:
     ],
 )
 def test_plan_change_classification(old: str, new: str, direction: ChangeDirection) -> None:
-    assert load_catalog().classify_change(old, new) is direction
+    catalog = load_catalog()
+    assert change_direction(catalog.plan(old).rank, catalog.plan(new).rank) is direction
 
 
-def test_same_plan_change_is_refused() -> None:
-    with pytest.raises(ValueError, match="same plan"):
-        load_catalog().classify_change("duo_monthly", "duo_monthly")
+def test_a_change_to_the_same_rank_is_refused() -> None:
+    rank = load_catalog().plan("duo_monthly").rank
+    with pytest.raises(ValueError, match="another rank"):
+        change_direction(rank, rank)
 
 
 # validation of broken catalog files -----------------------------------------

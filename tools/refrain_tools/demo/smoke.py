@@ -12,6 +12,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from email import message_from_string
 
 from google.api_core.exceptions import AlreadyExists, Conflict
 from google.cloud import firestore
@@ -19,11 +20,13 @@ from google.cloud import firestore
 from refrain.adapters.bigquery import build_bigquery
 from refrain.adapters.firestore import build_firestore
 from refrain.adapters.pubsub import OrderedPublisher, build_publisher, build_subscriber
-from refrain.adapters.ses import OutgoingMail, SesMailer, build_ses
+from refrain.adapters.ses_raw import RawSesMailer, build_raw_ses
+from refrain.invoicing.mime import build_mime
+from refrain.invoicing.render import RenderedMail
 from refrain.settings import CloudSettings
 from refrain.topology import ANALYTICS_DATASET, SUBSCRIPTION_EVENTS
 from refrain_tools.stack.config import StackConfig
-from refrain_tools.stack.mailbox import sent_mail
+from refrain_tools.stack.mailbox import sent_raw_mail
 
 
 @dataclass
@@ -123,15 +126,16 @@ def _bigquery(settings: CloudSettings, run_id: str) -> str:
 
 
 def _ses(config: StackConfig, settings: CloudSettings, run_id: str) -> str:
-    mailer = SesMailer(build_ses(settings), settings.mail_from)
-    message_id = mailer.send(
-        OutgoingMail(
-            to="demo.customer@example.com",
-            subject=f"Your Refrain receipt {run_id}",
-            text="Thanks for your payment.",
-            html="<p>Thanks for your payment.</p>",
-        )
+    to = "demo.customer@example.com"
+    mail = RenderedMail(
+        subject=f"Your Refrain receipt {run_id}",
+        text="Thanks for your payment.",
+        html="<p>Thanks for your payment.</p>",
     )
-    found = [m for m in sent_mail(config) if m.get("id") == message_id]
-    subject = found[0].get("subject", "?") if found else "nothing"
+    raw = build_mime(sender=settings.mail_from, sender_name=None, to=to, mail=mail)
+    message_id = RawSesMailer(build_raw_ses(settings)).send_raw(
+        sender=settings.mail_from, to=to, raw=raw
+    )
+    found = [m for m in sent_raw_mail(config) if m.get("id") == message_id]
+    subject = message_from_string(found[0]["raw_data"])["Subject"] if found else "nothing"
     return f"sent message {message_id[:12]}…; read back from the mail server: {subject!r}"

@@ -18,12 +18,6 @@ def _ses_store(config: StackConfig) -> dict[str, Any]:
     return ses
 
 
-def sent_mail(config: StackConfig) -> list[dict[str, Any]]:
-    """Every message moto's SES has accepted since the last reset."""
-    messages: list[dict[str, Any]] = _ses_store(config).get("Message", [])
-    return messages
-
-
 def sent_raw_mail(config: StackConfig) -> list[dict[str, Any]]:
     """Raw-MIME messages (SES v2 ``Content.Raw``, e.g. receipts with a PDF); each has
     ``id``, ``source``, ``destinations`` and ``raw_data`` (the MIME text)."""

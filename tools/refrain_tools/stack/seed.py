@@ -32,7 +32,7 @@ def pointed_at(config: StackConfig) -> Iterator[CloudSettings]:
 def provision_everything(config: StackConfig, push_endpoints: Mapping[str, str]) -> None:
     from refrain.adapters.bigquery import build_bigquery, ensure_dataset
     from refrain.adapters.pubsub import build_publisher, build_subscriber
-    from refrain.adapters.ses import build_ses
+    from refrain.adapters.ses_raw import build_raw_ses
     from refrain_tools.stack.provision import provision_pubsub
 
     with pointed_at(config) as settings:
@@ -45,7 +45,7 @@ def provision_everything(config: StackConfig, push_endpoints: Mapping[str, str])
         for dataset in TOPOLOGY.datasets:
             ensure_dataset(bigquery, dataset, settings.bigquery_location)
         bigquery.close()
-        build_ses(settings).create_email_identity(EmailIdentity=settings.mail_from)
+        build_raw_ses(settings).create_email_identity(EmailIdentity=settings.mail_from)
 
 
 def reset_everything(config: StackConfig, push_endpoints: Mapping[str, str] | None = None) -> None:
