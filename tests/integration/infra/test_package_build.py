@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 import hashlib
+import importlib.metadata
+import re
 import shutil
 import subprocess
 import sys
@@ -93,3 +96,53 @@ def test_packaged_function_imports_from_the_archive_alone(
         check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
+
+
+def _imported_top_levels(source: str) -> set[str]:
+    """Every top-level module a Python file imports, at any depth (lazy imports included)."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def _distribution(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def test_archives_hold_runtime_only_and_import_only_what_they_ship(
+    requirements: str, tmp_path: Path
+) -> None:
+    """No tooling in a deployed archive, and no import a runtime pin does not provide.
+
+    Every import in every shipped file (function-level imports too) must be the standard
+    library, the archive's own modules, or a module of a distribution pinned in the
+    archive's requirements.txt: a dev-only or tooling dependency fails here.
+    """
+    pinned = {
+        _distribution(line.split("==")[0])
+        for line in requirements.splitlines()
+        if line and line[0] not in " #"
+    }
+    providers = importlib.metadata.packages_distributions()
+    out = tmp_path / "dist"
+    packages = packaging.build_packages(
+        ROOT / "functions", ROOT / "shared" / "refrain", out, requirements
+    )
+    for package in packages:
+        with zipfile.ZipFile(out / package.file) as archive:
+            names = archive.namelist()
+            assert not [n for n in names if n.startswith("refrain_tools/")], package.file
+            own = {n.split("/")[0].removesuffix(".py") for n in names}
+            unshipped = set()
+            for name in (n for n in names if n.endswith(".py")):
+                for module in _imported_top_levels(archive.read(name).decode("utf-8")):
+                    if module in sys.stdlib_module_names or module in own:
+                        continue
+                    if not {_distribution(d) for d in providers.get(module, [])} & pinned:
+                        unshipped.add((name, module))
+            assert not unshipped, f"{package.file} imports what it does not ship: {unshipped}"
+        print(f"{package.file}: {package.size:,} bytes, {package.files} files")
