@@ -2,7 +2,7 @@
 
 Covered elsewhere (referenced, not duplicated):
 - webhook, after commit and before publish: the outbox sweep publishes it exactly once,
-  tests/integration/webhooks/test_outbox.py
+  tests/integration/ingest/test_outbox.py
   ::test_crash_between_commit_and_publish_is_repaired_by_the_sweep_exactly_once;
 - renewals, after the gateway call and before its record: one charge, one record,
   tests/integration/renewals/test_provider_gateways.py

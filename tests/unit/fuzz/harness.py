@@ -38,7 +38,7 @@ from refrain.ingest.store_routes import StoreSettings
 from refrain.observability import get_logger
 from refrain.providers import google_play_push_auth
 from tests.support import FIXTURES
-from tests.unit.appstores.support import (
+from tests.unit.providers.support import (
     AUDIENCE,
     PACKAGE,
     PUSH_ACCOUNT,

@@ -27,15 +27,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.support import FIXTURES
-from tests.unit.appstores.support import (
-    APPLE_FIXTURES,
-    PLAY_FIXTURES,
-    apple_notification,
-    apple_renewal,
-    apple_transaction,
-    days,
-    google_signer,
-)
 from tests.unit.fuzz.harness import (
     DOCUMENTED,
     FUZZ_MAX_BODY,
@@ -50,6 +41,15 @@ from tests.unit.fuzz.harness import (
     stripe_signature_valid,
 )
 from tests.unit.fuzz.strategies import Request, Seed, requests
+from tests.unit.providers.support import (
+    APPLE_FIXTURES,
+    PLAY_FIXTURES,
+    apple_notification,
+    apple_renewal,
+    apple_transaction,
+    days,
+    google_signer,
+)
 
 EXAMPLES = fuzz_examples()
 FUZZ = settings(

@@ -15,17 +15,8 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.integration.webhooks.conftest import stripe_event
+from tests.integration.ingest.conftest import stripe_event
 from tests.support import FIXTURES, adyen_sign
-from tests.unit.appstores.support import (
-    PLAY_FIXTURES,
-    apple_notification,
-    apple_pki,
-    apple_renewal,
-    apple_transaction,
-    days,
-    google_signer,
-)
 from tests.unit.fuzz.harness import (
     ADYEN_KEY,
     adyen_signature_valid,
@@ -35,6 +26,15 @@ from tests.unit.fuzz.harness import (
     stripe_signature_valid,
 )
 from tests.unit.fuzz.strategies import header_text
+from tests.unit.providers.support import (
+    PLAY_FIXTURES,
+    apple_notification,
+    apple_pki,
+    apple_renewal,
+    apple_transaction,
+    days,
+    google_signer,
+)
 
 JSON = {"Content-Type": "application/json"}
 

@@ -26,7 +26,7 @@ from google.cloud import firestore
 from refrain.adapters.firestore import build_firestore
 from refrain.settings import CloudSettings
 from tests.support import ROOT
-from tests.unit.appstores.support import (
+from tests.unit.providers.support import (
     AUDIENCE,
     BUNDLE_ID,
     PACKAGE,

@@ -15,7 +15,7 @@ from refrain.domain.outcome import OutcomeKind
 from refrain.domain.subscription import ChurnType, State
 from refrain.ingest.model import MappingError, ProviderEvent, subscription_id_for
 from refrain.providers.apple_notifications import AppleConfig, normalise_apple
-from tests.unit.appstores.support import (
+from tests.unit.providers.support import (
     APPLE_FIXTURES,
     apple_renewal,
     apple_transaction,

@@ -19,7 +19,7 @@ import pytest
 from refrain.topology import SCHEDULED_TOPICS, TOPOLOGY, dead_letter_hold_subscription
 from refrain_tools.infra import tfgen
 from refrain_tools.infra.firestore_spec import COMPOSITE_INDEXES, TTL_FIELDS
-from tests.integration.infra.conftest import TERRAFORM_DIR, CheckovReport, terraform_env
+from tests.integration.tools.infra.conftest import TERRAFORM_DIR, CheckovReport, terraform_env
 
 CHECKOV_BUDGET_S = 60
 

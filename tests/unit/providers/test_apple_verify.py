@@ -9,7 +9,7 @@ import pytest
 
 from refrain.ingest.rejections import BadSignature, Malformed
 from refrain.providers.apple_verify import AppleVerifier, decode_unverified
-from tests.unit.appstores.support import (
+from tests.unit.providers.support import (
     APPLE_FIXTURES,
     BUNDLE_ID,
     ApplePKI,

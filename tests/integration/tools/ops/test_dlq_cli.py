@@ -13,7 +13,7 @@ import json
 from refrain.adapters.pubsub import OrderedPublisher, build_publisher
 from refrain.domain.clock import utc
 from refrain.domain.events import EventType, build_event, to_pubsub_message
-from tests.integration.ops.conftest import Ops
+from tests.integration.care.conftest import Ops
 
 DLT = "churn-export-dead-letter"
 

@@ -20,7 +20,7 @@ from refrain.ingest.rejections import BadSignature, Malformed
 from refrain.providers.google_play_mapping import PlayConfig, normalise_play, rfc3339
 from refrain.providers.google_play_push_auth import PushAuthenticator, VerifierUnavailable
 from refrain.providers.google_play_rtdn import decode_push, event_time
-from tests.unit.appstores.support import (
+from tests.unit.providers.support import (
     AUDIENCE,
     PLAY_FIXTURES,
     PUSH_ACCOUNT,

@@ -22,8 +22,8 @@ from refrain.adapters.pubsub_relay import PubSubRelay, sweep_outbox
 from refrain.bootstrap import build_webhook_service
 from refrain.invoicing import RetryLater
 from refrain.settings import CloudSettings
-from tests.integration.webhooks.conftest import STRIPE_SECRET, Webhook
-from tests.integration.webhooks.test_checkout_webhook import checkout
+from tests.integration.ingest.conftest import STRIPE_SECRET, Webhook
+from tests.integration.ingest.test_checkout_webhook import checkout
 from tests.support import load_function, pull_messages, stripe_header
 
 TRACE_ID = "0af7651916cd43dd8448eb211c80319c"

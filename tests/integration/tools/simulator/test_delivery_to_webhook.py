@@ -15,7 +15,7 @@ from refrain.adapters.firestore import build_firestore
 from refrain.domain import load_catalog
 from refrain.settings import CloudSettings
 from refrain_tools.simulator import DeliveryPolicy, WebhookSender, events
-from tests.integration.webhooks.conftest import ADYEN_KEY, SOURCE, STRIPE_SECRET
+from tests.integration.ingest.conftest import ADYEN_KEY, SOURCE, STRIPE_SECRET
 
 CATALOG = load_catalog()
 

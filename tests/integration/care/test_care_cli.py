@@ -6,7 +6,7 @@ import json
 
 from refrain.domain.events import from_pubsub_message
 from refrain.domain.subscription import BillingMode
-from tests.integration.ops.conftest import Ops
+from tests.integration.care.conftest import Ops
 
 
 def _json(ops: Ops, *args: str) -> dict:  # type: ignore[type-arg]

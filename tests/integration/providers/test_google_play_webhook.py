@@ -13,9 +13,9 @@ from refrain.adapters.play_purchases import AndroidPublisherPurchases, PlayApiEr
 from refrain.domain.events import EventType
 from refrain.ingest.model import subscription_id_for
 from refrain.providers.google_play_mapping import PurchaseNotFound
-from tests.integration.appstores.conftest import LocalGoogle, Stores
-from tests.integration.webhooks.conftest import pull_events
-from tests.unit.appstores.support import (
+from tests.integration.ingest.conftest import pull_events
+from tests.integration.providers.conftest import LocalGoogle, Stores
+from tests.unit.providers.support import (
     PACKAGE,
     google_signer,
     play_envelope,

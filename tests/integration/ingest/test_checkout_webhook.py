@@ -14,7 +14,7 @@ from refrain.adapters.firestore_ledger import FirestoreLedger
 from refrain.domain.events import EventType
 from refrain.domain.inputs import RenewalDue
 from refrain.ingest.ledger import LedgerCommand, LedgerStatus
-from tests.integration.webhooks.conftest import (
+from tests.integration.ingest.conftest import (
     STRIPE_SECRET,
     Webhook,
     ago,

@@ -11,8 +11,8 @@ from refrain.adapters.pubsub import OrderedPublisher, build_publisher
 from refrain.adapters.pubsub_relay import PubSubRelay, sweep_outbox
 from refrain.bootstrap import build_webhook_service
 from refrain.settings import CloudSettings
-from tests.integration.webhooks.conftest import STRIPE_SECRET, Webhook, pull_events
-from tests.integration.webhooks.test_checkout_webhook import checkout
+from tests.integration.ingest.conftest import STRIPE_SECRET, Webhook, pull_events
+from tests.integration.ingest.test_checkout_webhook import checkout
 from tests.support import stripe_header
 
 

@@ -11,9 +11,9 @@ import pytest
 
 from refrain.domain.events import EventType
 from refrain.ingest.model import subscription_id_for
-from tests.integration.appstores.conftest import Stores
-from tests.integration.webhooks.conftest import pull_events
-from tests.unit.appstores.support import (
+from tests.integration.ingest.conftest import pull_events
+from tests.integration.providers.conftest import Stores
+from tests.unit.providers.support import (
     APPLE_FIXTURES,
     apple_notification,
     apple_pki,

@@ -18,7 +18,7 @@ from refrain.domain.catalog import load_catalog
 from refrain.ingest.routes import WebhookSettings, card_routes
 from refrain.ingest.service import WebhookService
 from refrain.observability import get_logger, trace_from_attributes, trace_from_headers
-from tests.integration.webhooks.conftest import stripe_event
+from tests.integration.ingest.conftest import stripe_event
 from tests.unit.fuzz.harness import (
     NOW,
     STRIPE_SECRET,
