@@ -86,11 +86,14 @@ def normalise_stripe(event: Mapping[str, Any], catalog: Catalog) -> ProviderEven
         event_id = str(event["id"])
         event_type = str(event["type"])
         obj = event["data"]["object"]
+        previous = event["data"].get("previous_attributes") or {}
         occurred_at = _ts(event["created"])
-    except (KeyError, TypeError) as exc:
+    except (KeyError, TypeError, AttributeError) as exc:
         raise MappingError(f"not a Stripe event: missing {exc}") from exc
     if not isinstance(obj, dict) or occurred_at is None:
         raise MappingError("Stripe event has no data.object")
+    if not isinstance(previous, dict):
+        raise MappingError("Stripe event previous_attributes is not an object")
     base: dict[str, Any] = {
         "provider": PROVIDER,
         "event_id": event_id,
@@ -101,7 +104,7 @@ def normalise_stripe(event: Mapping[str, Any], catalog: Catalog) -> ProviderEven
     if handler is None:
         return ProviderEvent(**base, ignored=f"event type {event_type} is not used")
     try:
-        return handler(base, obj, catalog)
+        return handler(base, obj, catalog, previous)
     except InvalidInput as exc:
         raise MappingError(f"{event_type}: {exc}") from exc
 
@@ -109,7 +112,9 @@ def normalise_stripe(event: Mapping[str, Any], catalog: Catalog) -> ProviderEven
 # merchant-managed -----------------------------------------------------------
 
 
-def _checkout_session(base: dict[str, Any], obj: dict[str, Any], catalog: Catalog) -> ProviderEvent:
+def _checkout_session(
+    base: dict[str, Any], obj: dict[str, Any], catalog: Catalog, previous: Mapping[str, Any]
+) -> ProviderEvent:
     meta = _meta(obj)
     details = obj.get("customer_details") or {}
     customer_id = obj.get("customer")
@@ -194,7 +199,9 @@ def _attempt(meta: Mapping[str, str]) -> int | None:
     return int(raw) if raw and raw.isdigit() else None
 
 
-def _payment_intent(base: dict[str, Any], obj: dict[str, Any], catalog: Catalog) -> ProviderEvent:
+def _payment_intent(
+    base: dict[str, Any], obj: dict[str, Any], catalog: Catalog, previous: Mapping[str, Any]
+) -> ProviderEvent:
     meta = _meta(obj)
     pi_id = str(obj.get("id"))
     charge_id = meta.get("charge_id") or pi_id
@@ -224,11 +231,19 @@ def _payment_intent(base: dict[str, Any], obj: dict[str, Any], catalog: Catalog)
     )
 
 
-def _charge_refunded(base: dict[str, Any], obj: dict[str, Any], catalog: Catalog) -> ProviderEvent:
+def _charge_refunded(
+    base: dict[str, Any], obj: dict[str, Any], catalog: Catalog, previous: Mapping[str, Any]
+) -> ProviderEvent:
     meta = _meta(obj)
     pi_id = obj.get("payment_intent")
     charge_id = meta.get("charge_id") or pi_id or str(obj.get("id"))
-    refunded = _money(obj.get("amount_refunded"), obj.get("currency"))
+    # `amount_refunded` is cumulative: this event's refund is what it added, read from the
+    # signed `previous_attributes` (absent only on a first refund's older shapes: then 0).
+    before = previous.get("amount_refunded", 0)
+    total = _money(obj.get("amount_refunded"), obj.get("currency"))
+    refunded = total - _money(before, obj.get("currency"))
+    if refunded.amount <= 0:
+        return ProviderEvent(**base, ignored="charge.refunded without a new refund amount")
     return ProviderEvent(
         **base,
         subject=_charge_subject(meta, _ref(pi_id), _ref(obj.get("id"))),
@@ -243,7 +258,9 @@ def _charge_refunded(base: dict[str, Any], obj: dict[str, Any], catalog: Catalog
     )
 
 
-def _dispute(base: dict[str, Any], obj: dict[str, Any], catalog: Catalog) -> ProviderEvent:
+def _dispute(
+    base: dict[str, Any], obj: dict[str, Any], catalog: Catalog, previous: Mapping[str, Any]
+) -> ProviderEvent:
     pi_id, charge = obj.get("payment_intent"), obj.get("charge")
     subject = _charge_subject(_meta(obj), _ref(pi_id), _ref(charge))
     if base["event_type"] == "charge.dispute.closed":
@@ -276,7 +293,9 @@ def _plan_of(obj: Mapping[str, Any], meta: Mapping[str, str]) -> str | None:
     return meta.get("plan") or price.get("lookup_key") or _meta(price).get("plan")
 
 
-def _subscription(base: dict[str, Any], obj: dict[str, Any], catalog: Catalog) -> ProviderEvent:
+def _subscription(
+    base: dict[str, Any], obj: dict[str, Any], catalog: Catalog, previous: Mapping[str, Any]
+) -> ProviderEvent:
     meta = _meta(obj)
     stripe_sub = str(obj.get("id"))
     status = str(obj.get("status"))
@@ -341,7 +360,9 @@ def _invoice_subscription(obj: Mapping[str, Any]) -> str | None:
     return str(found) if found else None
 
 
-def _invoice(base: dict[str, Any], obj: dict[str, Any], catalog: Catalog) -> ProviderEvent:
+def _invoice(
+    base: dict[str, Any], obj: dict[str, Any], catalog: Catalog, previous: Mapping[str, Any]
+) -> ProviderEvent:
     stripe_sub = _invoice_subscription(obj)
     if stripe_sub is None:
         return ProviderEvent(**base, ignored="invoice is not for a subscription")

@@ -179,6 +179,57 @@ def test_refund_and_dispute() -> None:
     assert normalise_stripe(closed, CATALOG).ignored
 
 
+def _refund(cumulative: int, before: int | None, event_id: str) -> dict[str, Any]:
+    """The fixture charge after a refund: cumulative amount_refunded, Stripe's previous value."""
+    raw = fixture("charge.refunded")
+    raw["id"] = event_id
+    raw["data"]["object"].update(amount=1000, amount_refunded=cumulative)
+    if before is None:
+        raw["data"].pop("previous_attributes", None)
+    else:
+        raw["data"]["previous_attributes"] = {"amount_refunded": before}
+    return raw
+
+
+def test_each_partial_refund_is_credited_once_not_the_running_total() -> None:
+    first = normalise_stripe(_refund(300, 0, "evt_r1"), CATALOG)
+    second = normalise_stripe(_refund(500, 300, "evt_r2"), CATALOG)
+    assert isinstance(first.input, RefundIssued) and isinstance(second.input, RefundIssued)
+    assert first.input.amount == Money(300, "USD")
+    assert second.input.amount == Money(200, "USD")  # not 500: the first 300 was credited
+
+
+@given(st.lists(st.integers(min_value=1, max_value=400), min_size=1, max_size=5))
+def test_refunds_in_any_order_credit_exactly_what_was_refunded(parts: list[int]) -> None:
+    events, total = [], 0
+    for i, part in enumerate(parts):
+        events.append(_refund(total + part, total, f"evt_r{i}"))
+        total += part
+    credited = 0
+    for raw in reversed(events):  # delivery order does not matter
+        refund = normalise_stripe(raw, CATALOG).input
+        assert isinstance(refund, RefundIssued)
+        credited += refund.amount.amount
+    assert credited == total
+
+
+def test_a_refunded_event_that_adds_nothing_credits_nothing() -> None:
+    event = normalise_stripe(_refund(300, 300, "evt_r3"), CATALOG)
+    assert event.input is None and event.ignored
+
+
+def test_a_first_refund_without_previous_attributes_is_the_whole_amount() -> None:
+    refund = normalise_stripe(_refund(300, None, "evt_r4"), CATALOG).input
+    assert isinstance(refund, RefundIssued) and refund.amount == Money(300, "USD")
+
+
+def test_malformed_previous_attributes_are_a_mapping_error() -> None:
+    raw = _refund(300, 0, "evt_r5")
+    raw["data"]["previous_attributes"] = ["not", "an", "object"]
+    with pytest.raises(MappingError):
+        normalise_stripe(raw, CATALOG)
+
+
 def test_unknown_event_types_are_recorded_as_ignored() -> None:
     raw = fixture("invoice.paid")
     raw["type"] = "customer.tax_id.created"

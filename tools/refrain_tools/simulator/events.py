@@ -80,14 +80,22 @@ def stripe_event(
     *,
     event_id: str | None = None,
     idempotency_key: str | None = None,
+    previous_attributes: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The envelope of every Stripe event (`created` is the simulated time)."""
+    """The envelope of every Stripe event (`created` is the simulated time).
+
+    ``previous_attributes``: on ``*.updated``-style events (and ``charge.refunded``),
+    the changed fields' values before the change, as Stripe sends them.
+    """
+    data: dict[str, Any] = {"object": obj}
+    if previous_attributes is not None:
+        data["previous_attributes"] = previous_attributes
     return {
         "id": event_id or new_id("evt"),
         "object": "event",
         "api_version": STRIPE_API_VERSION,
         "created": _unix(at),
-        "data": {"object": obj},
+        "data": data,
         "livemode": False,
         "pending_webhooks": 1,
         "request": {
@@ -222,9 +230,15 @@ def charge_refunded(
     refunded: Money | None = None,
     metadata: dict[str, str] | None = None,
     charge_id: str | None = None,
+    previously_refunded: Money | None = None,
 ) -> dict[str, Any]:
-    """charge.refunded; the charge carries the PaymentIntent's metadata as created."""
+    """charge.refunded; the charge carries the PaymentIntent's metadata as created.
+
+    ``refunded`` is the cumulative ``amount_refunded`` after this refund (default: all of
+    it); ``previously_refunded`` what earlier refunds took, sent as previous_attributes.
+    """
     value, currency = stripe_amount(amount)
+    before = stripe_amount(previously_refunded)[0] if previously_refunded else 0
     charge = {
         "id": charge_id or new_id("ch"),
         "object": "charge",
@@ -239,7 +253,8 @@ def charge_refunded(
         "created": _unix(at),
         "metadata": dict(metadata or {}),
     }
-    return stripe_event("charge.refunded", charge, at)
+    previous = {"amount_refunded": before, "refunded": False}
+    return stripe_event("charge.refunded", charge, at, previous_attributes=previous)
 
 
 def dispute_created(
