@@ -93,8 +93,9 @@ def inline_at(
 
 
 class _Silent:
-    def announce(self, outbox_id: str, events: tuple[Any, ...]) -> None:
-        """Leave events to the outbox sweep (to see what publishing costs)."""
+    def publish(self, outbox_id: str, events: tuple[Any, ...], trace: str | None = None) -> bool:
+        """Publish nothing: leave events to the outbox sweep (to see what publishing costs)."""
+        return False
 
 
 def measure(settings: CloudSettings, size: int, due: int, concurrency: int, publish: bool) -> None:
@@ -111,7 +112,7 @@ def measure(settings: CloudSettings, size: int, due: int, concurrency: int, publ
     tick_s = time.perf_counter() - started
     tick_reads = counter.counts["query"]
     if not publish:
-        inline.worker.announcer = _Silent()
+        inline.worker.publisher.relay = _Silent()
     report = RunReport(at=RUN_AT)
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=concurrency) as pool:

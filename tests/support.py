@@ -7,8 +7,12 @@ import importlib.util
 import sys
 import time
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from refrain.settings import CloudSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -97,3 +101,11 @@ def pull_messages(
     finally:
         subscriber.close()
     return messages
+
+
+def sweep_outbox(settings: CloudSettings, at: datetime) -> int:
+    """The scheduled outbox sweep (as bootstrap builds it), run as if it were ``at``."""
+    from refrain.bootstrap import sweep_outbox as sweep
+    from refrain.domain.clock import FixedClock
+
+    return sweep(settings, FixedClock(at))

@@ -75,12 +75,14 @@ def build_webhook_service(
     from refrain.adapters.firestore import build_firestore
     from refrain.adapters.firestore_audit import FirestoreAuditLog
     from refrain.adapters.firestore_ledger import FirestoreLedger
+    from refrain.adapters.firestore_outbox import FirestoreOutbox
     from refrain.adapters.pubsub import build_ordered_publisher
     from refrain.adapters.pubsub_relay import PubSubRelay
     from refrain.domain.catalog import load_catalog
     from refrain.ingest.routes import WebhookSettings, card_routes
     from refrain.ingest.service import WebhookService
     from refrain.ingest.store_routes import StoreSettings, store_routes
+    from refrain.outbox import OutboxPublisher
 
     cloud = cloud or CloudSettings()
     webhook = webhook or WebhookSettings()
@@ -93,16 +95,16 @@ def build_webhook_service(
             base_url=store.play_api_base_url, anonymous=store.play_api_anonymous
         )
     db = build_firestore(cloud)
+    relay = PubSubRelay(build_ordered_publisher(cloud), crash_before_publish=crash_before_publish)
+    log = get_logger("checkout_webhook")
     return WebhookService(
         routes={**card_routes(webhook), **store_routes(store, purchases)},
         ledger=FirestoreLedger(db),
-        relay=PubSubRelay(
-            build_ordered_publisher(cloud), crash_before_publish=crash_before_publish
-        ),
+        publisher=OutboxPublisher(relay, FirestoreOutbox(db), clock, log),
         audit=FirestoreAuditLog(db, retention=timedelta(days=webhook.audit_retention_days)),
         catalog=load_catalog(),
         clock=clock.now,
-        log=get_logger("checkout_webhook"),
+        log=log,
         project=cloud.project,
     )
 
@@ -121,16 +123,19 @@ def sweep_outbox(cloud: CloudSettings | None = None, clock: Clock | None = None)
     On the system clock by default, as the entries' ``created_at`` is compared with it.
     """
     from refrain.adapters.firestore import build_firestore
+    from refrain.adapters.firestore_outbox import FirestoreOutbox
     from refrain.adapters.pubsub import build_ordered_publisher
     from refrain.adapters.pubsub_relay import PubSubRelay
-    from refrain.adapters.pubsub_relay import sweep_outbox as sweep
     from refrain.domain.clock import SystemClock
+    from refrain.outbox import OutboxPublisher
 
     cloud = cloud or CloudSettings()
     clock = clock or SystemClock()
+    log = get_logger("outbox_sweep")
     relay = PubSubRelay(build_ordered_publisher(cloud))
-    swept = sweep(build_firestore(cloud), relay, clock.now())
-    get_logger("outbox_sweep").info("outbox swept", published_entries=swept)
+    publisher = OutboxPublisher(relay, FirestoreOutbox(build_firestore(cloud)), clock, log)
+    swept = publisher.sweep(clock.now())
+    log.info("outbox swept", published_entries=swept)
     return swept
 
 
@@ -184,14 +189,15 @@ def build_renewals(
     """renewal_trigger: Firestore + Pub/Sub; ``queue`` defaults to the `renewal-charges` topic."""
     from refrain.adapters.firestore import build_firestore
     from refrain.adapters.firestore_ledger import FirestoreLedger
+    from refrain.adapters.firestore_outbox import FirestoreOutbox
     from refrain.adapters.firestore_renewals import (
         FirestoreDueSource,
         FirestorePendingCharges,
-        OutboxAnnouncer,
         PubSubChargeQueue,
     )
     from refrain.adapters.pubsub import OrderedPublisher, build_publisher
     from refrain.adapters.pubsub_relay import PubSubRelay
+    from refrain.outbox import OutboxPublisher
     from refrain.renewals.tick import TickService
     from refrain.renewals.worker import ChargeWorker
 
@@ -212,7 +218,7 @@ def build_renewals(
         ledger=FirestoreLedger(db),
         pending=FirestorePendingCharges(db),
         gateways=gateways or build_gateways(),
-        announcer=OutboxAnnouncer(relay, db, clock, log),
+        publisher=OutboxPublisher(relay, FirestoreOutbox(db), clock, log),
         clock=clock,
         log=log,
         crash_after_gateway=crash_after_gateway,
@@ -312,17 +318,16 @@ def build_care_service(
     from refrain.adapters.firestore import build_firestore
     from refrain.adapters.firestore_care import FirestoreCareStore
     from refrain.adapters.firestore_ledger import FirestoreLedger
+    from refrain.adapters.firestore_outbox import FirestoreOutbox
     from refrain.adapters.pubsub import build_ordered_publisher
     from refrain.adapters.pubsub_relay import PubSubRelay
     from refrain.care.actions import CareService
+    from refrain.outbox import OutboxPublisher
 
     cloud = cloud or CloudSettings()
+    clock = clock or clock_from_env()
+    log = log or get_logger("care")
     db = build_firestore(cloud)
     relay = PubSubRelay(build_ordered_publisher(cloud))
-    return CareService(
-        FirestoreLedger(db),
-        FirestoreCareStore(db),
-        relay,
-        clock or clock_from_env(),
-        log=log or get_logger("care"),
-    )
+    publisher = OutboxPublisher(relay, FirestoreOutbox(db), clock, log)
+    return CareService(FirestoreLedger(db), FirestoreCareStore(db), publisher, clock, log=log)

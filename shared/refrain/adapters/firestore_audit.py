@@ -17,6 +17,7 @@ from typing import Any
 
 from google.cloud import firestore
 
+from refrain.adapters.firestore_outbox import published_marker
 from refrain.collections import OUTBOX, WEBHOOK_AUDIT
 from refrain.ingest.replay import StoredRequest
 
@@ -58,10 +59,7 @@ class FirestoreAuditLog:
             {"outcome": outcome, "detail": detail, "finished_at": stamp},
         )
         for outbox_id in published:
-            batch.update(
-                self.db.collection(OUTBOX).document(outbox_id),
-                {"published": True, "published_at": stamp},
-            )
+            batch.update(self.db.collection(OUTBOX).document(outbox_id), published_marker(stamp))
         batch.commit()
 
     def load(self, audit_id: str) -> StoredRequest | None:

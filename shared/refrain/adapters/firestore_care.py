@@ -15,7 +15,6 @@ from typing import Any
 
 from google.cloud import firestore
 
-from refrain.adapters.firestore_ledger import published_marker
 from refrain.collections import OUTBOX, SUBSCRIPTIONS
 from refrain.domain.subscription import Subscription
 
@@ -83,9 +82,6 @@ class FirestoreCareStore:
     def entry_status(self, dedupe_key: str) -> str | None:
         snap = self.db.collection(OUTBOX).document(dedupe_key).get()
         return str((snap.to_dict() or {}).get("status")) if snap.exists else None
-
-    def mark_published(self, outbox_id: str, now: datetime) -> None:
-        self.db.collection(OUTBOX).document(outbox_id).update(published_marker(now))
 
     def history(self, subscription_id: str) -> list[HistoryEntry]:
         query = (

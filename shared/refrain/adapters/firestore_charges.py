@@ -6,22 +6,19 @@ merchantReference and Idempotency-Key). The renewal worker creates the record
 (status "pending") in the same ledger transaction that applies RenewalDue; the
 first recorded outcome (by the worker after the gateway call, or by the webhook's
 asynchronous confirmation, whichever commits first) turns it into "succeeded" or
-"declined". A later report of the same outcome for the same charge is a no-op:
-that is the reconciliation rule between the two paths (see FirestoreLedger).
+"declined". The rules between the two reporters are in refrain.domain.charges;
+this module is only the record's shape.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Final
+from typing import Any
 
-from refrain.domain.inputs import Input, PaymentFailed, PaymentSucceeded
+from refrain.domain.charges import PENDING, outcome_of
+from refrain.domain.inputs import Input, PaymentFailed
 from refrain.domain.money import Money
 from refrain.domain.outcome import ChargeRequest
-
-PENDING: Final = "pending"
-SUCCEEDED: Final = "succeeded"
-DECLINED: Final = "declined"
 
 
 def claim_document(charge: ChargeRequest, provider: str, now: datetime) -> dict[str, Any]:
@@ -51,17 +48,6 @@ def charge_from_document(charge_id: str, data: dict[str, Any]) -> ChargeRequest:
         purpose=str(data.get("purpose") or "renewal"),
         payment_method_ref=data.get("payment_method_ref"),
     )
-
-
-def payment_charge_id(inp: Input | None) -> str | None:
-    """The charge a payment outcome reports on (None for every other input)."""
-    if isinstance(inp, PaymentSucceeded | PaymentFailed) and inp.charge_id:
-        return inp.charge_id.replace("/", "_")
-    return None
-
-
-def outcome_of(inp: Input) -> str:
-    return SUCCEEDED if isinstance(inp, PaymentSucceeded) else DECLINED
 
 
 def outcome_fields(inp: Input, source: str, ledger_status: str, now: datetime) -> dict[str, Any]:

@@ -22,21 +22,15 @@ from typing import Any
 
 from google.cloud import firestore, pubsub_v1  # type: ignore[attr-defined]
 
-from refrain.adapters.firestore_charges import PENDING, charge_from_document
-from refrain.adapters.firestore_ledger import published_marker, stored_subscription
-from refrain.collections import CHARGES, OUTBOX, SUBSCRIPTIONS
-from refrain.domain.clock import Clock
-from refrain.domain.events import DomainEvent
+from refrain.adapters.firestore_charges import charge_from_document
+from refrain.adapters.firestore_ledger import stored_subscription
+from refrain.collections import CHARGES, SUBSCRIPTIONS
+from refrain.domain.charges import PENDING
 from refrain.domain.outcome import ChargeRequest
-from refrain.domain.subscription import BillingMode, State, Subscription
-from refrain.ingest.ledger import EventRelay
-from refrain.observability import Logger
+from refrain.domain.subscription import DUE_STATES, BillingMode, Subscription
 from refrain.renewals.messages import ChargeMessage
 from refrain.topology import RENEWAL_CHARGES
 
-DUE_STATES = tuple(
-    s.value for s in (State.TRIALING, State.ACTIVE, State.PAST_DUE, State.ON_HOLD, State.PAUSED)
-)
 SEED_BATCH = 500
 
 
@@ -54,7 +48,7 @@ class FirestoreDueSource:
                     "billing_mode", "==", BillingMode.MERCHANT_MANAGED.value
                 )
             )
-            .where(filter=firestore.FieldFilter("state", "in", list(DUE_STATES)))
+            .where(filter=firestore.FieldFilter("state", "in", [s.value for s in DUE_STATES]))
             .where(filter=firestore.FieldFilter("next_deadline_ts", "<=", now))
             .order_by("next_deadline_ts")
             .limit(page_size)
@@ -90,24 +84,6 @@ class FirestorePendingCharges:
         if not data or data.get("status") != PENDING:
             return None
         return charge_from_document(charge_id, data), sub
-
-
-@dataclass
-class OutboxAnnouncer:
-    """Publish right after the commit and mark the outbox entry; the sweep covers failures."""
-
-    relay: EventRelay
-    db: firestore.Client
-    clock: Clock
-    log: Logger
-
-    def announce(self, outbox_id: str, events: tuple[DomainEvent, ...]) -> None:
-        try:
-            if self.relay.publish(outbox_id, events):
-                marker = published_marker(self.clock.now())
-                self.db.collection(OUTBOX).document(outbox_id).update(marker)
-        except Exception as exc:  # committed already: the outbox sweep publishes it later
-            self.log.warning("publish deferred to the outbox sweep", error=type(exc).__name__)
 
 
 @dataclass

@@ -3,9 +3,9 @@
 An operator's cancel, revert, plan change, pause or resume becomes a domain
 input (stream ``customer``) and goes through the ledger: one transaction that
 writes the dedupe record / outbox entry and, when the state machine allows it,
-the new aggregate. The committed events are then published by the outbox relay
-and the entry is marked published; if publishing fails the scheduled outbox
-sweep publishes them later, so nothing is lost (invariant 3).
+the new aggregate. The committed events are then announced by the outbox
+publisher (published, then the entry marked); if publishing fails the scheduled
+outbox sweep publishes them later, so nothing is lost (invariant 3).
 
 The state machine decides what is allowed: a provider-managed subscription is
 refused ("must go through the provider"), a revert without a scheduled
@@ -38,8 +38,9 @@ from refrain.domain.inputs import (
 )
 from refrain.domain.outcome import ChargeRequest
 from refrain.domain.subscription import Subscription
-from refrain.ingest.ledger import EventRelay, Ledger, LedgerCommand, LedgerStatus
+from refrain.ledger import Ledger, LedgerCommand, LedgerStatus
 from refrain.observability import Logger, get_logger
+from refrain.outbox import OutboxPublisher
 
 SOURCE = "care"
 
@@ -67,15 +68,13 @@ class CareRequest:
 
 
 class CareStore(Protocol):
-    """What the service reads and marks outside the ledger's transaction."""
+    """What the service reads outside the ledger's transaction."""
 
     def subscription(self, subscription_id: str) -> Subscription | None: ...
 
     def entry_status(self, dedupe_key: str) -> str | None:
         """The recorded status of a ledger entry (for an operator's retry), if any."""
         ...
-
-    def mark_published(self, outbox_id: str, now: datetime) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,7 +146,7 @@ def build_input(request: CareRequest, sub: Subscription, now: datetime, catalog:
 class CareService:
     ledger: Ledger
     store: CareStore
-    relay: EventRelay
+    publisher: OutboxPublisher
     clock: Clock
     catalog: Catalog = field(default_factory=load_catalog)
     log: Logger = field(default_factory=lambda: get_logger("care"))
@@ -168,7 +167,7 @@ class CareService:
         previous = None
         if result.status is LedgerStatus.DUPLICATE:
             previous = self.store.entry_status(key)
-        published = self._publish(result.outbox_id, result.events, now)
+        published = self.publisher.announce(result.outbox_id, result.events, log=self.log)
         self.log.bind(subscription_id=sid).info(
             "care action",
             action=request.action.value,
@@ -188,17 +187,3 @@ class CareService:
             published=published,
             previous_status=previous,
         )
-
-    def _publish(
-        self, outbox_id: str | None, events: tuple[DomainEvent, ...], now: datetime
-    ) -> bool:
-        if not outbox_id or not events:
-            return False
-        try:
-            if not self.relay.publish(outbox_id, events):
-                return False
-            self.store.mark_published(outbox_id, now)
-        except Exception as exc:  # committed already: the outbox sweep publishes it later
-            self.log.warning("publish deferred to the outbox sweep", error=type(exc).__name__)
-            return False
-        return True

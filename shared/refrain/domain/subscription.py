@@ -21,6 +21,7 @@ from refrain.domain.errors import InvalidInput
 from refrain.domain.money import Money
 
 __all__ = [
+    "DUE_STATES",
     "FIELD_NAMES",
     "MAX_PAID_CHARGES",
     "MAX_RECENT_INPUTS",
@@ -50,6 +51,8 @@ class State(StrEnum):
 
 
 ACCESS_STATES: Final = frozenset({State.TRIALING, State.ACTIVE, State.PAST_DUE})
+# Where a merchant-managed subscription has deadlines the renewal tick serves (the due query).
+DUE_STATES: Final = (State.TRIALING, State.ACTIVE, State.PAST_DUE, State.ON_HOLD, State.PAUSED)
 
 
 class BillingMode(StrEnum):

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from refrain.domain.customer import CustomerDetails
 from refrain.domain.inputs import Input
 from refrain.domain.subscription import BillingMode
 
@@ -30,16 +31,6 @@ class SubscriptionDraft:
     plan: str
     market: str
     payment_method_ref: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class CustomerDetails:
-    """Personal data: stored in Firestore `customers`, never logged or exported."""
-
-    email: str | None = None
-    name: str | None = None
-    locale: str | None = None
-    market: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,12 +27,11 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from refrain.domain.catalog import Catalog
 from refrain.domain.errors import DomainError
 from refrain.domain.subscription import Subscription
-from refrain.ingest.ledger import AuditLog, EventRelay, Ledger, LedgerCommand, LedgerStatus
 from refrain.ingest.model import MappingError, ProviderEvent
 from refrain.ingest.rejections import (
     Malformed,
@@ -43,7 +42,9 @@ from refrain.ingest.rejections import (
     Unmappable,
     UnsupportedMediaType,
 )
+from refrain.ledger import Ledger, LedgerCommand, LedgerStatus
 from refrain.observability import Logger, trace_from_headers
+from refrain.outbox import OutboxPublisher
 
 MAX_BODY_BYTES = 1024 * 1024
 
@@ -53,6 +54,16 @@ Verifier = Callable[[bytes, Mapping[str, str]], Any]
 Parser = Callable[[bytes], Any]
 # ...then turn the payload into provider events (raising MappingError / DomainError).
 Normaliser = Callable[[Any, Catalog], list[ProviderEvent]]
+
+
+class AuditLog(Protocol):
+    def record(
+        self, provider: str, headers: dict[str, str], body: bytes, received_at: datetime
+    ) -> str: ...
+
+    def finish(self, audit_id: str, outcome: str, detail: str | None, published: list[str]) -> None:
+        """Store the outcome, and mark the published outbox entries, in one commit."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -77,7 +88,8 @@ class HttpResponse:
 class WebhookService:
     routes: Mapping[str, Route]
     ledger: Ledger
-    relay: EventRelay
+    # Publishes only: the entries it published are marked with the audit outcome, one commit.
+    publisher: OutboxPublisher
     audit: AuditLog
     catalog: Catalog
     clock: Callable[[], datetime]
@@ -210,18 +222,17 @@ class WebhookService:
                 trace=log.trace,
             )
         )
-        if result.outbox_id and result.events:
-            try:
-                if self.relay.publish(result.outbox_id, result.events, trace=log.trace):
-                    published.append(result.outbox_id)
-            except Exception as exc:
-                # Committed already: the sweep publishes it later. Still a 2xx.
-                log.warning(
-                    "publish deferred to the outbox sweep",
-                    provider=event.provider,
-                    provider_event_id=event.event_id,
-                    error=type(exc).__name__,
-                )
+        announced = self.publisher.announce(
+            result.outbox_id,
+            result.events,
+            log.trace,
+            mark=False,
+            log=log,
+            provider=event.provider,
+            provider_event_id=event.event_id,
+        )
+        if announced and result.outbox_id:
+            published.append(result.outbox_id)
         self.outcomes.append(result.status.value)
         log.info(
             "provider event",

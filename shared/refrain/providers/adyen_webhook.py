@@ -21,6 +21,7 @@ from typing import Any
 import Adyen.util
 
 from refrain.domain.catalog import Catalog
+from refrain.domain.customer import CustomerDetails
 from refrain.domain.declines import classify_adyen
 from refrain.domain.errors import InvalidInput
 from refrain.domain.inputs import (
@@ -35,7 +36,6 @@ from refrain.domain.money import Money
 from refrain.domain.provider_amounts import from_provider_amount
 from refrain.domain.subscription import BillingMode
 from refrain.ingest.model import (
-    CustomerDetails,
     MappingError,
     ProviderEvent,
     Subject,

@@ -15,7 +15,7 @@ Order of work for a ``renewal_due`` message:
 3. **record**: PaymentSucceeded / PaymentFailed through the ledger (dedupe key
    "charge:{charge_id}"), which also writes the outcome onto the charge record.
    If the webhook's asynchronous confirmation recorded it first, this is a
-   DUPLICATE no-op, and vice versa (reconciliation rule, see firestore_ledger).
+   DUPLICATE no-op, and vice versa (reconciliation rules: refrain.domain.charges).
 
 ``grace_over`` / ``hold_over`` / ``auto_resume`` messages are step 1 only.
 Unknown or already-expired subscriptions change nothing and are acked.
@@ -32,8 +32,9 @@ from refrain.domain.events import DomainEvent
 from refrain.domain.inputs import Input, PaymentFailed, PaymentSucceeded
 from refrain.domain.outcome import ChargeRequest
 from refrain.domain.subscription import Subscription
-from refrain.ingest.ledger import Ledger, LedgerCommand, LedgerResult, LedgerStatus
+from refrain.ledger import Ledger, LedgerCommand, LedgerResult, LedgerStatus
 from refrain.observability import Logger
+from refrain.outbox import OutboxPublisher
 from refrain.renewals.gateway import ChargeStatus, GatewayCharge, GatewayResult, GatewayRouter
 from refrain.renewals.messages import ChargeMessage, TimerKind
 
@@ -43,12 +44,6 @@ SOURCE = "renewal"
 class PendingCharges(Protocol):
     def pending_charge(self, subscription_id: str) -> tuple[ChargeRequest, Subscription] | None:
         """The subscription's claimed, undecided charge (a crashed or in-flight attempt)."""
-        ...
-
-
-class Announcer(Protocol):
-    def announce(self, outbox_id: str, events: tuple[DomainEvent, ...]) -> None:
-        """Publish committed events and mark the outbox entry; failures are left to the sweep."""
         ...
 
 
@@ -67,7 +62,7 @@ class ChargeWorker:
     ledger: Ledger
     pending: PendingCharges
     gateways: GatewayRouter
-    announcer: Announcer
+    publisher: OutboxPublisher
     clock: Clock
     log: Logger
     # Test-only fault injection: raise after the provider answered, before the record.
@@ -174,8 +169,7 @@ class ChargeWorker:
                 refs=refs,
             )
         )
-        if result.outbox_id and result.events:
-            self.announcer.announce(result.outbox_id, result.events)
+        self.publisher.announce(result.outbox_id, result.events)
         return result
 
     def _log(self, message: ChargeMessage, report: WorkerReport, log: Logger) -> None:

@@ -19,7 +19,7 @@ from refrain.domain import load_catalog
 from refrain.domain.clock import utc
 from refrain.domain.inputs import CheckoutCompleted
 from refrain.domain.subscription import BillingMode, Subscription
-from refrain.ingest.ledger import LedgerCommand, LedgerStatus
+from refrain.ledger import LedgerCommand, LedgerStatus
 from refrain.settings import CloudSettings
 from refrain_tools.cli import main
 

@@ -13,7 +13,7 @@ import pytest
 from refrain.adapters.firestore_ledger import FirestoreLedger
 from refrain.domain.events import EventType
 from refrain.domain.inputs import RenewalDue
-from refrain.ingest.ledger import LedgerCommand, LedgerStatus
+from refrain.ledger import LedgerCommand, LedgerStatus
 from tests.integration.ingest.conftest import (
     STRIPE_SECRET,
     Webhook,

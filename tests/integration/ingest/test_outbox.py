@@ -6,14 +6,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from refrain.adapters.firestore import build_firestore
-from refrain.adapters.pubsub import OrderedPublisher, build_publisher
-from refrain.adapters.pubsub_relay import PubSubRelay, sweep_outbox
 from refrain.bootstrap import build_webhook_service
 from refrain.settings import CloudSettings
 from tests.integration.ingest.conftest import STRIPE_SECRET, Webhook, pull_events
 from tests.integration.ingest.test_checkout_webhook import checkout
-from tests.support import stripe_header
+from tests.support import stripe_header, sweep_outbox
 
 
 class Crash(RuntimeError):
@@ -46,12 +43,11 @@ def test_crash_between_commit_and_publish_is_repaired_by_the_sweep_exactly_once(
     [entry] = list(webhook.db.collection("outbox").stream())
     assert (entry.to_dict() or {})["published"] is False
 
-    relay = PubSubRelay(OrderedPublisher(build_publisher(cloud), cloud.project))
     later = datetime.now(UTC) + timedelta(minutes=5)
-    assert sweep_outbox(build_firestore(cloud), relay, later) == 1
+    assert sweep_outbox(cloud, later) == 1
     events = pull_events(cloud, want=2)
     assert sorted(e.type.value for e in events) == ["invoice.paid", "subscription.activated"]
-    assert sweep_outbox(build_firestore(cloud), relay, later) == 0
+    assert sweep_outbox(cloud, later) == 0
     assert pull_events(cloud) == []
 
 
@@ -68,8 +64,7 @@ def test_sweep_leaves_recent_entries_to_the_fast_path(
         "Stripe-Signature": stripe_header(body, STRIPE_SECRET, int(time.time())),
     }
     assert service.handle("POST", "/stripe", headers, body).status == 200
-    relay = PubSubRelay(OrderedPublisher(build_publisher(cloud), cloud.project))
-    assert sweep_outbox(build_firestore(cloud), relay, datetime.now(UTC)) == 0
+    assert sweep_outbox(cloud, datetime.now(UTC)) == 0
 
 
 @pytest.mark.parametrize("module", ["google.cloud.bigquery", "boto3", "botocore"])

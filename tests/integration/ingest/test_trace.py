@@ -16,15 +16,12 @@ from typing import Any
 import pytest
 from cloudevents.http import CloudEvent
 
-from refrain.adapters.firestore import build_firestore
-from refrain.adapters.pubsub import OrderedPublisher, build_publisher
-from refrain.adapters.pubsub_relay import PubSubRelay, sweep_outbox
 from refrain.bootstrap import build_webhook_service
 from refrain.invoicing import RetryLater
 from refrain.settings import CloudSettings
 from tests.integration.ingest.conftest import STRIPE_SECRET, Webhook
 from tests.integration.ingest.test_checkout_webhook import checkout
-from tests.support import load_function, pull_messages, stripe_header
+from tests.support import load_function, pull_messages, stripe_header, sweep_outbox
 
 TRACE_ID = "0af7651916cd43dd8448eb211c80319c"
 TRACE_KEY = "logging.googleapis.com/trace"
@@ -117,9 +114,8 @@ def test_the_outbox_sweep_publishes_with_the_trace_the_request_had(
         "traceparent": f"00-{TRACE_ID}-00f067aa0ba902b7-01",
     }
     assert service.handle("POST", "/stripe", headers, body).status == 200
-    relay = PubSubRelay(OrderedPublisher(build_publisher(cloud), cloud.project))
     later = datetime.now(UTC) + timedelta(minutes=5)
-    assert sweep_outbox(build_firestore(cloud), relay, later) == 1
+    assert sweep_outbox(cloud, later) == 1
     messages = _pull_raw(cloud, want=2)
     assert len(messages) == 2
     assert {m.attributes["trace"] for m in messages} == {

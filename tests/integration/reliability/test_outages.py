@@ -31,10 +31,8 @@ from typing import Any
 import pytest
 
 from refrain.adapters.firestore import build_firestore
-from refrain.adapters.firestore_ledger import events_of
+from refrain.adapters.firestore_outbox import events_of
 from refrain.adapters.firestore_renewals import seed_subscriptions
-from refrain.adapters.pubsub import build_ordered_publisher
-from refrain.adapters.pubsub_relay import PubSubRelay, sweep_outbox
 from refrain.bootstrap import build_renewals
 from refrain.collections import CUSTOMERS, INVOICES, OUTBOX, WEBHOOK_AUDIT
 from refrain.ingest.service import WebhookService
@@ -57,7 +55,7 @@ from tests.integration.reliability.storm import (
     storm_service,
 )
 from tests.integration.reliability.storm import _post as post
-from tests.support import pull_messages
+from tests.support import pull_messages, sweep_outbox
 from tests.unit.invoicing.factories import invoice_paid
 
 DEADLINE_S = 2.0
@@ -103,9 +101,7 @@ def _unpublished(cloud: CloudSettings) -> list[str]:
 
 def _sweep(cloud: CloudSettings) -> int:
     """The scheduled sweep, run as if a minute had passed (it skips entries under 30 s)."""
-    relay = PubSubRelay(build_ordered_publisher(cloud))
-    later = datetime.now(UTC) + timedelta(minutes=1)
-    return sweep_outbox(build_firestore(cloud), relay, later)
+    return sweep_outbox(cloud, datetime.now(UTC) + timedelta(minutes=1))
 
 
 def _pulled_event_ids(cloud: CloudSettings, subscription: str, want: set[str]) -> set[str]:

@@ -16,8 +16,8 @@ from refrain.collections import CHARGES, OUTBOX, SUBSCRIPTIONS
 from refrain.domain import PaymentFailed, PaymentSucceeded, classify_stripe
 from refrain.domain.events import EventType
 from refrain.domain.subscription import State, evolve
-from refrain.ingest.ledger import LedgerCommand, LedgerStatus
 from refrain.ingest.routes import WebhookSettings
+from refrain.ledger import LedgerCommand, LedgerStatus
 from refrain.renewals import sandbox
 from refrain.renewals.messages import ChargeMessage, TimerKind
 from refrain.settings import CloudSettings

@@ -12,7 +12,7 @@ import os
 from collections import Counter
 from datetime import timedelta
 
-from refrain.adapters.firestore_ledger import events_of
+from refrain.adapters.firestore_outbox import events_of
 from refrain.adapters.firestore_renewals import seed_subscriptions
 from refrain.collections import CHARGES, OUTBOX, SUBSCRIPTIONS
 from refrain.domain import DEFAULT_POLICY

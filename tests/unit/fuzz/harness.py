@@ -26,17 +26,17 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from refrain.domain import apply
 from refrain.domain.catalog import load_catalog
-from refrain.domain.events import DomainEvent
-from refrain.domain.subscription import Subscription
+from refrain.domain.clock import FixedClock
 from refrain.ingest import store_routes as store_module
-from refrain.ingest.ledger import LedgerCommand, LedgerResult, LedgerStatus
 from refrain.ingest.routes import WebhookSettings, card_routes
 from refrain.ingest.service import WebhookService
 from refrain.ingest.store_routes import StoreSettings
 from refrain.observability import get_logger
+from refrain.outbox import OutboxPublisher
 from refrain.providers import google_play_push_auth
+from tests.fakes.ledger import MemoryLedger
+from tests.fakes.outbox import RecordingRelay
 from tests.support import FIXTURES
 from tests.unit.providers.support import (
     AUDIENCE,
@@ -90,49 +90,6 @@ class RecordingAudit:
 
 
 @dataclass
-class RecordingLedger:
-    """Dedupe + state machine in memory, with FirestoreLedger's statuses."""
-
-    subs: dict[str, Subscription] = field(default_factory=dict)
-    commands: list[LedgerCommand] = field(default_factory=list)
-    seen: set[str] = field(default_factory=set)
-    refs: list[str] = field(default_factory=list)
-
-    def apply(self, command: LedgerCommand) -> LedgerResult:
-        self.commands.append(command)
-        if command.dedupe_key in self.seen:
-            return LedgerResult(LedgerStatus.DUPLICATE, "already")
-        if command.input is None:
-            self.seen.add(command.dedupe_key)
-            return LedgerResult(LedgerStatus.IGNORED, command.note)
-        sub = self.subs.get(command.subscription_id or "") or command.draft
-        if sub is None:
-            return LedgerResult(LedgerStatus.NO_SUBSCRIPTION, "subscription not known yet")
-        outcome = apply(sub, command.input, command.now)
-        self.seen.add(command.dedupe_key)
-        if outcome.applied:
-            self.subs[sub.subscription_id] = outcome.subscription
-        status = LedgerStatus(outcome.kind.value)
-        outbox = command.dedupe_key if outcome.events else None
-        return LedgerResult(status, outcome.reason, outbox, outcome.events, outcome.subscription)
-
-    def resolve_ref(self, ref: str) -> str | None:
-        self.refs.append(ref)
-        return None
-
-
-@dataclass
-class RecordingRelay:
-    published: list[tuple[str, tuple[DomainEvent, ...]]] = field(default_factory=list)
-
-    def publish(
-        self, outbox_id: str, events: tuple[DomainEvent, ...], trace: str | None = None
-    ) -> bool:
-        self.published.append((outbox_id, events))
-        return True
-
-
-@dataclass
 class RecordingPurchases:
     """Google's purchases API: a call is a read at the provider on an unverified push."""
 
@@ -169,7 +126,7 @@ class CertsEndpoint:
 @dataclass
 class Harness:
     service: WebhookService
-    ledger: RecordingLedger
+    ledger: MemoryLedger
     audit: RecordingAudit
     relay: RecordingRelay
     purchases: RecordingPurchases
@@ -181,7 +138,7 @@ class Harness:
             len(self.audit.records)
             + len(self.audit.finished)
             + len(self.ledger.commands)
-            + len(self.ledger.refs)
+            + len(self.ledger.lookups)
             + len(self.relay.published)
             + len(self.purchases.calls)
         )
@@ -189,10 +146,7 @@ class Harness:
     def reset(self) -> None:
         self.audit.records.clear()
         self.audit.finished.clear()
-        self.ledger.commands.clear()
-        self.ledger.refs.clear()
-        self.ledger.seen.clear()
-        self.ledger.subs.clear()
+        self.ledger.clear()
         self.relay.published.clear()
         self.purchases.calls.clear()
 
@@ -264,15 +218,16 @@ def build_harness(
     )
     with _serving(endpoint):
         routes = {**card_routes(webhook), **store_module.store_routes(store, purchases)}
-        ledger, audit, relay = RecordingLedger(), RecordingAudit(), RecordingRelay()
+        ledger, audit, relay = MemoryLedger(), RecordingAudit(), RecordingRelay()
+        log = get_logger("fuzz", stream=_SINK)
         service = WebhookService(
             routes=routes,
             ledger=ledger,
-            relay=relay,
+            publisher=OutboxPublisher(relay, ledger, FixedClock(NOW), log),
             audit=audit,
             catalog=load_catalog(),
             clock=lambda: NOW,
-            log=get_logger("fuzz", stream=_SINK),
+            log=log,
             max_body=FUZZ_MAX_BODY,
         )
         # Prime each PushAuthenticator's transport while the fake is installed.

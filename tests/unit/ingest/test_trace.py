@@ -11,22 +11,18 @@ import io
 import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any
 
 from refrain.domain.catalog import load_catalog
+from refrain.domain.clock import FixedClock
 from refrain.ingest.routes import WebhookSettings, card_routes
 from refrain.ingest.service import WebhookService
 from refrain.observability import get_logger, trace_from_attributes, trace_from_headers
+from refrain.outbox import OutboxPublisher
+from tests.fakes.ledger import MemoryLedger
+from tests.fakes.outbox import RecordingRelay
 from tests.integration.ingest.conftest import stripe_event
-from tests.unit.fuzz.harness import (
-    NOW,
-    STRIPE_SECRET,
-    RecordingAudit,
-    RecordingLedger,
-    RecordingRelay,
-    stripe_sign,
-)
+from tests.unit.fuzz.harness import NOW, STRIPE_SECRET, RecordingAudit, stripe_sign
 
 JSON = {"Content-Type": "application/json"}
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -44,29 +40,21 @@ class _LockedBuffer(io.StringIO):
             return super().write(text)
 
 
-@dataclass
-class TracedRelay(RecordingRelay):
-    traces: list[str | None] | None = None
-
-    def publish(self, outbox_id: str, events: tuple[Any, ...], trace: str | None = None) -> bool:
-        if self.traces is None:
-            self.traces = []
-        self.traces.append(trace)
-        return super().publish(outbox_id, events, trace)
-
-
-def _service(project: str | None = "proj-1") -> tuple[WebhookService, _LockedBuffer, TracedRelay]:
+def _service(
+    project: str | None = "proj-1",
+) -> tuple[WebhookService, _LockedBuffer, RecordingRelay]:
     out = _LockedBuffer()
-    relay = TracedRelay()
+    relay = RecordingRelay()
     webhook = WebhookSettings.model_validate({"STRIPE_WEBHOOK_SECRET": STRIPE_SECRET})
+    ledger, log = MemoryLedger(), get_logger("checkout_webhook", out)
     service = WebhookService(
         routes=card_routes(webhook),
-        ledger=RecordingLedger(),
-        relay=relay,
+        ledger=ledger,
+        publisher=OutboxPublisher(relay, ledger, FixedClock(NOW), log),
         audit=RecordingAudit(),
         catalog=load_catalog(),
         clock=lambda: NOW,
-        log=get_logger("checkout_webhook", out),
+        log=log,
         project=project,
     )
     return service, out, relay
@@ -167,7 +155,7 @@ def test_concurrent_requests_on_one_service_keep_their_own_traces() -> None:
         if line["message"] == "provider event":
             assert line["subscription_id"] == f"sub_trace_{n}"
     assert service.log.trace is None, "the shared logger is never bound"
-    assert sorted(t or "" for t in relay.traces or []) == sorted(
+    assert sorted(t or "" for t in relay.traces) == sorted(
         f"projects/proj-1/traces/{n:032x}" for n in range(1, 49)
     )
 

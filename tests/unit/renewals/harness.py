@@ -8,12 +8,15 @@ from dataclasses import dataclass
 
 from refrain.domain import ManualClock, Subscription
 from refrain.observability import get_logger
+from refrain.outbox import OutboxPublisher
 from refrain.renewals.gateway import GatewayRouter, PaymentGateway
 from refrain.renewals.sandbox import SandboxGateway
 from refrain.renewals.tick import TickService
 from refrain.renewals.worker import ChargeWorker
 from refrain_tools.renewals.inline import InlineQueue, InlineRenewals
-from tests.unit.renewals.fakes import ListAnnouncer, MemoryDueSource, MemoryLedger, MemoryPending
+from tests.fakes.ledger import MemoryLedger
+from tests.fakes.outbox import RecordingRelay
+from tests.unit.renewals.fakes import MemoryDueSource, MemoryPending
 
 
 @dataclass
@@ -46,7 +49,7 @@ def harness(
         ledger=ledger,
         pending=MemoryPending(ledger),
         gateways=GatewayRouter({}, default=gateway or sandbox),
-        announcer=ListAnnouncer(),
+        publisher=OutboxPublisher(RecordingRelay(), ledger, clock, log),
         clock=clock,
         log=log,
     )

@@ -9,7 +9,7 @@ import pytest
 from refrain.domain import ManualClock, PaymentSucceeded, State, Subscription
 from refrain.domain.clock import utc
 from refrain.domain.machine import due_timers
-from refrain.ingest.ledger import LedgerCommand, LedgerStatus
+from refrain.ledger import LedgerCommand, LedgerStatus
 from refrain.renewals import sandbox
 from refrain.renewals.gateway import GatewayCharge, GatewayUnavailable
 from refrain.renewals.messages import ChargeMessage

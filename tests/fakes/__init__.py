@@ -1,0 +1,1 @@
+"""In-memory twins of the ports, held to the real adapters by contract tests."""

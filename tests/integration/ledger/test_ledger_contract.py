@@ -1,0 +1,372 @@
+"""One contract for the ledger: the Firestore ledger on the emulator and the in-memory twin.
+
+Unit tests trust tests/fakes/ledger.py; these tests are why they may. Every case
+runs against both backends; ``-k memory`` runs the fake alone, without emulators.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+import pytest
+
+from refrain.domain import load_catalog
+from refrain.domain.clock import utc
+from refrain.domain.customer import CustomerDetails
+from refrain.domain.events import DomainEvent
+from refrain.domain.inputs import (
+    CancelRequested,
+    CancelReverted,
+    CheckoutCompleted,
+    Input,
+    PaymentFailed,
+    PaymentSucceeded,
+)
+from refrain.domain.machine import due_timers
+from refrain.domain.money import Money
+from refrain.domain.outcome import ChargeRequest
+from refrain.domain.subscription import BillingMode, State, Subscription
+from refrain.ledger import Ledger, LedgerCommand, LedgerResult, LedgerStatus
+from refrain_tools.renewals.population import active_subscription
+from tests.fakes.ledger import MemoryLedger
+
+T0 = utc(2025, 1, 1)
+START = utc(2025, 3, 1)
+DUE = utc(2025, 4, 1)
+PRICE = Money(11900, "SEK")
+
+
+@dataclass(frozen=True)
+class Entry:
+    """An outbox entry as both backends can show it."""
+
+    status: str
+    reason: str | None
+    events: tuple[DomainEvent, ...]
+    published: bool
+    charge_id: str | None
+
+
+class Backend(Protocol):
+    @property
+    def ledger(self) -> Ledger: ...
+
+    def seed(self, sub: Subscription) -> None: ...
+
+    def subscription(self, subscription_id: str) -> Subscription | None: ...
+
+    def entry(self, dedupe_key: str) -> Entry | None: ...
+
+    def charge(self, charge_id: str) -> dict[str, Any] | None: ...
+
+    def customer(self, account_id: str) -> dict[str, Any] | None: ...
+
+    def everything(self) -> dict[str, Any]:
+        """Every stored record, to assert that a command wrote nothing."""
+        ...
+
+
+@dataclass
+class MemoryBackend:
+    ledger: MemoryLedger
+
+    def seed(self, sub: Subscription) -> None:
+        self.ledger.put(sub)
+
+    def subscription(self, subscription_id: str) -> Subscription | None:
+        return self.ledger.subs.get(subscription_id)
+
+    def entry(self, dedupe_key: str) -> Entry | None:
+        e = self.ledger.outbox.get(dedupe_key)
+        return None if e is None else Entry(e.status, e.reason, e.events, e.published, e.charge_id)
+
+    def charge(self, charge_id: str) -> dict[str, Any] | None:
+        return self.ledger.charges.get(charge_id)
+
+    def customer(self, account_id: str) -> dict[str, Any] | None:
+        return self.ledger.customers.get(account_id)
+
+    def everything(self) -> dict[str, Any]:
+        stores = ("subs", "outbox", "charges", "refs", "customers")
+        return copy.deepcopy({name: getattr(self.ledger, name) for name in stores})
+
+
+@dataclass
+class FirestoreBackend:
+    ledger: Ledger
+    db: Any
+
+    def seed(self, sub: Subscription) -> None:
+        from refrain.adapters.firestore_renewals import seed_subscriptions
+
+        seed_subscriptions(self.db, [sub])
+
+    def _doc(self, collection: str, doc_id: str) -> dict[str, Any] | None:
+        snap = self.db.collection(collection).document(doc_id).get()
+        return (snap.to_dict() or {}) if snap.exists else None
+
+    def subscription(self, subscription_id: str) -> Subscription | None:
+        doc = self._doc("subscriptions", subscription_id)
+        return None if doc is None else Subscription.from_dict(doc)
+
+    def entry(self, dedupe_key: str) -> Entry | None:
+        from refrain.adapters.firestore_outbox import events_of
+
+        d = self._doc("outbox", dedupe_key)
+        if d is None:
+            return None
+        return Entry(d["status"], d["reason"], events_of(d), d["published"], d.get("charge_id"))
+
+    def charge(self, charge_id: str) -> dict[str, Any] | None:
+        return self._doc("charges", charge_id)
+
+    def customer(self, account_id: str) -> dict[str, Any] | None:
+        return self._doc("customers", account_id)
+
+    def everything(self) -> dict[str, Any]:
+        return {
+            f"{c.id}/{snap.id}": snap.to_dict()
+            for c in self.db.collections()
+            for snap in c.stream()
+        }
+
+
+@pytest.fixture(params=["memory", "firestore"])
+def backend(request: pytest.FixtureRequest) -> Backend:
+    if request.param == "memory":
+        return MemoryBackend(MemoryLedger())
+    from refrain.adapters.firestore import build_firestore
+    from refrain.adapters.firestore_ledger import FirestoreLedger
+
+    db = build_firestore(request.getfixturevalue("cloud"))
+    return FirestoreBackend(FirestoreLedger(db), db)
+
+
+# -- commands ----------------------------------------------------------------------------------
+
+
+def checkout_command(sub_id: str = "sub_1", event_id: str = "evt_checkout") -> LedgerCommand:
+    offer = load_catalog().offer("individual_monthly", "SE")
+    draft = Subscription.new(
+        subscription_id=sub_id, account_id=f"acct_{sub_id}", provider="stripe",
+        billing_mode=BillingMode.MERCHANT_MANAGED, plan=offer.plan.id, plan_rank=offer.plan.rank,
+        interval_months=1, market="SE", price=offer.price, created_at=T0,
+    )  # fmt: skip
+    checkout = CheckoutCompleted(
+        input_id=event_id, occurred_at=T0, payment_method_ref="pm_ok",
+        paid=True, charge_id=f"ch_{sub_id}", amount=offer.price,
+    )  # fmt: skip
+    return LedgerCommand(
+        dedupe_key=f"stripe:{event_id}",
+        subscription_id=sub_id,
+        input=checkout,
+        now=T0,
+        source="stripe",
+        draft=draft,
+        customer=CustomerDetails(email="ana@example.com", locale="sv_SE"),
+        account_id=f"acct_{sub_id}",
+        refs=(f"stripe:pi_{sub_id}", f"stripe:cus_{sub_id}"),
+    )
+
+
+def command(key: str, inp: Input | None, now: datetime, **extra: Any) -> LedgerCommand:
+    return LedgerCommand(key, "sub_1", inp, now, extra.pop("source", "care"), **extra)
+
+
+def renewal_claim(backend: Backend, at: datetime = DUE) -> LedgerResult:
+    """The renewal worker's claim: RenewalDue with claim_charge (seeds the subscription first)."""
+    if backend.subscription("sub_1") is None:
+        backend.seed(active_subscription("sub_1", payment_method_ref="pm_ok", period_start=START))
+    sub = backend.subscription("sub_1")
+    assert sub is not None
+    [timer] = due_timers(sub, at)
+    return backend.ledger.apply(
+        command(f"timer:{timer.input_id}", timer, at, source="renewal", claim_charge=True)
+    )
+
+
+def payment(
+    kind: Callable[..., Input], charge: ChargeRequest, event_id: str, at: datetime = DUE
+) -> Input:
+    fields: dict[str, Any] = {
+        "input_id": event_id,
+        "occurred_at": at,
+        "charge_id": charge.idempotency_key,
+        "amount": charge.amount,
+        "charge_period": charge.billing_anchor,
+        "attempt": charge.attempt,
+    }
+    if kind is PaymentFailed:
+        from refrain.domain import classify_stripe
+
+        fields["decline"] = classify_stripe("card_declined", "insufficient_funds")
+    return kind(**fields)
+
+
+# -- the contract ------------------------------------------------------------------------------
+
+
+def test_a_new_checkout_creates_the_subscription_and_its_outbox_entry(backend: Backend) -> None:
+    result = backend.ledger.apply(checkout_command())
+    assert result.status is LedgerStatus.APPLIED
+    assert result.outbox_id == "stripe:evt_checkout"
+    stored = backend.subscription("sub_1")
+    assert stored is not None and stored.state is State.ACTIVE
+    assert stored == result.subscription
+    entry = backend.entry("stripe:evt_checkout")
+    assert entry is not None and entry.status == "applied" and not entry.published
+    assert entry.events == result.events
+    assert [e.type.value for e in result.events] == ["subscription.activated", "invoice.paid"]
+    assert backend.customer("acct_sub_1") == {"email": "ana@example.com", "locale": "sv_SE"}
+
+
+def test_the_same_dedupe_key_again_is_a_duplicate_and_writes_nothing(backend: Backend) -> None:
+    backend.ledger.apply(checkout_command())
+    before = backend.everything()
+    again = backend.ledger.apply(checkout_command())
+    assert again.status is LedgerStatus.DUPLICATE and again.reason == "already applied"
+    assert again.events == () and again.outbox_id is None
+    assert backend.everything() == before
+
+
+def test_an_unknown_subscription_without_a_draft_records_nothing(backend: Backend) -> None:
+    paid = PaymentSucceeded(input_id="evt_pay", occurred_at=T0, charge_id="ch_x", amount=PRICE)
+    empty = backend.everything()
+    result = backend.ledger.apply(command("stripe:evt_pay", paid, T0, source="stripe"))
+    assert result.status is LedgerStatus.NO_SUBSCRIPTION and result.events == ()
+    assert backend.everything() == empty
+    # Not recorded, so the provider's retry applies it once the subscription exists.
+    backend.ledger.apply(checkout_command())
+    retried = backend.ledger.apply(command("stripe:evt_pay", paid, T0, source="stripe"))
+    assert retried.status is not LedgerStatus.DUPLICATE
+
+
+def test_an_ignored_input_is_recorded_so_its_redelivery_is_a_duplicate(backend: Backend) -> None:
+    ignored = command("stripe:evt_other", None, T0, note="unhandled type customer.created")
+    result = backend.ledger.apply(ignored)
+    assert result.status is LedgerStatus.IGNORED
+    assert result.reason == "unhandled type customer.created" and result.events == ()
+    entry = backend.entry("stripe:evt_other")
+    assert entry == Entry("ignored", "unhandled type customer.created", (), True, None)
+    assert backend.ledger.apply(ignored).status is LedgerStatus.DUPLICATE
+
+
+def recorded_without_change(
+    backend: Backend, key: str, inp: Input, now: datetime, status: LedgerStatus
+) -> None:
+    before = backend.subscription("sub_1")
+    result = backend.ledger.apply(command(key, inp, now))
+    assert result.status is status and result.reason and result.events == ()
+    assert backend.subscription("sub_1") == before
+    assert backend.entry(key) == Entry(status.value, result.reason, (), True, None)
+
+
+def test_an_illegal_input_is_recorded_without_a_state_change(backend: Backend) -> None:
+    backend.ledger.apply(checkout_command())
+    at = T0 + timedelta(days=1)
+    revert = CancelReverted(input_id="care:r1", occurred_at=at)  # nothing to revert
+    recorded_without_change(backend, "care:r1", revert, at, LedgerStatus.ILLEGAL)
+
+
+def test_a_stale_input_is_recorded_without_a_state_change(backend: Backend) -> None:
+    backend.ledger.apply(checkout_command())
+    at = T0 + timedelta(days=3)
+    cancel = CancelRequested(input_id="care:r2", occurred_at=at)
+    assert backend.ledger.apply(command("care:r2", cancel, at)).events
+    older = CancelReverted(input_id="care:r3", occurred_at=at - timedelta(days=1))
+    recorded_without_change(backend, "care:r3", older, at, LedgerStatus.STALE)
+
+
+def test_references_of_a_checkout_resolve_to_its_subscription(backend: Backend) -> None:
+    assert backend.ledger.resolve_ref("stripe:pi_sub_1") is None
+    backend.ledger.apply(checkout_command())
+    assert backend.ledger.resolve_ref("stripe:pi_sub_1") == "sub_1"
+    assert backend.ledger.resolve_ref("stripe:cus_sub_1") == "sub_1"
+    assert backend.ledger.resolve_ref("stripe:pi_other") is None
+
+
+def test_a_claim_creates_the_charge_then_reports_it_on_a_redrive(backend: Backend) -> None:
+    first = renewal_claim(backend)
+    assert first.status is LedgerStatus.APPLIED and first.claim == "created"
+    assert first.charge is not None
+    key = first.charge.idempotency_key
+    charge = backend.charge(key)
+    assert charge is not None and (charge["status"], charge["drives"]) == ("pending", 1)
+    assert charge["amount"] == first.charge.amount.amount
+    entry = backend.entry(f"timer:{first.charge.subscription_id}:renewal_due:{DUE.isoformat()}")
+    assert entry is not None and entry.charge_id == key and entry.events == first.events
+
+    redrive = renewal_claim(backend, DUE + timedelta(hours=2))  # the charge lease ran out
+    assert redrive.status is LedgerStatus.APPLIED and redrive.claim == "pending"
+    assert redrive.charge is not None and redrive.charge.idempotency_key == key
+    charge = backend.charge(key)
+    assert charge is not None and (charge["status"], charge["drives"]) == ("pending", 2)
+
+
+def claimed(backend: Backend) -> ChargeRequest:
+    claim = renewal_claim(backend)
+    assert claim.charge is not None and claim.claim == "created"
+    return claim.charge
+
+
+def report(
+    backend: Backend, kind: Callable[..., Input], charge: ChargeRequest, source: str = "renewal"
+) -> LedgerResult:
+    """A payment outcome of a claimed charge, from the worker or from a provider's webhook."""
+    if source == "renewal":
+        event_id, key = charge.idempotency_key, f"charge:{charge.idempotency_key}"
+    else:
+        event_id = f"evt_{kind.__name__}"
+        key = f"{source}:{event_id}"
+    return backend.ledger.apply(command(key, payment(kind, charge, event_id), DUE, source=source))
+
+
+def recorded(backend: Backend, charge: ChargeRequest) -> tuple[str, str]:
+    doc = backend.charge(charge.idempotency_key)
+    assert doc is not None
+    return doc["status"], doc["recorded_by"]
+
+
+def test_a_charge_outcome_reported_twice_is_a_duplicate(backend: Backend) -> None:
+    charge = claimed(backend)
+    assert report(backend, PaymentSucceeded, charge).status is LedgerStatus.APPLIED
+    assert recorded(backend, charge) == ("succeeded", "renewal")
+    before = backend.everything()
+    again = report(backend, PaymentSucceeded, charge, source="stripe")
+    assert again.status is LedgerStatus.DUPLICATE
+    assert again.reason == "charge outcome already recorded by renewal"
+    assert backend.everything() == before  # not even a dedupe record
+
+
+def test_a_success_after_a_decline_overwrites_the_charge(backend: Backend) -> None:
+    charge = claimed(backend)
+    assert report(backend, PaymentFailed, charge).events
+    assert recorded(backend, charge) == ("declined", "renewal")
+    late = report(backend, PaymentSucceeded, charge, source="stripe")
+    assert late.status is not LedgerStatus.DUPLICATE
+    assert recorded(backend, charge) == ("succeeded", "stripe")
+
+
+def test_a_decline_after_a_success_leaves_the_charge_alone(backend: Backend) -> None:
+    charge = claimed(backend)
+    assert report(backend, PaymentSucceeded, charge).events
+    renewed = backend.subscription("sub_1")
+    late = report(backend, PaymentFailed, charge, source="stripe")
+    assert late.status is not LedgerStatus.APPLIED  # recorded, but money moved already
+    assert backend.entry("stripe:evt_PaymentFailed") is not None
+    assert recorded(backend, charge) == ("succeeded", "renewal")
+    assert backend.subscription("sub_1") == renewed
+
+
+def test_the_events_returned_are_the_outbox_entrys_events(backend: Backend) -> None:
+    results = [backend.ledger.apply(checkout_command())]
+    cancel = CancelRequested(input_id="care:r9", occurred_at=T0 + timedelta(days=1))
+    results.append(backend.ledger.apply(command("care:r9", cancel, T0 + timedelta(days=1))))
+    for result in results:
+        assert result.outbox_id is not None and result.events
+        entry = backend.entry(result.outbox_id)
+        assert entry is not None and entry.events == result.events and not entry.published
