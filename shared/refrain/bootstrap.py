@@ -237,7 +237,7 @@ def build_receipt_service(
     from refrain.adapters.firestore_invoices import (
         FirestoreCustomers,
         FirestoreInvoiceStore,
-        FirestoreSendLedger,
+        FirestoreSendRecords,
     )
     from refrain.adapters.ses_raw import RawSesMailer, build_raw_ses
     from refrain.domain.catalog import load_catalog
@@ -251,7 +251,7 @@ def build_receipt_service(
         catalog=load_catalog(),
         invoices=FirestoreInvoiceStore(db),
         customers=FirestoreCustomers(db),
-        ledger=FirestoreSendLedger(db, lease_s=settings.send_lease_s),
+        sends=FirestoreSendRecords(db, lease_s=settings.send_lease_s),
         mailer=RawSesMailer(build_raw_ses(cloud), settings.ses_configuration_set),
         config=ReceiptConfig(
             sender=cloud.mail_from,

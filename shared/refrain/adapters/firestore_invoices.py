@@ -1,4 +1,4 @@
-"""Firestore side of invoicing: numbered invoices, customers, the send ledger.
+"""Firestore side of invoicing: numbered invoices, customers, the send records.
 
 Finalising is one transaction: read the invoice id (exists: return it, number
 nothing), read the series counter, ``create()`` the numbered invoice and move
@@ -45,7 +45,7 @@ from refrain.invoicing.sending import (
 __all__ = [
     "FirestoreCustomers",
     "FirestoreInvoiceStore",
-    "FirestoreSendLedger",
+    "FirestoreSendRecords",
     "TransactionContention",
     "run_transaction",
 ]
@@ -171,7 +171,7 @@ class FirestoreCustomers:
         )
 
 
-class FirestoreSendLedger:
+class FirestoreSendRecords:
     """``receipt_sends/{notice_id}``: the lease and the SES message id."""
 
     def __init__(

@@ -13,7 +13,7 @@ from typing import Protocol
 from refrain.invoicing.model import Invoice
 from refrain.invoicing.sending import ClaimKind
 
-__all__ = ["Claim", "Customer", "CustomerDirectory", "InvoiceStore", "RawMailer", "SendLedger"]
+__all__ = ["Claim", "Customer", "CustomerDirectory", "InvoiceStore", "RawMailer", "SendRecords"]
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ class Claim:
     owner: str
 
 
-class SendLedger(Protocol):
+class SendRecords(Protocol):
     def claim(self, notice_id: str, *, document_id: str, kind: str, now: datetime) -> Claim: ...
 
     def record(self, notice_id: str, *, owner: str, message_id: str, now: datetime) -> None: ...

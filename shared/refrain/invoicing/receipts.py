@@ -53,7 +53,13 @@ from refrain.invoicing.mime import Attachment, build_mime
 from refrain.invoicing.model import DocumentKind, Invoice
 from refrain.invoicing.numbering import DEFAULT_SHARDS, document_id, invoice_id_for
 from refrain.invoicing.pdf import render_pdf
-from refrain.invoicing.ports import Customer, CustomerDirectory, InvoiceStore, RawMailer, SendLedger
+from refrain.invoicing.ports import (
+    Customer,
+    CustomerDirectory,
+    InvoiceStore,
+    RawMailer,
+    SendRecords,
+)
 from refrain.invoicing.render import (
     RenderedMail,
     notice_view,
@@ -98,7 +104,7 @@ class ReceiptService:
         catalog: Catalog,
         invoices: InvoiceStore,
         customers: CustomerDirectory,
-        ledger: SendLedger,
+        sends: SendRecords,
         mailer: RawMailer,
         config: ReceiptConfig,
         clock: Clock | None = None,
@@ -107,7 +113,7 @@ class ReceiptService:
         self._catalog = catalog
         self._invoices = invoices
         self._customers = customers
-        self._ledger = ledger
+        self._sends = sends
         self._mailer = mailer
         self._config = config
         self._clock = clock or SystemClock()
@@ -236,7 +242,7 @@ class ReceiptService:
         customer: Customer,
         compose: Callable[[], bytes],
     ) -> HandleResult:
-        claim = self._ledger.claim(
+        claim = self._sends.claim(
             notice_id, document_id=source_id, kind=kind, now=self._clock.now()
         )
         if claim.kind is ClaimKind.ALREADY_SENT:
@@ -249,11 +255,11 @@ class ReceiptService:
                 sender=self._config.sender, to=customer.email, raw=raw
             )
         except BaseException:
-            self._ledger.release(notice_id, owner=claim.owner)
+            self._sends.release(notice_id, owner=claim.owner)
             raise
         if self._crash_after_send is not None:
             self._crash_after_send(notice_id)
-        self._ledger.record(
+        self._sends.record(
             notice_id, owner=claim.owner, message_id=message_id, now=self._clock.now()
         )
         return HandleResult("sent", kind, notice_id=notice_id, message_id=message_id)

@@ -28,7 +28,7 @@ from refrain.adapters.firestore import build_firestore
 from refrain.adapters.firestore_invoices import (
     FirestoreCustomers,
     FirestoreInvoiceStore,
-    FirestoreSendLedger,
+    FirestoreSendRecords,
 )
 from refrain.adapters.pubsub import OrderedPublisher, build_publisher, build_subscriber
 from refrain.adapters.ses_raw import RawSesMailer, build_raw_ses
@@ -66,7 +66,7 @@ def _receipts(cloud: CloudSettings, clock: ManualClock, *, crash: bool) -> Recei
         catalog=load_catalog(),
         invoices=FirestoreInvoiceStore(db),
         customers=FirestoreCustomers(db),
-        ledger=FirestoreSendLedger(db, lease_s=LEASE_S),
+        sends=FirestoreSendRecords(db, lease_s=LEASE_S),
         mailer=RawSesMailer(build_raw_ses(cloud), None),
         config=ReceiptConfig(sender=cloud.mail_from, account_url="https://account.test"),
         clock=clock,

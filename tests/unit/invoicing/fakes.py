@@ -40,7 +40,7 @@ class MemoryCustomers:
         return self.by_id.get(account_id)
 
 
-class MemoryLedger:
+class MemorySendRecords:
     def __init__(self, lease: timedelta = timedelta(minutes=2)) -> None:
         self.records: dict[str, dict[str, Any]] = {}
         self.lease = lease
@@ -94,8 +94,8 @@ def customer(
 __all__ = [
     "MemoryCustomers",
     "MemoryInvoices",
-    "MemoryLedger",
     "MemoryMailer",
+    "MemorySendRecords",
     "customer",
     "replace",
 ]

@@ -29,8 +29,8 @@ from tests.unit.invoicing.factories import (
 from tests.unit.invoicing.fakes import (
     MemoryCustomers,
     MemoryInvoices,
-    MemoryLedger,
     MemoryMailer,
+    MemorySendRecords,
     customer,
 )
 
@@ -46,14 +46,14 @@ def plain(mail: EmailMessage) -> str:
 class Harness:
     def __init__(self, failures: int = 0, locale: str | None = "sv_SE", pdf: bool = True) -> None:
         self.invoices = MemoryInvoices()
-        self.ledger = MemoryLedger()
+        self.sends = MemorySendRecords()
         self.mailer = MemoryMailer(failures)
         self.clock = ManualClock(utc(2025, 1, 15, 9))
         self.service = ReceiptService(
             catalog=load_catalog(),
             invoices=self.invoices,
             customers=MemoryCustomers(customer(locale=locale)),
-            ledger=self.ledger,
+            sends=self.sends,
             mailer=self.mailer,
             config=ReceiptConfig(
                 sender=CONFIG.sender, account_url=CONFIG.account_url, attach_pdf=pdf
@@ -76,7 +76,7 @@ def test_paid_invoice_is_numbered_and_mailed_once_whatever_the_deliveries() -> N
     assert mail["To"] == "acct_1@example.com"
     assert first.number in mail["Subject"] and "kvitto" in mail["Subject"]
     assert [p.get_content_type() for p in mail.walk()][-1] == "application/pdf"
-    assert h.ledger.records[first.invoice_id]["message_id"] == first.message_id  # type: ignore[index]
+    assert h.sends.records[first.invoice_id]["message_id"] == first.message_id  # type: ignore[index]
 
 
 def test_ses_failing_once_then_recovering_sends_one_mail() -> None:
@@ -88,13 +88,13 @@ def test_ses_failing_once_then_recovering_sends_one_mail() -> None:
     result = h.service.handle(invoice_paid())  # the redelivery, at once: the lease was released
     assert result.outcome == "sent"
     assert len(h.mailer.sent) == 1
-    assert h.ledger.records[result.notice_id]["attempts"] == 2  # type: ignore[index]
+    assert h.sends.records[result.notice_id]["attempts"] == 2  # type: ignore[index]
 
 
 def test_a_live_lease_held_elsewhere_means_retry_later_and_no_mail() -> None:
     h = Harness()
     draft_id = "inv_pi_1"
-    h.ledger.claim(draft_id, document_id=draft_id, kind="receipt", now=h.clock.now())
+    h.sends.claim(draft_id, document_id=draft_id, kind="receipt", now=h.clock.now())
     with pytest.raises(SendInProgress):
         h.service.handle(invoice_paid())
     assert h.mailer.sent == []
@@ -107,14 +107,14 @@ def test_missing_customer_is_retried_and_writes_nothing() -> None:
     h = Harness()
     with pytest.raises(CustomerNotFound):
         h.service.handle(invoice_paid(account_id="acct_unknown"))
-    assert h.invoices.docs == {} and h.ledger.records == {}
+    assert h.invoices.docs == {} and h.sends.records == {}
 
 
 def test_unknown_market_is_a_clear_error_and_writes_nothing() -> None:
     h = Harness()
     with pytest.raises(UnknownMarket, match="'ZZ'"):
         h.service.handle(invoice_paid(market="ZZ"))
-    assert h.invoices.docs == {} and h.ledger.records == {} and h.mailer.sent == []
+    assert h.invoices.docs == {} and h.sends.records == {} and h.mailer.sent == []
 
 
 def test_other_event_types_are_ignored() -> None:
