@@ -17,8 +17,8 @@ from typing import Any
 
 from google.cloud import firestore
 
+from refrain.adapters.firestore_collections import OUTBOX, WEBHOOK_AUDIT
 from refrain.adapters.firestore_outbox import published_marker
-from refrain.collections import OUTBOX, WEBHOOK_AUDIT
 from refrain.ingest.replay import StoredRequest
 
 _CREDENTIAL_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization", "x-api-key"})

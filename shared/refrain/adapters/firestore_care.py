@@ -15,7 +15,7 @@ from typing import Any
 
 from google.cloud import firestore
 
-from refrain.collections import OUTBOX, SUBSCRIPTIONS
+from refrain.adapters.firestore_collections import OUTBOX, SUBSCRIPTIONS
 from refrain.domain.subscription import Subscription
 
 

@@ -30,7 +30,12 @@ from typing import Any, TypeVar
 from google.api_core.exceptions import Aborted, AlreadyExists, Conflict
 from google.cloud import firestore
 
-from refrain.collections import CUSTOMERS, INVOICE_SERIES, INVOICES, RECEIPT_SENDS
+from refrain.adapters.firestore_collections import (
+    CUSTOMERS,
+    INVOICE_SERIES,
+    INVOICES,
+    RECEIPT_SENDS,
+)
 from refrain.invoicing.model import Invoice
 from refrain.invoicing.numbering import allocate, series_doc_id
 from refrain.invoicing.ports import Claim, Customer

@@ -25,8 +25,14 @@ from google.api_core.exceptions import Aborted, AlreadyExists, Conflict
 from google.cloud import firestore
 
 from refrain.adapters import firestore_charges as charge_docs
+from refrain.adapters.firestore_collections import (
+    CHARGES,
+    CUSTOMERS,
+    OUTBOX,
+    PROVIDER_REFS,
+    SUBSCRIPTIONS,
+)
 from refrain.adapters.firestore_outbox import entry_document
-from refrain.collections import CHARGES, CUSTOMERS, OUTBOX, PROVIDER_REFS, SUBSCRIPTIONS
 from refrain.domain import charges
 from refrain.domain.charges import RecordedCharge
 from refrain.domain.machine import next_deadline

@@ -17,7 +17,7 @@ from typing import Any
 
 from google.cloud import firestore
 
-from refrain.collections import OUTBOX
+from refrain.adapters.firestore_collections import OUTBOX
 from refrain.domain.events import DomainEvent
 from refrain.ledger import OutboxEntry
 from refrain.outbox import PendingEntry

@@ -23,8 +23,8 @@ from typing import Any
 from google.cloud import firestore, pubsub_v1  # type: ignore[attr-defined]
 
 from refrain.adapters.firestore_charges import charge_from_document
+from refrain.adapters.firestore_collections import CHARGES, SUBSCRIPTIONS
 from refrain.adapters.firestore_ledger import stored_subscription
-from refrain.collections import CHARGES, SUBSCRIPTIONS
 from refrain.domain.charges import PENDING
 from refrain.domain.outcome import ChargeRequest
 from refrain.domain.subscription import DUE_STATES, BillingMode, Subscription

@@ -8,8 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from refrain.adapters.firestore import build_firestore
+from refrain.adapters.firestore_collections import INVOICE_SERIES, INVOICES
 from refrain.adapters.firestore_invoices import FirestoreInvoiceStore
-from refrain.collections import INVOICE_SERIES, INVOICES
 from refrain.domain import load_catalog
 from refrain.invoicing import build_invoice
 from refrain.invoicing.numbering import series_doc_id

@@ -15,7 +15,7 @@ from cloudevents.http import CloudEvent
 from pypdf import PdfReader
 
 from refrain.adapters.firestore import build_firestore
-from refrain.collections import CUSTOMERS, INVOICES, RECEIPT_SENDS
+from refrain.adapters.firestore_collections import CUSTOMERS, INVOICES, RECEIPT_SENDS
 from refrain.domain import DomainEvent, UnknownMarket, to_pubsub_message
 from refrain.invoicing import RetryLater
 from refrain.settings import CloudSettings

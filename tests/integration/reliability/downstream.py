@@ -35,11 +35,11 @@ from google.api_core.exceptions import AlreadyExists
 
 from refrain.adapters.bigquery_signals import SubscriptionPuller
 from refrain.adapters.firestore import build_firestore
+from refrain.adapters.firestore_collections import SUBSCRIPTIONS
 from refrain.adapters.pubsub import OrderedPublisher, build_publisher, build_subscriber
 from refrain.bootstrap import build_exporter, build_flush, build_renewals
 from refrain.churn.flush import flush
 from refrain.churn.rows import SignalRow
-from refrain.collections import SUBSCRIPTIONS
 from refrain.domain import ManualClock, from_pubsub_message
 from refrain.observability import get_logger
 from refrain.push_envelope import PushMessage

@@ -22,8 +22,8 @@ from google.cloud import firestore
 
 from refrain.adapters.bigquery import build_bigquery
 from refrain.adapters.firestore import build_firestore
+from refrain.adapters.firestore_collections import CHARGES, INVOICES, OUTBOX, RECEIPT_SENDS
 from refrain.adapters.firestore_outbox import events_of
-from refrain.collections import CHARGES, INVOICES, OUTBOX, RECEIPT_SENDS
 from refrain.settings import CloudSettings
 from refrain.topology import ANALYTICS_DATASET, CHURN_EXPORT_SUBSCRIPTION, RECEIPT_EVENT_TYPES
 from refrain_tools.stack.config import StackConfig

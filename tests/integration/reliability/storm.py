@@ -47,8 +47,8 @@ from typing import Any, Generic, TypeVar
 
 from google.cloud import firestore
 
+from refrain.adapters.firestore_collections import OUTBOX, PROVIDER_REFS, SUBSCRIPTIONS
 from refrain.bootstrap import build_webhook_service
-from refrain.collections import OUTBOX, PROVIDER_REFS, SUBSCRIPTIONS
 from refrain.domain import load_catalog
 from refrain.ingest.model import subscription_id_for
 from refrain.ingest.routes import WebhookSettings

@@ -25,6 +25,7 @@ from google.api_core.exceptions import DeadlineExceeded
 
 from refrain.adapters.bigquery import build_bigquery
 from refrain.adapters.firestore import build_firestore
+from refrain.adapters.firestore_collections import CUSTOMERS, INVOICES, RECEIPT_SENDS
 from refrain.adapters.firestore_invoices import (
     FirestoreCustomers,
     FirestoreInvoiceStore,
@@ -34,7 +35,6 @@ from refrain.adapters.pubsub import OrderedPublisher, build_publisher, build_sub
 from refrain.adapters.ses_raw import RawSesMailer, build_raw_ses
 from refrain.bootstrap import build_flush
 from refrain.churn.flush import flush
-from refrain.collections import CUSTOMERS, INVOICES, RECEIPT_SENDS
 from refrain.domain import load_catalog
 from refrain.domain.clock import ManualClock
 from refrain.domain.events import EventType, to_pubsub_message

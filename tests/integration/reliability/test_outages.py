@@ -31,10 +31,10 @@ from typing import Any
 import pytest
 
 from refrain.adapters.firestore import build_firestore
+from refrain.adapters.firestore_collections import CUSTOMERS, INVOICES, OUTBOX, WEBHOOK_AUDIT
 from refrain.adapters.firestore_outbox import events_of
 from refrain.adapters.firestore_renewals import seed_subscriptions
 from refrain.bootstrap import build_renewals
-from refrain.collections import CUSTOMERS, INVOICES, OUTBOX, WEBHOOK_AUDIT
 from refrain.ingest.service import WebhookService
 from refrain.renewals import sandbox
 from refrain.renewals.gateway import GatewayRouter

@@ -9,10 +9,10 @@ from typing import Any
 
 from cloudevents.http import CloudEvent
 
+from refrain.adapters.firestore_collections import CHARGES, OUTBOX, SUBSCRIPTIONS
 from refrain.adapters.firestore_ledger import FirestoreLedger
 from refrain.adapters.firestore_renewals import FirestoreDueSource, seed_subscriptions
 from refrain.bootstrap import build_webhook_service
-from refrain.collections import CHARGES, OUTBOX, SUBSCRIPTIONS
 from refrain.domain import PaymentFailed, PaymentSucceeded, classify_stripe
 from refrain.domain.events import EventType
 from refrain.domain.subscription import State, evolve

@@ -7,10 +7,10 @@ from datetime import timedelta
 
 import pytest
 
+from refrain.adapters.firestore_collections import CHARGES, OUTBOX
 from refrain.adapters.firestore_renewals import seed_subscriptions
 from refrain.adapters.gateway_adyen import AdyenGateway
 from refrain.adapters.gateway_stripe import StripeGateway
-from refrain.collections import CHARGES, OUTBOX
 from refrain.domain import Money, State, Subscription
 from refrain.domain.clock import utc
 from refrain.domain.declines import DeclineCategory

@@ -12,9 +12,9 @@ import os
 from collections import Counter
 from datetime import timedelta
 
+from refrain.adapters.firestore_collections import CHARGES, OUTBOX, SUBSCRIPTIONS
 from refrain.adapters.firestore_outbox import events_of
 from refrain.adapters.firestore_renewals import seed_subscriptions
-from refrain.collections import CHARGES, OUTBOX, SUBSCRIPTIONS
 from refrain.domain import DEFAULT_POLICY
 from refrain.settings import CloudSettings
 from refrain_tools.renewals.population import mixed_population

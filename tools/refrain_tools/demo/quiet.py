@@ -13,7 +13,7 @@ from pathlib import Path
 
 from google.cloud import firestore
 
-from refrain.collections import OUTBOX
+from refrain.adapters.firestore_collections import OUTBOX
 
 
 def _log_sizes(log_dir: Path) -> tuple[int, ...]:

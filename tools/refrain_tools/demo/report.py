@@ -17,7 +17,7 @@ from typing import Any
 
 from google.cloud import bigquery, firestore
 
-from refrain.collections import INVOICES, OUTBOX, RECEIPT_SENDS, SUBSCRIPTIONS
+from refrain.adapters.firestore_collections import INVOICES, OUTBOX, RECEIPT_SENDS, SUBSCRIPTIONS
 from refrain.domain.invariants import check_invariants
 from refrain.domain.money import Money, format_money
 from refrain.domain.subscription import Subscription

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from refrain import collections
+from refrain.adapters import firestore_collections as names
 
 Order = Literal["ASCENDING", "DESCENDING"]
 
@@ -40,18 +40,18 @@ class TtlField:
 
 COMPOSITE_INDEXES = (
     CompositeIndex(
-        collections.SUBSCRIPTIONS,
+        names.SUBSCRIPTIONS,
         (IndexField("billing_mode"), IndexField("state"), IndexField("next_deadline_ts")),
         why="renewal tick: merchant-managed subscriptions in a due state whose next deadline "
         "(charge, grace end, hold end, resume) has passed",
     ),
     CompositeIndex(
-        collections.OUTBOX,
+        names.OUTBOX,
         (IndexField("published"), IndexField("created_at")),
         why="outbox sweep: oldest unpublished events first",
     ),
     CompositeIndex(
-        collections.OUTBOX,
+        names.OUTBOX,
         (IndexField("subscription_id"), IndexField("created_at")),
         why="refrain subscriptions show: one subscription's ledger history, oldest first",
     ),
@@ -59,7 +59,7 @@ COMPOSITE_INDEXES = (
 
 TTL_FIELDS = (
     TtlField(
-        collections.WEBHOOK_AUDIT,
+        names.WEBHOOK_AUDIT,
         "expire_at",
         why="verified raw webhook requests are kept for a bounded time only",
     ),
