@@ -2,8 +2,9 @@
 
 POST /stripe, /adyen, /google-play, /apple. Verify, store, apply once, publish;
 see refrain.ingest.service for the order of work and the status codes.
-Second entry point: outbox_sweep, run by Cloud Scheduler through Pub/Sub,
-publishes domain events a crash left unpublished.
+Second entry point: outbox_sweep, run by Cloud Scheduler through Pub/Sub every
+minute, publishes domain events a crash left unpublished and looks again at
+parked provider events whose check is due (refrain.ingest.parking).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ def checkout_webhook(request: flask.Request) -> flask.Response:
 @functions_framework.cloud_event
 def outbox_sweep(cloud_event: Any) -> None:
     bootstrap.sweep_outbox()
+    webhooks().sweep_parked()
 
 
 def _small_enough(request: flask.Request) -> bool:

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from refrain.adapters.bigquery_signals import SnapshotWriter
     from refrain.adapters.firestore_audit import FirestoreAuditLog
     from refrain.adapters.firestore_care import FirestoreCareStore
+    from refrain.adapters.firestore_parking import FirestoreParkingLot
     from refrain.care.actions import CareService
     from refrain.churn.export import ChurnExporter
     from refrain.churn.flush import BatchFlush
@@ -50,6 +51,7 @@ __all__ = [
     "build_exporter",
     "build_flush",
     "build_gateways",
+    "build_parking_lot",
     "build_receipt_service",
     "build_renewals",
     "build_snapshot_writer",
@@ -76,6 +78,7 @@ def build_webhook_service(
     from refrain.adapters.firestore_audit import FirestoreAuditLog
     from refrain.adapters.firestore_ledger import FirestoreLedger
     from refrain.adapters.firestore_outbox import FirestoreOutbox
+    from refrain.adapters.firestore_parking import FirestoreParkingLot
     from refrain.adapters.pubsub import build_ordered_publisher
     from refrain.adapters.pubsub_relay import PubSubRelay
     from refrain.domain.catalog import load_catalog
@@ -97,11 +100,14 @@ def build_webhook_service(
     db = build_firestore(cloud)
     relay = PubSubRelay(build_ordered_publisher(cloud), crash_before_publish=crash_before_publish)
     log = get_logger("checkout_webhook")
+    # Parked events live as long as the stored request they are applied from.
+    retention = timedelta(days=webhook.audit_retention_days)
     return WebhookService(
         routes={**card_routes(webhook), **store_routes(store, purchases)},
         ledger=FirestoreLedger(db),
         publisher=OutboxPublisher(relay, FirestoreOutbox(db), clock, log),
-        audit=FirestoreAuditLog(db, retention=timedelta(days=webhook.audit_retention_days)),
+        audit=FirestoreAuditLog(db, retention=retention),
+        parking=FirestoreParkingLot(db, retention=retention),
         catalog=load_catalog(),
         clock=clock.now,
         log=log,
@@ -115,6 +121,14 @@ def build_stored_requests(cloud: CloudSettings | None = None) -> FirestoreAuditL
     from refrain.adapters.firestore_audit import FirestoreAuditLog
 
     return FirestoreAuditLog(build_firestore(cloud or CloudSettings()))
+
+
+def build_parking_lot(cloud: CloudSettings | None = None) -> FirestoreParkingLot:
+    """The parked provider events, for `refrain webhooks unmatched`."""
+    from refrain.adapters.firestore import build_firestore
+    from refrain.adapters.firestore_parking import FirestoreParkingLot
+
+    return FirestoreParkingLot(build_firestore(cloud or CloudSettings()))
 
 
 def sweep_outbox(cloud: CloudSettings | None = None, clock: Clock | None = None) -> int:

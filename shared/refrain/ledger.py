@@ -72,6 +72,8 @@ class LedgerResult:
     # With claim_charge: "created" (new claim), or the existing claim's status
     # ("pending" = re-drive with the same key; "succeeded"/"declined" = already decided).
     claim: str | None = None
+    # This command created the subscription (what was parked waiting for it can now apply).
+    created: bool = False
 
 
 class Ledger(Protocol):
@@ -179,10 +181,10 @@ def decide(cmd: LedgerCommand, loaded: Loaded) -> Decision:
         charge_id=claim.charge.idempotency_key if claim else None,
     )
     contact, refs = None, ()
+    created = outcome.applied and loaded.subscription is None
     if outcome.applied:
         # Reference index entries only where they can be new: a subscription seen for
         # the first time, or money that moved (refunds and disputes look charges up).
-        created = loaded.subscription is None
         money = isinstance(cmd.input, CheckoutCompleted | PaymentSucceeded)
         contact, refs = _index(cmd, refs=created or money)
     charge_outcome = None
@@ -195,6 +197,7 @@ def decide(cmd: LedgerCommand, loaded: Loaded) -> Decision:
         events=events,
         subscription=outcome.subscription,
         charge=outcome.charge,
+        created=created,
     )
     return Decision(
         result,

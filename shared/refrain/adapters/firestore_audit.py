@@ -69,10 +69,10 @@ class FirestoreAuditLog:
         return _stored(snap.id, snap.to_dict() or {})
 
     def failed(self, limit: int = 500) -> list[StoredRequest]:
-        """Requests whose processing failed or was rejected as unmappable: replay candidates."""
+        """Requests whose processing failed or that nothing matched: replay candidates."""
         query = (
             self.db.collection(WEBHOOK_AUDIT)
-            .where(filter=firestore.FieldFilter("outcome", "in", ["failed", "unmappable"]))
+            .where(filter=firestore.FieldFilter("outcome", "in", ["failed", "unmatched"]))
             .limit(limit)
         )
         return [_stored(s.id, s.to_dict() or {}) for s in query.stream()]

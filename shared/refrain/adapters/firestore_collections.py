@@ -18,3 +18,6 @@ CHARGES = "charges"  # {charge_id}: one claimed charge attempt (subscription, pe
 INVOICES = "invoices"  # {invoice_id}: finalised invoices and credit notes
 INVOICE_SERIES = "invoice_series"  # {series_id}: gapless counter per series
 RECEIPT_SENDS = "receipt_sends"  # {notice_id}: e-mail send lease and SES message id
+# {document_id(event dedupe key) | request:{audit id}}: an authentic event that cannot be
+# applied yet, what it waits for, when the sweep looks again; TTL'd with its audit record.
+PARKED_EVENTS = "parked_events"

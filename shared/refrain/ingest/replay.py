@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from refrain.ingest.service import HttpResponse, WebhookService
+from refrain.ingest.http import HttpResponse
+from refrain.ingest.service import WebhookService
 
 
 @dataclass
@@ -32,7 +33,7 @@ class StoredRequests(Protocol):
     def load(self, audit_id: str) -> StoredRequest | None: ...
 
     def failed(self, limit: int = 500) -> list[StoredRequest]:
-        """Requests whose processing failed or was rejected as unmappable."""
+        """Requests whose processing failed, or that nothing matched (parked for an operator)."""
         ...
 
 

@@ -12,10 +12,10 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from refrain.domain.catalog import Catalog
+from refrain.ingest.http import Route, secrets_list
 from refrain.ingest.model import ProviderEvent
 from refrain.ingest.rejections import BadSignature, Malformed
 from refrain.ingest.request import header, json_body
-from refrain.ingest.service import Route, secrets_list
 
 # Provider libraries load on the first request for that provider, not at cold start:
 # an instance serving only Stripe never imports Adyen's SDK, and the reverse.

@@ -7,7 +7,10 @@ Order of work for every request (dj-stripe's ingestion discipline):
    and replayable;
 4. normalise into provider-neutral inputs and apply each through the ledger
    (dedupe + state machine + outbox in one Firestore transaction);
-5. publish the outbox entry, then record the outcome.
+5. publish the outbox entry, then record the outcome;
+6. what cannot be applied yet is parked (see refrain.ingest.parking) and applied
+   when what it waits for appears: at once when this request created the
+   subscription, otherwise by :meth:`WebhookService.sweep_parked`.
 
 Tracing: every line written while handling a request carries its Cloud Logging
 trace (X-Cloud-Trace-Context / traceparent), through a logger bound per request
@@ -15,9 +18,11 @@ and passed down (never stored on the service: one instance serves concurrent
 requests). The trace is stored with the outbox entry and published as the
 ``trace`` attribute, so the consumers' lines join the same trace.
 
-Status codes: 2xx only after a durable commit (or for a duplicate); 4xx for
-permanent rejections, which store nothing; 5xx for anything transient, so the
-provider retries.
+Status codes: 2xx only after a durable commit: applied, duplicate, stale,
+illegal, ignored, parked or unmatched (every authentic notification is
+acknowledged once it is stored; correctness never waits for a provider retry);
+4xx for requests that are not authentic or not readable, which store nothing;
+5xx for anything transient, so the provider retries.
 """
 
 from __future__ import annotations
@@ -32,28 +37,21 @@ from typing import Any, Protocol
 from refrain.domain.catalog import Catalog
 from refrain.domain.errors import DomainError
 from refrain.domain.subscription import Subscription
+from refrain.ingest.http import MAX_BODY_BYTES, HttpResponse, Route, read_body, route_for
 from refrain.ingest.model import MappingError, ProviderEvent
-from refrain.ingest.rejections import (
-    Malformed,
-    MethodNotAllowed,
-    Rejection,
-    RouteNotFound,
-    TooLarge,
-    Unmappable,
-    UnsupportedMediaType,
+from refrain.ingest.parking import (
+    ParkedEvent,
+    ParkingLot,
+    next_check,
+    waits_for_ref,
+    waits_for_subscription,
 )
-from refrain.ledger import Ledger, LedgerCommand, LedgerStatus
+from refrain.ingest.rejections import (
+    Rejection,
+)
+from refrain.ledger import Ledger, LedgerCommand, LedgerResult, LedgerStatus
 from refrain.observability import Logger, trace_from_headers
 from refrain.outbox import OutboxPublisher
-
-MAX_BODY_BYTES = 1024 * 1024
-
-# A provider route: verify the raw request (raising a Rejection) and return its parsed payload.
-Verifier = Callable[[bytes, Mapping[str, str]], Any]
-# Parse a stored (already verified) body again, for replay.
-Parser = Callable[[bytes], Any]
-# ...then turn the payload into provider events (raising MappingError / DomainError).
-Normaliser = Callable[[Any, Catalog], list[ProviderEvent]]
 
 
 class AuditLog(Protocol):
@@ -65,23 +63,31 @@ class AuditLog(Protocol):
         """Store the outcome, and mark the published outbox entries, in one commit."""
         ...
 
+    def load(self, audit_id: str) -> StoredBody | None:
+        """A stored request again (None once its retention expired)."""
+        ...
 
-@dataclass(frozen=True)
-class Route:
+
+class StoredBody(Protocol):
     provider: str
-    verify: Verifier
-    parse: Parser
-    normalise: Normaliser
-    accepted_body: str = '{"received": true}'
-    accepted_type: str = "application/json"
-    media_types: tuple[str, ...] = ("application/json",)
+    body: bytes
 
 
 @dataclass(frozen=True)
-class HttpResponse:
-    status: int
-    body: str
-    content_type: str = "application/json"
+class Processed:
+    """A request's answer, and what happened to each of its events (by dedupe key)."""
+
+    response: HttpResponse
+    statuses: Mapping[str, LedgerStatus] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ParkingReport:
+    due: int = 0
+    applied: int = 0
+    waiting: int = 0
+    expired: int = 0
+    oldest_age_s: float | None = None
 
 
 @dataclass
@@ -91,6 +97,7 @@ class WebhookService:
     # Publishes only: the entries it published are marked with the audit outcome, one commit.
     publisher: OutboxPublisher
     audit: AuditLog
+    parking: ParkingLot
     catalog: Catalog
     clock: Callable[[], datetime]
     log: Logger
@@ -107,8 +114,8 @@ class WebhookService:
         provider = self.routes[path].provider if path in self.routes else None
         size = len(body or b"")
         try:
-            route = self._route(method, path, headers)
-            raw = self._read(headers, body)
+            route = route_for(self.routes, method, path, headers)
+            raw = read_body(headers, body, self.max_body)
             payload = route.verify(raw, headers)
         except Rejection as rejection:
             log.warning(
@@ -140,69 +147,117 @@ class WebhookService:
 
     def replay(self, provider: str, body: bytes, audit_id: str) -> HttpResponse:
         """Process a stored request again; it was verified when it was stored."""
-        route = next(r for r in self.routes.values() if r.provider == provider)
-        try:
-            payload = route.parse(body)
-        except Rejection as rejection:
-            return HttpResponse(rejection.status, json.dumps({"error": rejection.reason}))
-        return self.process(route, payload, audit_id)
+        return self._replay(provider, body, audit_id, self.log).response
 
     def process(
         self, route: Route, payload: Any, audit_id: str, log: Logger | None = None
     ) -> HttpResponse:
-        """Normalise and apply a verified, stored request (also used by replay).
+        """Normalise and apply a verified, stored request.
 
         ``log`` is the request's bound logger; its trace also goes with the outbox entry.
         """
-        log = log or self.log
-        published: list[str] = []
+        return self._process(route, payload, audit_id, log or self.log).response
+
+    def sweep_parked(self, now: datetime | None = None, limit: int = 200) -> ParkingReport:
+        """Look again at parked events whose check is due: apply what can be, reschedule the rest.
+
+        Run by the scheduled outbox sweep; covers references that appeared without
+        creating a subscription (a payment indexed after its refund was parked) and a
+        crash between a subscription's creation and the wake-up of what waited for it.
+        """
+        now = now or self.clock()
+        due = self.parking.due(now, limit)
+        applied = waiting = expired = 0
+        for audit_id, parked in _by_request(due).items():
+            stored = self.audit.load(audit_id)
+            if stored is None:  # the raw request outlived its retention: nothing to apply from
+                for event in parked:
+                    self.parking.release(event.key)
+                expired += len(parked)
+                continue
+            statuses = self._replay(stored.provider, stored.body, audit_id, self.log).statuses
+            for event in parked:
+                if statuses.get(event.key, LedgerStatus.NO_SUBSCRIPTION) is (
+                    LedgerStatus.NO_SUBSCRIPTION
+                ):
+                    self.parking.reschedule(event, now)
+                    waiting += 1
+                else:
+                    applied += 1
+        oldest = self.parking.listing(None, 1)
+        age = (now - oldest[0].parked_at).total_seconds() if oldest else None
+        report = ParkingReport(len(due), applied, waiting, expired, age)
+        self.log.info(
+            "parked events swept",
+            outcome="parking_swept",
+            due=report.due,
+            applied=report.applied,
+            waiting=report.waiting,
+            expired=report.expired,
+            oldest_parked_age_s=None if age is None else round(age),
+        )
+        return report
+
+    def _replay(self, provider: str, body: bytes, audit_id: str, log: Logger) -> Processed:
+        route = next(r for r in self.routes.values() if r.provider == provider)
         try:
-            events = route.normalise(payload, self.catalog)
-            statuses = [self._apply(event, audit_id, published, log) for event in events]
-        except (MappingError, DomainError) as exc:
-            self._finish(audit_id, "unmappable", str(exc), published, log)
-            log.warning(
-                "webhook unmappable", provider=route.provider, outcome="unmappable", reason=str(exc)
-            )
-            rejection = Unmappable(str(exc))
-            return HttpResponse(rejection.status, json.dumps({"error": rejection.reason}))
+            payload = route.parse(body)
+        except Rejection as rejection:
+            answer = HttpResponse(rejection.status, json.dumps({"error": rejection.reason}))
+            return Processed(answer)
+        return self._process(route, payload, audit_id, log, replaying=True)
+
+    def _process(
+        self, route: Route, payload: Any, audit_id: str, log: Logger, *, replaying: bool = False
+    ) -> Processed:
+        published: list[str] = []
+        statuses: dict[str, LedgerStatus] = {}
+        try:
+            try:
+                events = route.normalise(payload, self.catalog)
+                for event in events:
+                    statuses[event.dedupe_key] = self._apply(
+                        event, audit_id, published, log, replaying
+                    )
+            except (MappingError, DomainError) as exc:
+                # Authentic but not applicable as it is (a price or plan we do not map, a
+                # shape we cannot read): kept for an operator, acknowledged.
+                self.parking.park(
+                    ParkedEvent(
+                        key=_request_key(audit_id),
+                        provider=route.provider,
+                        audit_id=audit_id,
+                        reason=str(exc)[:500],
+                        parked_at=self.clock(),
+                    )
+                )
+                self._finish(audit_id, "unmatched", str(exc), published, log)
+                log.warning(
+                    "webhook unmatched; parked for an operator",
+                    provider=route.provider,
+                    outcome="unmatched",
+                    reason=str(exc),
+                    audit_id=audit_id,
+                )
+                return Processed(HttpResponse(200, route.accepted_body, route.accepted_type))
+            if replaying:
+                self.parking.release(_request_key(audit_id))
         except Exception as exc:
             self._finish(audit_id, "failed", type(exc).__name__, published, log)
-            return self._transient(route.provider, "apply", exc, log)
-        if LedgerStatus.NO_SUBSCRIPTION in statuses:
-            # Not recorded: the provider's retry (or a replay) applies it once the
-            # subscription exists, e.g. a payment that overtook its checkout.
-            self._finish(audit_id, "unmappable", "subscription not known yet", published, log)
-            return HttpResponse(422, json.dumps({"error": "unknown_subscription"}))
-        outcome = ",".join(sorted({s.value for s in statuses}))
+            return Processed(self._transient(route.provider, "apply", exc, log), statuses)
+        outcome = ",".join(sorted({_outcome(s) for s in statuses.values()})) or "empty"
         self._finish(audit_id, outcome, None, published, log)
-        return HttpResponse(200, route.accepted_body, route.accepted_type)
+        return Processed(HttpResponse(200, route.accepted_body, route.accepted_type), statuses)
 
     # -- steps -----------------------------------------------------------------
 
-    def _route(self, method: str, path: str, headers: Mapping[str, str]) -> Route:
-        route = self.routes.get(path)
-        if route is None:
-            raise RouteNotFound(f"no webhook at {path}")
-        if method != "POST":
-            raise MethodNotAllowed(f"{method} is not allowed")
-        media = (headers.get("Content-Type") or headers.get("content-type") or "").split(";")[0]
-        if media.strip().lower() not in route.media_types:
-            raise UnsupportedMediaType(f"content type {media!r} is not accepted")
-        return route
-
-    def _read(self, headers: Mapping[str, str], body: bytes | None) -> bytes:
-        declared = headers.get("Content-Length") or headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > self.max_body:
-            raise TooLarge(f"declared {declared} bytes")
-        if body is None or len(body) > self.max_body:
-            raise TooLarge("body over the limit")
-        if not body:
-            raise Malformed("empty body")
-        return body
-
     def _apply(
-        self, event: ProviderEvent, audit_id: str, published: list[str], log: Logger
+        self,
+        event: ProviderEvent,
+        audit_id: str,
+        published: list[str],
+        log: Logger,
+        replaying: bool = False,
     ) -> LedgerStatus:
         sub_id = self._subscription_id(event)
         draft = self._draft(event, sub_id)
@@ -233,6 +288,10 @@ class WebhookService:
         )
         if announced and result.outbox_id:
             published.append(result.outbox_id)
+        if result.status is LedgerStatus.NO_SUBSCRIPTION:
+            self._park(event, audit_id, result)
+        elif replaying:
+            self.parking.release(event.dedupe_key)
         self.outcomes.append(result.status.value)
         log.info(
             "provider event",
@@ -240,11 +299,51 @@ class WebhookService:
             provider_event_id=event.event_id,
             event_type=event.event_type,
             subscription_id=sub_id,
-            outcome=result.status.value,
+            outcome=_outcome(result.status),
             reason=result.reason,
             domain_events=[e.type.value for e in result.events],
         )
+        if result.created and sub_id is not None:
+            self._wake([sub_id], event.refs, log)
         return result.status
+
+    def _park(self, event: ProviderEvent, audit_id: str, result: LedgerResult) -> None:
+        """Keep an event whose subscription is not known yet; the sweep looks again soon."""
+        subject = event.subject
+        waits_for = None
+        if subject is not None and subject.subscription_id:
+            waits_for = waits_for_subscription(subject.subscription_id)
+        elif subject is not None and subject.ref:
+            waits_for = waits_for_ref(subject.ref)
+        now = self.clock()
+        self.parking.park(
+            ParkedEvent(
+                key=event.dedupe_key,
+                provider=event.provider,
+                audit_id=audit_id,
+                reason=result.reason or "subscription not known yet",
+                parked_at=now,
+                waits_for=waits_for,
+                event_type=event.event_type,
+                occurred_at=event.occurred_at,
+                next_check_at=None if waits_for is None else next_check(now, 0),
+            )
+        )
+
+    def _wake(self, subscription_ids: Sequence[str], refs: Sequence[str], log: Logger) -> None:
+        """Apply, in provider order, what was parked waiting for what was just created."""
+        keys = [waits_for_subscription(s) for s in subscription_ids]
+        keys += [waits_for_ref(r) for r in refs]
+        try:
+            for audit_id, parked in _by_request(self.parking.waiting_for(keys)).items():
+                stored = self.audit.load(audit_id)
+                if stored is None:
+                    continue  # expired with its request; the sweep releases it
+                woken = [e.key for e in parked]
+                log.info("parked events woken", outcome="woken", audit_id=audit_id, keys=woken)
+                self._replay(stored.provider, stored.body, audit_id, log)
+        except Exception as exc:  # the creation is committed; the sweep applies them later
+            log.warning("wake-up deferred to the parking sweep", error=type(exc).__name__)
 
     def _subscription_id(self, event: ProviderEvent) -> str | None:
         if event.subject is None:
@@ -294,6 +393,19 @@ class WebhookService:
         return HttpResponse(503, json.dumps({"error": "temporarily_unavailable"}))
 
 
-def secrets_list(raw: str | None) -> Sequence[str]:
-    """Comma-separated secrets (rotation: old and new both valid for a while)."""
-    return tuple(s.strip() for s in (raw or "").split(",") if s.strip())
+def _request_key(audit_id: str) -> str:
+    """The parked record of a whole request that could not be normalised."""
+    return f"request:{audit_id}"
+
+
+def _by_request(parked: Sequence[ParkedEvent]) -> dict[str, list[ParkedEvent]]:
+    """Parked events by the stored request they come from, requests in provider order."""
+    requests: dict[str, list[ParkedEvent]] = {}
+    for event in sorted(parked, key=lambda e: e.order):
+        requests.setdefault(event.audit_id, []).append(event)
+    return requests
+
+
+def _outcome(status: LedgerStatus) -> str:
+    """The recorded outcome: an event with no subscription yet is parked, not refused."""
+    return "parked" if status is LedgerStatus.NO_SUBSCRIPTION else status.value

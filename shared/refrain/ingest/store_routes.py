@@ -16,10 +16,9 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from refrain.domain.catalog import Catalog
+from refrain.ingest.http import Route
 from refrain.ingest.model import ProviderEvent
-from refrain.ingest.rejections import Unmappable
 from refrain.ingest.request import header, json_body
-from refrain.ingest.service import Route
 from refrain.providers.apple_notifications import AppleConfig, normalise_apple
 from refrain.providers.apple_verify import AppleVerifier, decode_unverified
 from refrain.providers.google_play_mapping import PlayConfig, PlayPurchases, normalise_play
@@ -93,12 +92,21 @@ def google_play_route(settings: StoreSettings, purchases: PlayPurchases) -> Rout
 
     def verify(raw: bytes, headers: Mapping[str, str]) -> PlayPush:
         auth.verify(header(headers, "Authorization"))
-        push = parse(raw)
-        if packages and push.package_name not in packages:
-            raise Unmappable(f"package {push.package_name} is not one of ours")
-        return push
+        return parse(raw)
 
     def normalise(push: PlayPush, catalog: Catalog) -> list[ProviderEvent]:
+        if packages and push.package_name not in packages:
+            # Authentic, for another app of the same developer account: acknowledged and
+            # recorded, never refused (Pub/Sub would redeliver it until it dead-letters).
+            return [
+                ProviderEvent(
+                    provider="google_play",
+                    event_id=push.message_id,
+                    event_type=push.type_name(),
+                    occurred_at=push.event_time,
+                    ignored=f"package {push.package_name} is not one of ours",
+                )
+            ]
         return [normalise_play(push, api, catalog, config)]
 
     return Route("google_play", verify, parse, normalise)

@@ -315,6 +315,9 @@ def _subscription(
     if plan_id and market:
         offer = catalog.offer(plan_id, market)
         plan_fields = {"plan": plan_id, "plan_rank": offer.plan.rank, "price": offer.price}
+    # Only `created` starts the mirror: an `updated` or `deleted` that overtook it is parked
+    # until it exists, so the mirror sees every period in Stripe's order.
+    if plan_id and market and base["event_type"] == "customer.subscription.created":
         draft = SubscriptionDraft(
             account_id=meta.get("account_id") or str(obj.get("customer")),
             provider=PROVIDER,

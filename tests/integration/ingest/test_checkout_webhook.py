@@ -147,15 +147,17 @@ def _billing(name: str, event_id: str, created: int, **obj: Any) -> dict[str, An
 def test_subscription_updated_before_created_ends_in_the_latest_state(webhook: Webhook) -> None:
     created = _billing("customer.subscription.created", "evt_c", ago(2))
     updated = _billing("customer.subscription.updated", "evt_u", ago(1), cancel_at_period_end=True)
-    assert webhook.post_stripe(updated).status_code == 200
-    assert webhook.post_stripe(created).status_code == 200
+    assert webhook.post_stripe(updated).status_code == 200  # parked: it waits for `created`
+    assert webhook.subscription("stripe_sub_1Pgc6rB7WZ01zgkWNy0Cn5nw") is None
+    assert webhook.post_stripe(created).status_code == 200  # creates, then applies `updated`
     sub = webhook.subscription("stripe_sub_1Pgc6rB7WZ01zgkWNy0Cn5nw")
     assert sub is not None
     assert sub["state"] == "active" and sub["cancel_at_period_end"] is True
     statuses = {
         d.id: (d.to_dict() or {})["status"] for d in webhook.db.collection("outbox").stream()
     }
-    assert statuses == {"stripe:evt_u": "applied", "stripe:evt_c": "stale"}
+    assert statuses == {"stripe:evt_u": "applied", "stripe:evt_c": "applied"}  # as in order
+    assert list(webhook.db.collection("parked_events").stream()) == []
 
 
 def _renewal_charge(event_name: str, event_id: str, created: int, anchor: str) -> dict[str, Any]:
@@ -200,25 +202,52 @@ def test_failed_payment_arriving_after_a_later_success_does_not_regress(webhook:
     assert failed is not None and failed["status"] in ("stale", "illegal")
 
 
-def test_payment_before_its_subscription_exists_is_422_then_replayable(
+def test_a_refund_before_its_subscription_is_parked_then_applied_when_it_appears(
     webhook: Webhook, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    early = stripe_event("charge.refunded", id="evt_refund_early", created=ago(1))
-    early["data"]["object"]["payment_intent"] = "pi_sub_se_1"
-    early["data"]["object"]["currency"] = "sek"
-    assert webhook.post_stripe(early).status_code == 422
-    assert webhook.subscription("sub_se_1") is None
-    assert webhook.post_stripe(checkout(days_ago=2)).status_code == 200
     from click.testing import CliRunner
 
     from refrain_tools.cli import main
 
-    monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", STRIPE_SECRET)
-    result = CliRunner().invoke(main, ["webhooks", "replay", "--failed"])
-    assert result.exit_code == 0, result.output
-    assert "-> 200" in result.output
+    early = stripe_event("charge.refunded", id="evt_refund_early", created=ago(1))
+    early["data"]["object"]["payment_intent"] = "pi_sub_se_1"
+    early["data"]["object"]["currency"] = "sek"
+    assert webhook.post_stripe(early).status_code == 200  # stored and acknowledged
+    assert webhook.subscription("sub_se_1") is None
+    parked = list(webhook.db.collection("parked_events").stream())
+    assert [(p.to_dict() or {})["waits_for"] for p in parked] == ["ref:stripe:pi_sub_se_1"]
+    listed = CliRunner().invoke(main, ["webhooks", "unmatched", "--json"])
+    assert listed.exit_code == 0, listed.output
+    assert [row["key"] for row in json.loads(listed.output)] == ["stripe:evt_refund_early"]
+
+    assert webhook.post_stripe(checkout(days_ago=2)).status_code == 200  # wakes the refund
     refund = webhook.db.collection("outbox").document("stripe:evt_refund_early").get()
-    assert refund.exists
+    assert refund.exists and (refund.to_dict() or {})["status"] == "applied"
+    assert list(webhook.db.collection("parked_events").stream()) == []
+    listed = CliRunner().invoke(main, ["webhooks", "unmatched", "--older-than", "1h"])
+    assert listed.exit_code == 0 and "0 parked" in listed.output
+
+
+def test_an_unknown_plan_is_acknowledged_parked_for_an_operator_and_replayable(
+    webhook: Webhook, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from refrain_tools.cli import main
+
+    unknown = checkout(days_ago=2)
+    unknown["data"]["object"]["metadata"]["plan"] = "platinum_forever"
+    assert webhook.post_stripe(unknown).status_code == 200
+    assert webhook.subscription("sub_se_1") is None
+    [parked] = [p.to_dict() or {} for p in webhook.db.collection("parked_events").stream()]
+    assert parked["waits_for"] is None and parked["next_check_at"] is None
+    assert "platinum_forever" in parked["reason"]
+    listed = CliRunner().invoke(main, ["webhooks", "unmatched"])
+    assert "waits for operator" in listed.output and "1 parked" in listed.output
+    monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", STRIPE_SECRET)
+    replayed = CliRunner().invoke(main, ["webhooks", "replay", "--failed"])
+    assert replayed.exit_code == 0 and "-> 200" in replayed.output  # still unmatched: kept
+    assert len(list(webhook.db.collection("parked_events").stream())) == 1
 
 
 def test_adyen_checkout_then_refused_renewal(webhook: Webhook) -> None:

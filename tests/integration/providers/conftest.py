@@ -134,6 +134,9 @@ class Stores:
     def outbox(self) -> dict[str, dict[str, Any]]:
         return {d.id: d.to_dict() or {} for d in self.db.collection("outbox").stream()}
 
+    def parked(self) -> list[dict[str, Any]]:
+        return [d.to_dict() or {} for d in self.db.collection("parked_events").stream()]
+
     def documents(self) -> list[str]:
         return [f"{c.id}/{d.id}" for c in self.db.collections() for d in c.list_documents()]
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -166,8 +165,10 @@ def test_test_notification_is_acknowledged_and_recorded(stores: Stores) -> None:
     assert stores.outbox()[f"apple:{uuid_of(test)}"]["status"] == "ignored"
 
 
-def test_unknown_storefront_is_unmappable(stores: Stores) -> None:
+def test_unknown_storefront_is_acknowledged_and_parked_for_an_operator(stores: Stores) -> None:
     body = apple_notification("SUBSCRIBED", "INITIAL_BUY", signed=NOW, txn=txn(storefront="ATA"))
     answer = stores.post_apple(body)
-    assert answer.status_code == 422 and json.loads(answer.data)["error"] == "unmappable"
+    assert answer.status_code == 200  # authentic: stored and acknowledged, never retried
     assert stores.subscription(SUB_ID) is None and stores.outbox() == {}
+    [parked] = stores.parked()
+    assert parked["waits_for"] is None and "ATA" in parked["reason"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -78,13 +77,17 @@ def test_unauthenticated_or_wrongly_audienced_pushes_write_nothing(
     assert stores.google.api.requests == []  # refused before anything else
 
 
-def test_malformed_and_foreign_pushes_write_nothing(stores: Stores) -> None:
+def test_malformed_pushes_write_nothing_and_foreign_ones_are_recorded_ignored(
+    stores: Stores,
+) -> None:
     assert stores.post_play({"message": {"messageId": "1", "data": "%%"}}).status_code == 400
+    assert stores.documents() == []
     foreign = play_envelope(
         {"packageName": "com.not.ours", "eventTimeMillis": "1", "testNotification": {}}, "9"
     )
-    assert stores.post_play(foreign).status_code == 422
-    assert stores.documents() == []
+    assert stores.post_play(foreign).status_code == 200  # another app's: acknowledged
+    assert stores.outbox()["google_play:9"]["status"] == "ignored"
+    assert stores.google.api.requests == []  # nothing asked of Google for it
 
 
 def test_lifecycle_duplicates_and_reordering(stores: Stores) -> None:
@@ -158,10 +161,11 @@ def test_api_outage_is_a_503_and_the_retry_applies(stores: Stores) -> None:
     assert stores.subscription(SUB_ID)["state"] == "active"  # type: ignore[index]
 
 
-def test_unknown_product_or_token_is_unmappable(stores: Stores) -> None:
+def test_unknown_product_or_token_is_acknowledged_and_parked(stores: Stores) -> None:
     api_says(stores, "SUBSCRIPTION_STATE_ACTIVE", product="gold_weekly")
     answer = stores.post_play(push("04_SUBSCRIPTION_PURCHASED"))
-    assert answer.status_code == 422 and json.loads(answer.data)["error"] == "unmappable"
+    assert answer.status_code == 200  # authentic: stored, acknowledged, parked
     stores.google.api.purchases.clear()
-    assert stores.post_play(push("02_SUBSCRIPTION_RENEWED")).status_code == 422
+    assert stores.post_play(push("02_SUBSCRIPTION_RENEWED")).status_code == 200
     assert stores.subscription(SUB_ID) is None and stores.outbox() == {}
+    assert len(stores.parked()) == 2 and {p["waits_for"] for p in stores.parked()} == {None}

@@ -22,7 +22,13 @@ from google.cloud import firestore
 
 from refrain.adapters.bigquery import build_bigquery
 from refrain.adapters.firestore import build_firestore
-from refrain.adapters.firestore_collections import CHARGES, INVOICES, OUTBOX, RECEIPT_SENDS
+from refrain.adapters.firestore_collections import (
+    CHARGES,
+    INVOICES,
+    OUTBOX,
+    PARKED_EVENTS,
+    RECEIPT_SENDS,
+)
 from refrain.adapters.firestore_outbox import events_of
 from refrain.settings import CloudSettings
 from refrain.topology import ANALYTICS_DATASET, CHURN_EXPORT_SUBSCRIPTION, RECEIPT_EVENT_TYPES
@@ -46,6 +52,7 @@ from tests.integration.reliability.storm import (
     deliver_in_order,
     deliver_storm,
     final_state,
+    settle_parked,
     storm_service,
 )
 
@@ -161,6 +168,8 @@ def run_pipeline(
         webhook = deliver_storm(service, corpus, copies=copies, seed=seed, workers=workers)
     else:
         webhook = deliver_in_order(service, corpus, workers=workers)
+    webhook.swept = settle_parked(service)
+    webhook.parked_left = len(list(db.collection(PARKED_EVENTS).stream()))
     state = final_state(db)
     lap("webhook")
     receipts: list[StageStats] = []

@@ -36,7 +36,9 @@ def test_storm_of_triplicated_shuffled_events_converges_to_the_in_order_state(
     web = stormed.webhook
     assert web.deliveries == 3 * len(corpus.deliveries) and web.gave_up == 0
     assert ordered.webhook.gave_up == 0 and ordered.webhook.posts == len(corpus.deliveries)
-    assert web.statuses[422] > 0
+    # nothing waited on a provider retry: every answer was 200 (a 503 only under contention)
+    assert set(web.statuses) <= {200, 503} and web.posts - web.deliveries == web.statuses[503]
+    assert web.parked_left == 0 and ordered.webhook.parked_left == 0  # all applied
     assert set(stormed.state.subscriptions) == corpus.subscriptions
     assert len(stormed.state.outbox) == len(corpus.deliveries)
     assert stormed.state.diff(ordered.state) == []

@@ -35,8 +35,10 @@ from refrain.ingest.store_routes import StoreSettings
 from refrain.observability import get_logger
 from refrain.outbox import OutboxPublisher
 from refrain.providers import google_play_push_auth
+from tests.fakes.audit import RecordingAudit
 from tests.fakes.ledger import MemoryLedger
 from tests.fakes.outbox import RecordingRelay
+from tests.fakes.parking import MemoryParkingLot
 from tests.support import FIXTURES
 from tests.unit.providers.support import (
     AUDIENCE,
@@ -72,21 +74,6 @@ def fuzz_examples() -> int:
 
 
 # -- recording ports -------------------------------------------------------------------------
-
-
-@dataclass
-class RecordingAudit:
-    records: list[tuple[str, bytes]] = field(default_factory=list)
-    finished: list[tuple[str, str]] = field(default_factory=list)
-
-    def record(
-        self, provider: str, headers: dict[str, str], body: bytes, received_at: datetime
-    ) -> str:
-        self.records.append((provider, body))
-        return f"audit-{len(self.records)}"
-
-    def finish(self, audit_id: str, outcome: str, detail: str | None, published: list[str]) -> None:
-        self.finished.append((audit_id, outcome))
 
 
 @dataclass
@@ -225,6 +212,7 @@ def build_harness(
             ledger=ledger,
             publisher=OutboxPublisher(relay, ledger, FixedClock(NOW), log),
             audit=audit,
+            parking=MemoryParkingLot(),
             catalog=load_catalog(),
             clock=lambda: NOW,
             log=log,

@@ -19,10 +19,12 @@ from refrain.ingest.routes import WebhookSettings, card_routes
 from refrain.ingest.service import WebhookService
 from refrain.observability import get_logger, trace_from_attributes, trace_from_headers
 from refrain.outbox import OutboxPublisher
+from tests.fakes.audit import RecordingAudit
 from tests.fakes.ledger import MemoryLedger
 from tests.fakes.outbox import RecordingRelay
+from tests.fakes.parking import MemoryParkingLot
 from tests.integration.ingest.conftest import stripe_event
-from tests.unit.fuzz.harness import NOW, STRIPE_SECRET, RecordingAudit, stripe_sign
+from tests.unit.fuzz.harness import NOW, STRIPE_SECRET, stripe_sign
 
 JSON = {"Content-Type": "application/json"}
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -52,6 +54,7 @@ def _service(
         ledger=ledger,
         publisher=OutboxPublisher(relay, ledger, FixedClock(NOW), log),
         audit=RecordingAudit(),
+        parking=MemoryParkingLot(),
         catalog=load_catalog(),
         clock=lambda: NOW,
         log=log,
