@@ -148,3 +148,56 @@ resource "google_monitoring_alert_policy" "renewal_failures" {
     content   = "Many declines at once usually mean a provider outage or an expired API key, not customers. Compare with the provider's status page."
   }
 }
+
+# The parking sweep (outbox_sweep, every minute) logs the age of the oldest parked provider
+# event; an event that waits for hours matches nothing (a foreign price, a dashboard-made
+# subscription) or waits for an operator. See `refrain webhooks unmatched`.
+resource "google_logging_metric" "oldest_parked_event_age" {
+  project         = var.project_id
+  name            = "refrain/oldest_parked_event_age"
+  description     = "Age in seconds of the oldest parked provider event, from each parking sweep."
+  filter          = "labels.outcome=\"parking_swept\" AND jsonPayload.oldest_parked_age_s:*"
+  value_extractor = "EXTRACT(jsonPayload.oldest_parked_age_s)"
+
+  metric_descriptor {
+    metric_kind = "DELTA"
+    value_type  = "DISTRIBUTION"
+    unit        = "s"
+  }
+
+  bucket_options {
+    exponential_buckets {
+      num_finite_buckets = 24
+      growth_factor      = 2
+      scale              = 60
+    }
+  }
+}
+
+resource "google_monitoring_alert_policy" "parked_events" {
+  project               = var.project_id
+  display_name          = "Refrain ${var.environment}: provider events parked too long"
+  combiner              = "OR"
+  notification_channels = local.notification_channels
+
+  conditions {
+    display_name = "oldest parked provider event older than ${var.parked_event_max_age_hours} h"
+    condition_threshold {
+      filter          = "resource.type=\"cloud_run_revision\" AND metric.type=\"logging.googleapis.com/user/${google_logging_metric.oldest_parked_event_age.name}\""
+      comparison      = "COMPARISON_GT"
+      threshold_value = var.parked_event_max_age_hours * 3600
+      duration        = "0s"
+
+      aggregations {
+        alignment_period     = "600s"
+        per_series_aligner   = "ALIGN_PERCENTILE_99"
+        cross_series_reducer = "REDUCE_MAX"
+      }
+    }
+  }
+
+  documentation {
+    mime_type = "text/markdown"
+    content   = "An authentic provider event has waited too long for the subscription, reference or configuration it needs. List them with `refrain webhooks unmatched --older-than 1h`; fix the mapping (prices, plans) and `refrain webhooks replay AUDIT_ID`, or leave foreign ones to expire with their stored request (30 days). docs/OPERATIONS.md, \"Parked events\"."
+  }
+}

@@ -113,3 +113,9 @@ variable "renewal_failure_ratio_threshold" {
   type        = number
   default     = 0.25
 }
+
+variable "parked_event_max_age_hours" {
+  description = "Alert when the oldest parked provider event (refrain webhooks unmatched) has waited longer than this."
+  type        = number
+  default     = 24
+}

@@ -63,4 +63,9 @@ TTL_FIELDS = (
         "expire_at",
         why="verified raw webhook requests are kept for a bounded time only",
     ),
+    TtlField(
+        names.PARKED_EVENTS,
+        "expire_at",
+        why="a parked provider event lives as long as the stored request it is applied from",
+    ),
 )
