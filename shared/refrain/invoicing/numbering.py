@@ -48,6 +48,7 @@ DEFAULT_SHARDS = 8
 MAX_SHARDS = 999
 CREDIT_NOTE_SUFFIX = "-CN"
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:#-]{1,200}$")
+_HASHED = re.compile(r"^h[0-9a-f]{40}$")
 
 
 def shard_of(subscription_id: str, shards: int) -> int:
@@ -77,8 +78,13 @@ def series_doc_id(entity_id: str, series: str) -> str:
 
 
 def document_id(prefix: str, source: str) -> str:
-    """A Firestore-safe id derived from a provider or event id (hashed if it has to be)."""
-    if _SAFE_ID.match(source):
+    """A short, readable id derived from a provider or event id (hashed if it has to be).
+
+    Injective (up to SHA-256): a source that already looks like a hashed one is
+    hashed too, so ``h<hash of X>`` from outside cannot take X's document. The
+    storage adapter encodes the result into the document id (invariant 11).
+    """
+    if _SAFE_ID.match(source) and not _HASHED.match(source):
         return f"{prefix}_{source}"
     return f"{prefix}_h{hashlib.sha256(source.encode('utf-8')).hexdigest()[:40]}"
 

@@ -68,6 +68,13 @@ def test_number_format_and_ids() -> None:
     assert document_id("inv", "a/b") != document_id("inv", "a_b")
 
 
+def test_an_outside_id_shaped_like_a_hash_cannot_take_another_ids_invoice() -> None:
+    hashed = document_id("inv", "a/b")
+    lookalike = hashed.removeprefix("inv_")  # "h" + 40 hex: safe characters only
+    assert document_id("inv", lookalike) != hashed
+    assert document_id("inv", lookalike).startswith("inv_h")
+
+
 def test_allocate_takes_the_next_number() -> None:
     draft = build_invoice(invoice_paid(), load_catalog(), "en", 8)
     assert allocate(draft, 0, None).sequence == 1
