@@ -102,7 +102,6 @@ class WebhookService:
     clock: Callable[[], datetime]
     log: Logger
     max_body: int = MAX_BODY_BYTES
-    outcomes: list[str] = field(default_factory=list)
     # Names the request's trace (projects/{project}/traces/{id}); None: lines carry no trace.
     project: str | None = None
 
@@ -292,7 +291,6 @@ class WebhookService:
             self._park(event, audit_id, result)
         elif replaying:
             self.parking.release(event.dedupe_key)
-        self.outcomes.append(result.status.value)
         log.info(
             "provider event",
             provider=event.provider,
