@@ -81,4 +81,5 @@ def receipt_email(cloud_event: Any) -> None:
         invoice_id=result.invoice_id,
         invoice_number=result.number,
         ses_message_id=result.message_id,
+        reason=result.reason,
     )

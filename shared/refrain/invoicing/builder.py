@@ -11,6 +11,14 @@ from it; in a tax-exclusive market we find the net whose tax-added gross is
 exactly that amount (so the invoice shows the price the customer saw and tax
 on top), falling back to extraction for the rare amounts no net maps to.
 Rounding is :mod:`refrain.domain.tax`'s single rule either way.
+
+A zero ``invoice.paid`` (a free trial's start, a 100 % discount; Stripe Billing
+sends a $0 ``invoice.paid`` when a trial begins) gets no invoice: no number is
+taken, no receipt is mailed, and the receipt service reports it ``skipped``
+with :func:`nothing_to_invoice`'s reason. No money changed hands, so there is
+no supply for consideration to invoice (VAT Directive art. 2 and 220), and a
+series of $0 documents is only noise a finance team has to reconcile. The
+first paid renewal gets the first invoice. A negative amount stays an error.
 """
 
 from __future__ import annotations
@@ -35,7 +43,20 @@ from refrain.invoicing.numbering import (
     series_for,
 )
 
-__all__ = ["breakdown_for_paid", "build_credit_note", "build_invoice", "vat_lines"]
+__all__ = [
+    "breakdown_for_paid",
+    "build_credit_note",
+    "build_invoice",
+    "nothing_to_invoice",
+    "vat_lines",
+]
+
+
+def nothing_to_invoice(payload: InvoicePaidPayload) -> str | None:
+    """Why an ``invoice.paid`` gets no invoice and no receipt (None: it gets both)."""
+    if payload.amount == 0:
+        return "zero amount (free trial or full discount): no invoice, no receipt"
+    return None
 
 
 def breakdown_for_paid(paid: Money, rate_bp: int, mode: TaxMode) -> TaxBreakdown:
@@ -75,7 +96,7 @@ def build_invoice(event: DomainEvent, catalog: Catalog, locale: str, shards: int
         raise InvoicingError(
             f"invoice.paid in {payload.currency} but market {market.code} bills {market.currency}"
         )
-    if payload.amount <= 0:
+    if payload.amount <= 0:  # zero: see nothing_to_invoice
         raise InvoicingError(f"invoice.paid amount must be positive, got {payload.amount}")
     paid = Money(payload.amount, payload.currency)
     breakdown = breakdown_for_paid(paid, market.tax_rate_bp, market.tax_mode)

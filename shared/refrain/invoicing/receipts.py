@@ -1,8 +1,11 @@
 """One domain event in, at most one customer e-mail out.
 
 ``invoice.paid`` finalises a numbered invoice and mails the receipt (PDF
-attached); ``charge.refunded`` finalises a credit note against the invoice of
-that charge; ``payment.failed``, ``subscription.on_hold`` and
+attached), unless it is for zero (a free trial's start): that one is
+``skipped``, with a reason, and numbers and mails nothing (the rule and why
+are in :mod:`refrain.invoicing.builder`), so it is acked, never dead-lettered.
+``charge.refunded`` finalises a credit note against the invoice of that
+charge; ``payment.failed``, ``subscription.on_hold`` and
 ``subscription.expired`` mail a notice. Every other type is ignored.
 
 Exactly one e-mail per document, whatever Pub/Sub delivers:
@@ -46,7 +49,7 @@ from refrain.domain.events import (
     PaymentFailedPayload,
 )
 from refrain.domain.money import Money
-from refrain.invoicing.builder import build_credit_note, build_invoice
+from refrain.invoicing.builder import build_credit_note, build_invoice, nothing_to_invoice
 from refrain.invoicing.errors import CustomerNotFound, OriginalInvoiceMissing, SendInProgress
 from refrain.invoicing.i18n import localizer_for
 from refrain.invoicing.mime import Attachment, build_mime
@@ -89,12 +92,13 @@ class ReceiptConfig:
 
 @dataclass(frozen=True)
 class HandleResult:
-    outcome: str  # sent | already_sent | ignored
+    outcome: str  # sent | already_sent | skipped | ignored
     kind: str  # receipt | credit_note | payment_failed | on_hold | expired | -
     notice_id: str | None = None
     invoice_id: str | None = None
     number: str | None = None
     message_id: str | None = None
+    reason: str | None = None  # why it was skipped
 
 
 class ReceiptService:
@@ -136,6 +140,9 @@ class ReceiptService:
         payload = event.typed_payload()
         assert isinstance(payload, InvoicePaidPayload)
         market = self._catalog.market(payload.market)  # UnknownMarket before any I/O
+        skipped = nothing_to_invoice(payload)
+        if skipped is not None:
+            return HandleResult("skipped", "receipt", reason=skipped)
         customer = self._customer(payload.account_id)
         loc = localizer_for(customer.locale, market.default_locale)
         draft = build_invoice(event, self._catalog, loc.locale, self._config.shards)

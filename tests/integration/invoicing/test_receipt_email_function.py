@@ -154,3 +154,14 @@ def test_bad_input(env: Any, stack: StackManager) -> None:
     with pytest.raises(UnknownMarket, match="'ZZ'"):
         main.receipt_email(cloud_event(invoice_paid(market="ZZ")))
     assert nothing_written(env, stack)
+
+
+@pytest.mark.timeout(60)
+def test_a_trials_zero_invoice_paid_is_acked_and_writes_nothing(
+    env: Any, stack: StackManager
+) -> None:
+    # Stripe Billing's $0 invoice.paid at a trial's start: acked (no dead letter), no
+    # invoice number taken, no e-mail, no send record.
+    main.receipt_email(cloud_event(invoice_paid(amount=0, charge_id=None)))
+    main.receipt_email(cloud_event(invoice_paid(amount=0, charge_id=None)))
+    assert nothing_written(env, stack)

@@ -13,6 +13,7 @@ from refrain.domain import UnknownMarket, load_catalog
 from refrain.domain.clock import ManualClock, utc
 from refrain.invoicing import (
     CustomerNotFound,
+    InvoicingError,
     OriginalInvoiceMissing,
     ReceiptConfig,
     ReceiptService,
@@ -63,6 +64,26 @@ class Harness:
 
     def mails(self) -> list[EmailMessage]:
         return [message_from_bytes(raw, policy=default) for _, raw in self.mailer.sent]
+
+
+def test_a_zero_invoice_paid_is_skipped_with_a_reason_and_the_first_paid_one_is_number_1() -> None:
+    # A Stripe Billing trial starts with a $0 invoice.paid: no invoice, no number, no mail.
+    h = Harness()
+    trial = invoice_paid(amount=0, charge_id=None, sequence=1)
+    for _ in range(2):
+        result = h.service.handle(trial)
+        assert (result.outcome, result.kind) == ("skipped", "receipt")
+        assert result.reason is not None and "zero amount" in result.reason
+        assert result.number is None and result.invoice_id is None
+    assert h.invoices.docs == {} and h.invoices.counters == {}
+    assert h.sends.records == {} and h.mailer.sent == []
+    paid = h.service.handle(invoice_paid(sequence=2))
+    assert paid.outcome == "sent" and paid.number is not None and paid.number.endswith("-000001")
+
+
+def test_a_negative_invoice_paid_is_still_bad_data() -> None:
+    with pytest.raises(InvoicingError, match="positive"):
+        Harness().service.handle(invoice_paid(amount=-1))
 
 
 def test_paid_invoice_is_numbered_and_mailed_once_whatever_the_deliveries() -> None:
