@@ -45,7 +45,7 @@ class MemoryLedger:
 
     def resolve_ref(self, ref: str) -> str | None:
         self.lookups.append(ref)
-        return self.refs.get(ref.replace("/", "_"))
+        return self.refs.get(ref)
 
     def apply(self, command: LedgerCommand) -> LedgerResult:
         with self._lock:
@@ -111,7 +111,7 @@ class MemoryLedger:
             account_id, details = decision.contact
             self.customers.setdefault(account_id, {}).update(details)
         for ref in decision.refs:
-            self.refs[ref.replace("/", "_")] = str(cmd.subscription_id)
+            self.refs[ref] = str(cmd.subscription_id)
         if decision.claim is not None:
             claim = decision.claim
             key = claim.charge.idempotency_key

@@ -4,6 +4,10 @@ A record holds the provider, the headers minus credentials, the raw body
 (zlib-compressed: a 1 MiB JSON body must fit Firestore's 1 MiB document
 limit), the outcome, and `expire_at` for Firestore's TTL policy. Its outcome
 update and the outbox entries' `published` marks share one commit.
+
+Audit ids are ours (uuid4 hex, which encodes to itself), but `load` also takes
+an operator's argument, so every audit path goes through
+``firestore_collections.keyed`` like the outside ids do.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from typing import Any
 
 from google.cloud import firestore
 
-from refrain.adapters.firestore_collections import OUTBOX, WEBHOOK_AUDIT
+from refrain.adapters.firestore_collections import OUTBOX, WEBHOOK_AUDIT, keyed
 from refrain.adapters.firestore_outbox import published_marker
 from refrain.ingest.replay import StoredRequest
 
@@ -38,7 +42,7 @@ class FirestoreAuditLog:
         self, provider: str, headers: dict[str, str], body: bytes, received_at: datetime
     ) -> str:
         audit_id = uuid.uuid4().hex
-        self.db.collection(WEBHOOK_AUDIT).document(audit_id).create(
+        keyed(self.db, WEBHOOK_AUDIT, audit_id).create(
             {
                 "provider": provider,
                 "headers": audit_headers(headers),
@@ -55,18 +59,18 @@ class FirestoreAuditLog:
         batch = self.db.batch()
         stamp = firestore.SERVER_TIMESTAMP
         batch.update(
-            self.db.collection(WEBHOOK_AUDIT).document(audit_id),
+            keyed(self.db, WEBHOOK_AUDIT, audit_id),
             {"outcome": outcome, "detail": detail, "finished_at": stamp},
         )
         for outbox_id in published:
-            batch.update(self.db.collection(OUTBOX).document(outbox_id), published_marker(stamp))
+            batch.update(keyed(self.db, OUTBOX, outbox_id), published_marker(stamp))
         batch.commit()
 
     def load(self, audit_id: str) -> StoredRequest | None:
-        snap = self.db.collection(WEBHOOK_AUDIT).document(audit_id).get()
+        snap = keyed(self.db, WEBHOOK_AUDIT, audit_id).get()
         if not snap.exists:
             return None
-        return _stored(snap.id, snap.to_dict() or {})
+        return _stored(audit_id, snap.to_dict() or {})
 
     def failed(self, limit: int = 500) -> list[StoredRequest]:
         """Requests whose processing failed or that nothing matched: replay candidates."""

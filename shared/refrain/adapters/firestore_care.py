@@ -15,7 +15,8 @@ from typing import Any
 
 from google.cloud import firestore
 
-from refrain.adapters.firestore_collections import OUTBOX, SUBSCRIPTIONS
+from refrain.adapters.firestore_collections import OUTBOX, SUBSCRIPTIONS, keyed
+from refrain.adapters.firestore_outbox import entry_key
 from refrain.domain.subscription import Subscription
 
 
@@ -74,13 +75,13 @@ class FirestoreCareStore:
     db: firestore.Client
 
     def subscription(self, subscription_id: str) -> Subscription | None:
-        if not subscription_id or "/" in subscription_id:
+        if not subscription_id:
             return None
-        snap = self.db.collection(SUBSCRIPTIONS).document(subscription_id).get()
+        snap = keyed(self.db, SUBSCRIPTIONS, subscription_id).get()
         return Subscription.from_dict(snap.to_dict() or {}) if snap.exists else None
 
     def entry_status(self, dedupe_key: str) -> str | None:
-        snap = self.db.collection(OUTBOX).document(dedupe_key).get()
+        snap = keyed(self.db, OUTBOX, dedupe_key).get()
         return str((snap.to_dict() or {}).get("status")) if snap.exists else None
 
     def history(self, subscription_id: str) -> list[HistoryEntry]:
@@ -89,4 +90,5 @@ class FirestoreCareStore:
             .where(filter=firestore.FieldFilter("subscription_id", "==", subscription_id))
             .order_by("created_at")
         )
-        return [history_entry(snap.id, snap.to_dict() or {}) for snap in query.stream()]
+        entries = [(snap.id, snap.to_dict() or {}) for snap in query.stream()]
+        return [history_entry(entry_key(doc_id, doc), doc) for doc_id, doc in entries]

@@ -2,9 +2,23 @@
 
 Personal data (e-mail, name, locale choice) lives only in `customers`; every
 other document refers to the customer by the opaque account id.
+
+Every ``{...}`` below is an identifier as the domain knows it (a subscription
+id, a dedupe key, a provider reference...); the document id is
+:func:`refrain.adapters.document_ids.document_id` of it (invariant 11), through
+:func:`keyed`, so a provider's ``a/b`` and ``a_b`` stay two documents and no id
+Firestore refuses reaches it. Documents whose code needs the identifier back
+store it in a field (the outbox entry's ``dedupe_key``).
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from refrain.adapters.document_ids import document_id
+
+if TYPE_CHECKING:
+    from google.cloud import firestore
 
 SUBSCRIPTIONS = "subscriptions"  # {subscription_id}: Subscription.to_dict() + bookkeeping
 CUSTOMERS = "customers"  # {account_id}: email, name, locale, market (personal data)
@@ -21,3 +35,8 @@ RECEIPT_SENDS = "receipt_sends"  # {notice_id}: e-mail send lease and SES messag
 # {document_id(event dedupe key) | request:{audit id}}: an authentic event that cannot be
 # applied yet, what it waits for, when the sweep looks again; TTL'd with its audit record.
 PARKED_EVENTS = "parked_events"
+
+
+def keyed(db: firestore.Client, collection: str, key: str) -> firestore.DocumentReference:
+    """``collection/{key}``, the key encoded into a valid, injective document id."""
+    return db.collection(collection).document(document_id(key))

@@ -15,6 +15,10 @@ series also take a local lock first: they would only queue on the counter's
 lock in Firestore anyway, and the emulator resolves such conflicts with a
 2-second lock timeout per collision. Correctness never depends on the local
 lock; across instances the transaction alone keeps numbers gapless.
+
+Invoice, customer and send-record ids derive from provider ids and account ids,
+so their document ids go through ``firestore_collections.keyed`` (invariant
+11); a series counter's id is ours (catalog entity and series) and stays as it is.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from refrain.adapters.firestore_collections import (
     INVOICE_SERIES,
     INVOICES,
     RECEIPT_SENDS,
+    keyed,
 )
 from refrain.invoicing.model import Invoice
 from refrain.invoicing.numbering import allocate, series_doc_id
@@ -99,13 +104,13 @@ class FirestoreInvoiceStore:
         self._local_lock = local_lock
 
     def get(self, invoice_id: str) -> Invoice | None:
-        snap = self._db.collection(INVOICES).document(invoice_id).get()
+        snap = keyed(self._db, INVOICES, invoice_id).get()
         return Invoice.from_dict(snap.to_dict() or {}) if snap.exists else None
 
     def finalise(self, draft: Invoice) -> Invoice:
         if not draft.is_draft:
             raise ValueError(f"{draft.invoice_id} is already numbered")
-        invoice_ref = self._db.collection(INVOICES).document(draft.invoice_id)
+        invoice_ref = keyed(self._db, INVOICES, draft.invoice_id)
         series_ref = self._db.collection(INVOICE_SERIES).document(
             series_doc_id(draft.seller.entity_id, draft.series)
         )
@@ -159,7 +164,7 @@ class FirestoreCustomers:
         self._db = db
 
     def get(self, account_id: str) -> Customer | None:
-        snap = self._db.collection(CUSTOMERS).document(account_id).get()
+        snap = keyed(self._db, CUSTOMERS, account_id).get()
         if not snap.exists:
             return None
         data = snap.to_dict() or {}
@@ -186,7 +191,7 @@ class FirestoreSendRecords:
         self._lease = timedelta(seconds=lease_s)
 
     def _ref(self, notice_id: str) -> Any:
-        return self._db.collection(RECEIPT_SENDS).document(notice_id)
+        return keyed(self._db, RECEIPT_SENDS, notice_id)
 
     def claim(self, notice_id: str, *, document_id: str, kind: str, now: datetime) -> Claim:
         ref = self._ref(notice_id)

@@ -13,6 +13,10 @@ renewal worker's RenewalDue creates the charge record (create precondition) in
 the same commit as the state change.
 
 The dedupe record is the outbox entry (refrain.adapters.firestore_outbox).
+
+Every key here (dedupe key, subscription id, account id, provider reference,
+charge id) may come from outside; each becomes its document id through
+``firestore_collections.keyed`` (injective, invariant 11), never as it is.
 """
 
 from __future__ import annotations
@@ -25,12 +29,14 @@ from google.api_core.exceptions import Aborted, AlreadyExists, Conflict
 from google.cloud import firestore
 
 from refrain.adapters import firestore_charges as charge_docs
+from refrain.adapters.document_ids import document_id
 from refrain.adapters.firestore_collections import (
     CHARGES,
     CUSTOMERS,
     OUTBOX,
     PROVIDER_REFS,
     SUBSCRIPTIONS,
+    keyed,
 )
 from refrain.adapters.firestore_outbox import entry_document
 from refrain.domain import charges
@@ -52,7 +58,8 @@ def stored_subscription(sub: Subscription) -> dict[str, Any]:
 
 
 def ref_doc_id(ref: str) -> str:
-    return ref.replace("/", "_")
+    """The `provider_refs` document id of a provider reference: injective, so never shared."""
+    return document_id(ref)
 
 
 @dataclass
@@ -78,7 +85,7 @@ class FirestoreLedger:
             # event won (it may be committing right now), this one is a duplicate;
             # otherwise the caller answers 5xx and the provider retries.
             for _ in range(5):
-                if self.db.collection(OUTBOX).document(command.dedupe_key).get().exists:
+                if keyed(self.db, OUTBOX, command.dedupe_key).get().exists:
                     return LedgerResult(LedgerStatus.DUPLICATE, "processed concurrently")
                 time.sleep(0.2)
             raise
@@ -102,11 +109,11 @@ def _apply_in(
 
 def _load(transaction: firestore.Transaction, db: firestore.Client, cmd: LedgerCommand) -> Loaded:
     """The dedupe record and the subscription in one round trip; then the reported charge."""
-    outbox_ref = db.collection(OUTBOX).document(cmd.dedupe_key)
+    outbox_ref = keyed(db, OUTBOX, cmd.dedupe_key)
     if cmd.subscription_id is None:
         refs = [outbox_ref]
     else:
-        refs = [outbox_ref, db.collection(SUBSCRIPTIONS).document(cmd.subscription_id)]
+        refs = [outbox_ref, keyed(db, SUBSCRIPTIONS, cmd.subscription_id)]
     snaps = {snap.reference.path: snap for snap in transaction.get_all(refs)}
     seen = snaps[outbox_ref.path]
     if seen.exists:
@@ -131,15 +138,15 @@ def _write(
 ) -> None:
     if decision.entry is None:
         return
-    outbox_ref = db.collection(OUTBOX).document(cmd.dedupe_key)
-    transaction.create(outbox_ref, entry_document(decision.entry))
+    outbox_ref = keyed(db, OUTBOX, cmd.dedupe_key)
+    transaction.create(outbox_ref, entry_document(decision.entry, cmd.dedupe_key))
     if decision.subscription is not None:
         sub = decision.subscription
-        sub_ref = db.collection(SUBSCRIPTIONS).document(sub.subscription_id)
+        sub_ref = keyed(db, SUBSCRIPTIONS, sub.subscription_id)
         transaction.set(sub_ref, stored_subscription(sub))
     if decision.contact is not None:
         account_id, details = decision.contact
-        transaction.set(db.collection(CUSTOMERS).document(account_id), details, merge=True)
+        transaction.set(keyed(db, CUSTOMERS, account_id), details, merge=True)
     for ref in decision.refs:
         index_entry = {"subscription_id": cmd.subscription_id, "at": cmd.now}
         transaction.set(db.collection(PROVIDER_REFS).document(ref_doc_id(ref)), index_entry)
@@ -171,7 +178,7 @@ def _write_charges(
 
 
 def _charge_ref(db: firestore.Client, charge_id: str) -> firestore.DocumentReference:
-    return db.collection(CHARGES).document(charge_id)
+    return keyed(db, CHARGES, charge_id)
 
 
 def _recorded(snap: Any) -> RecordedCharge | None:

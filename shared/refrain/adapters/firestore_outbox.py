@@ -6,6 +6,10 @@ query (published == false, ordered by created_at) and a crash between commit
 and publish loses nothing. :func:`published_marker` is the one way an entry
 is marked published (after a publish, by the sweep, or in the webhook's
 audit commit).
+
+The document id is the dedupe key encoded (``firestore_collections.keyed``);
+the key itself is stored in ``dedupe_key``, since a long key's document id is
+hashed and cannot be decoded: :func:`entry_key` gives it back.
 """
 
 from __future__ import annotations
@@ -17,14 +21,16 @@ from typing import Any
 
 from google.cloud import firestore
 
-from refrain.adapters.firestore_collections import OUTBOX
+from refrain.adapters.document_ids import original_id
+from refrain.adapters.firestore_collections import OUTBOX, keyed
 from refrain.domain.events import DomainEvent
 from refrain.ledger import OutboxEntry
 from refrain.outbox import PendingEntry
 
 
-def entry_document(entry: OutboxEntry) -> dict[str, Any]:
+def entry_document(entry: OutboxEntry, dedupe_key: str) -> dict[str, Any]:
     doc: dict[str, Any] = {
+        "dedupe_key": dedupe_key,
         "source": entry.source,
         "subscription_id": entry.subscription_id,
         "input_type": entry.input_type,
@@ -40,6 +46,14 @@ def entry_document(entry: OutboxEntry) -> dict[str, Any]:
     if entry.charge_id is not None:
         doc["charge_id"] = entry.charge_id
     return doc
+
+
+def entry_key(doc_id: str, record: dict[str, Any]) -> str:
+    """The dedupe key (outbox id) of a stored entry, as the ledger and publisher know it."""
+    key = record.get("dedupe_key")
+    if isinstance(key, str) and key:
+        return key
+    return original_id(doc_id) or doc_id  # an entry written before keys were stored
 
 
 def events_of(record: dict[str, Any]) -> tuple[DomainEvent, ...]:
@@ -63,7 +77,7 @@ class FirestoreOutbox:
     db: firestore.Client
 
     def mark_published(self, outbox_id: str, at: datetime, *, swept: bool = False) -> None:
-        self.db.collection(OUTBOX).document(outbox_id).update(published_marker(at, swept=swept))
+        keyed(self.db, OUTBOX, outbox_id).update(published_marker(at, swept=swept))
 
     def unpublished(self, created_before: datetime, limit: int) -> Iterator[PendingEntry]:
         query = (
@@ -75,4 +89,4 @@ class FirestoreOutbox:
         )
         for snap in query.stream():
             record = snap.to_dict() or {}
-            yield PendingEntry(snap.id, events_of(record), trace_of(record))
+            yield PendingEntry(entry_key(snap.id, record), events_of(record), trace_of(record))

@@ -23,7 +23,7 @@ from typing import Any
 from google.cloud import firestore, pubsub_v1  # type: ignore[attr-defined]
 
 from refrain.adapters.firestore_charges import charge_from_document
-from refrain.adapters.firestore_collections import CHARGES, SUBSCRIPTIONS
+from refrain.adapters.firestore_collections import CHARGES, SUBSCRIPTIONS, keyed
 from refrain.adapters.firestore_ledger import stored_subscription
 from refrain.domain.charges import PENDING
 from refrain.domain.outcome import ChargeRequest
@@ -72,14 +72,14 @@ class FirestorePendingCharges:
     db: firestore.Client
 
     def pending_charge(self, subscription_id: str) -> tuple[ChargeRequest, Subscription] | None:
-        snap = self.db.collection(SUBSCRIPTIONS).document(subscription_id).get()
+        snap = keyed(self.db, SUBSCRIPTIONS, subscription_id).get()
         if not snap.exists:
             return None
         sub = Subscription.from_dict(snap.to_dict() or {})
         if not sub.charge_pending:
             return None
         charge_id = sub.charge_idempotency_key()
-        charge = self.db.collection(CHARGES).document(charge_id).get()
+        charge = keyed(self.db, CHARGES, charge_id).get()
         data = charge.to_dict() if charge.exists else None
         if not data or data.get("status") != PENDING:
             return None
@@ -126,5 +126,5 @@ def seed_subscriptions(
         batch = db.batch()
         for sub in subs[start : start + batch_size]:
             doc: dict[str, Any] = stored_subscription(sub)
-            batch.set(db.collection(SUBSCRIPTIONS).document(sub.subscription_id), doc)
+            batch.set(keyed(db, SUBSCRIPTIONS, sub.subscription_id), doc)
         batch.commit()

@@ -102,8 +102,8 @@ def new_request_id() -> str:
 
 
 def dedupe_key(subscription_id: str, request_id: str) -> str:
-    """Firestore document ids may not contain '/': the key is also the outbox entry id."""
-    return f"care:{subscription_id}:{request_id}".replace("/", "_")
+    """The ledger's dedupe key, also the outbox entry id (storage encodes it, invariant 11)."""
+    return f"care:{subscription_id}:{request_id}"
 
 
 def build_input(request: CareRequest, sub: Subscription, now: datetime, catalog: Catalog) -> Input:

@@ -44,7 +44,7 @@ class RecordedCharge:
 def payment_charge_id(inp: Input | None) -> str | None:
     """The charge a payment outcome reports on (None for every other input)."""
     if isinstance(inp, PaymentSucceeded | PaymentFailed) and inp.charge_id:
-        return inp.charge_id.replace("/", "_")
+        return inp.charge_id
     return None
 
 

@@ -57,10 +57,15 @@ class ProviderEvent:
 
     @property
     def dedupe_key(self) -> str:
-        """The id of the dedupe/outbox record; Firestore ids may not contain '/'."""
-        return f"{self.provider}:{self.event_id}".replace("/", "_")
+        """The id of the dedupe/outbox record (the storage adapter encodes it, invariant 11)."""
+        return f"{self.provider}:{self.event_id}"
 
 
 def subscription_id_for(provider: str, provider_id: str) -> str:
-    """Our id for a subscription the provider owns (Stripe Billing, stores)."""
-    return f"{provider}_{provider_id}".replace("/", "_").replace(":", "_")
+    """Our id for a subscription the provider owns (Stripe Billing, stores).
+
+    Injective for a provider: the provider's id is kept as it is (``a/b`` and
+    ``a_b`` are two subscriptions); storage encodes it where it becomes a
+    document id (invariant 11).
+    """
+    return f"{provider}_{provider_id}"

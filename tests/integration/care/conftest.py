@@ -13,6 +13,7 @@ from google.api_core.exceptions import DeadlineExceeded
 from google.cloud import firestore, pubsub_v1  # type: ignore[attr-defined]
 
 from refrain.adapters.firestore import build_firestore
+from refrain.adapters.firestore_collections import keyed
 from refrain.adapters.firestore_ledger import FirestoreLedger
 from refrain.adapters.pubsub import build_subscriber
 from refrain.domain import load_catalog
@@ -66,7 +67,7 @@ class Ops:
         assert result.status is LedgerStatus.APPLIED
 
     def subscription(self, sub_id: str = "sub_care_1") -> dict[str, Any]:
-        snap = self.db.collection("subscriptions").document(sub_id).get()
+        snap = keyed(self.db, "subscriptions", sub_id).get()
         assert snap.exists
         return snap.to_dict() or {}
 

@@ -137,3 +137,26 @@ def test_the_same_request_id_applies_once(ops: Ops) -> None:
         "subscription.cancel_requested"
     ]
     assert len([i for i in ops.outbox_ids() if i.startswith("care:")]) == 1
+
+
+def test_ids_with_slashes_are_ids_not_paths(ops: Ops) -> None:
+    # A merchant reference chose the subscription id; an operator's ticket names the request.
+    sid = "sub/care:å"
+    ops.seed(sid)
+    args = ("subscriptions", "cancel", sid, "--request-id", "ticket/1",
+            "--at", "2025-01-05T00:00:00Z")  # fmt: skip
+    first = _json(ops, *args)
+    assert first["status"] == "applied" and first["entry_id"] == f"care:{sid}:ticket/1"
+    again = _json(ops, *args)
+    assert again["status"] == "duplicate" and again["previous_status"] == "applied"
+    # "ticket_1" is another request, not the same document as "ticket/1".
+    revert = _json(ops, "subscriptions", "revert", sid, "--request-id", "ticket_1",
+                   "--at", "2025-01-06T00:00:00Z")  # fmt: skip
+    assert revert["status"] == "applied" and revert["events"] == ["subscription.cancel_reverted"]
+    assert ops.subscription(sid)["subscription_id"] == sid
+    history = _json(ops, "subscriptions", "show", sid)["history"]
+    assert [h["entry_id"] for h in history] == [
+        f"stripe:evt_checkout_{sid}",
+        f"care:{sid}:ticket/1",
+        f"care:{sid}:ticket_1",
+    ]

@@ -15,6 +15,7 @@ from flask.testing import FlaskClient
 from google.cloud import firestore
 
 from refrain.adapters.firestore import build_firestore
+from refrain.adapters.firestore_collections import keyed
 from refrain.domain.events import DomainEvent, from_pubsub_message
 from refrain.settings import CloudSettings
 from tests.support import FIXTURES, ROOT, adyen_sign, pull_messages, stripe_header
@@ -51,7 +52,7 @@ class Webhook:
         return self.client.post("/adyen", json=body)
 
     def subscription(self, sub_id: str) -> dict[str, Any] | None:
-        snap = self.db.collection("subscriptions").document(sub_id).get()
+        snap = keyed(self.db, "subscriptions", sub_id).get()
         return snap.to_dict() if snap.exists else None
 
     def documents(self) -> list[str]:

@@ -105,8 +105,10 @@ class FirestoreBackend:
 
         seed_subscriptions(self.db, [sub])
 
-    def _doc(self, collection: str, doc_id: str) -> dict[str, Any] | None:
-        snap = self.db.collection(collection).document(doc_id).get()
+    def _doc(self, collection: str, key: str) -> dict[str, Any] | None:
+        from refrain.adapters.firestore_collections import keyed
+
+        snap = keyed(self.db, collection, key).get()
         return (snap.to_dict() or {}) if snap.exists else None
 
     def subscription(self, subscription_id: str) -> Subscription | None:
@@ -287,6 +289,26 @@ def test_references_of_a_checkout_resolve_to_its_subscription(backend: Backend) 
     assert backend.ledger.resolve_ref("stripe:pi_sub_1") == "sub_1"
     assert backend.ledger.resolve_ref("stripe:cus_sub_1") == "sub_1"
     assert backend.ledger.resolve_ref("stripe:pi_other") is None
+
+
+# Ids chosen outside (merchant references, provider ids): "/" and "_" differ, and none of
+# ".", "..", "__x__", "\\", ":" or non-ASCII may break or merge documents (invariant 11).
+OUTSIDE_IDS = ("a/b", "a_b", "..", "__x__", "c\\d:e", "å/ß.ü")
+
+
+def test_identifiers_from_outside_keep_documents_of_their_own(backend: Backend) -> None:
+    for sid in OUTSIDE_IDS:
+        result = backend.ledger.apply(checkout_command(sub_id=sid, event_id=f"evt/{sid}"))
+        assert result.status is LedgerStatus.APPLIED and result.outbox_id == f"stripe:evt/{sid}"
+    for sid in OUTSIDE_IDS:
+        stored = backend.subscription(sid)
+        assert stored is not None and stored.subscription_id == sid
+        assert backend.ledger.resolve_ref(f"stripe:pi_{sid}") == sid
+        assert backend.customer(f"acct_{sid}") == {"email": "ana@example.com", "locale": "sv_SE"}
+        entry = backend.entry(f"stripe:evt/{sid}")
+        assert entry is not None and entry.status == "applied"
+    again = backend.ledger.apply(checkout_command(sub_id="a/b", event_id="evt/a/b"))
+    assert again.status is LedgerStatus.DUPLICATE
 
 
 def test_a_claim_creates_the_charge_then_reports_it_on_a_redrive(backend: Backend) -> None:

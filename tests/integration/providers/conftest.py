@@ -24,6 +24,8 @@ from flask.testing import FlaskClient
 from google.cloud import firestore
 
 from refrain.adapters.firestore import build_firestore
+from refrain.adapters.firestore_collections import keyed
+from refrain.adapters.firestore_outbox import entry_key
 from refrain.settings import CloudSettings
 from tests.support import ROOT
 from tests.unit.providers.support import (
@@ -128,11 +130,12 @@ class Stores:
         )
 
     def subscription(self, sub_id: str) -> dict[str, Any] | None:
-        snap = self.db.collection("subscriptions").document(sub_id).get()
+        snap = keyed(self.db, "subscriptions", sub_id).get()
         return snap.to_dict() if snap.exists else None
 
     def outbox(self) -> dict[str, dict[str, Any]]:
-        return {d.id: d.to_dict() or {} for d in self.db.collection("outbox").stream()}
+        docs = [(d.id, d.to_dict() or {}) for d in self.db.collection("outbox").stream()]
+        return {entry_key(doc_id, doc): doc for doc_id, doc in docs}
 
     def parked(self) -> list[dict[str, Any]]:
         return [d.to_dict() or {} for d in self.db.collection("parked_events").stream()]

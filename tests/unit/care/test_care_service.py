@@ -127,5 +127,7 @@ def test_publish_failure_leaves_the_entry_to_the_sweep() -> None:
     assert isinstance(ledger.commands[0].input, PauseRequested)
 
 
-def test_dedupe_keys_are_document_ids() -> None:
-    assert dedupe_key("sub/1", "a/b") == "care:sub_1:a_b"
+def test_dedupe_keys_keep_the_ids_as_they_are() -> None:
+    # Storage encodes the key (invariant 11); the key itself keeps "a/b" apart from "a_b".
+    assert dedupe_key("sub/1", "a/b") == "care:sub/1:a/b"
+    assert dedupe_key("sub_1", "a/b") != dedupe_key("sub_1", "a_b")

@@ -47,7 +47,7 @@ def test_first_outcome_wins_and_a_success_beats_a_decline(
 
 
 def test_only_payment_outcomes_name_a_charge_and_as_a_document_id() -> None:
-    assert payment_charge_id(PAID) == "sub_1:x:1" and outcome_of(PAID) == "succeeded"
+    assert payment_charge_id(PAID) == "sub/1:x:1" and outcome_of(PAID) == "succeeded"
     assert outcome_of(DECLINED) == "declined"
     assert payment_charge_id(RenewalDue(input_id="t", occurred_at=AT)) is None
     assert payment_charge_id(None) is None
