@@ -18,8 +18,7 @@ from typing import Any
 from google.api_core.exceptions import AlreadyExists, Conflict, NotFound
 from google.cloud import firestore
 
-from refrain.adapters.document_ids import document_id
-from refrain.adapters.firestore_collections import PARKED_EVENTS
+from refrain.adapters.firestore_collections import PARKED_EVENTS, keyed
 from refrain.ingest.parking import ParkedEvent, next_check
 
 # Firestore's `in` filter takes at most 30 values.
@@ -63,7 +62,7 @@ class FirestoreParkingLot:
     retention: timedelta = timedelta(days=30)
 
     def _ref(self, key: str) -> Any:
-        return self.db.collection(PARKED_EVENTS).document(document_id(key))
+        return keyed(self.db, PARKED_EVENTS, key)
 
     def park(self, event: ParkedEvent) -> None:
         # A redelivery of an event parked already: the first record stands.
