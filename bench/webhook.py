@@ -4,7 +4,8 @@ Usage: .venv/bin/python bench/webhook.py [--events 400] [--port-base 8950]
 
 Starts its own local stack and serves the real function with functions-framework.
 - Firestore reads/writes/commits per event are counted at the client's RPC layer
-  (BatchGetDocuments documents, Commit writes, RunQuery results), not estimated.
+  (BatchGetDocuments documents, Commit writes, RunQuery results with the one read
+  Firestore bills an empty query), not estimated.
 - Throughput and latency: signed Stripe events over HTTP at concurrency 1 and 16.
 - CPU per event: the server process's CPU time (all of it: Flask, gRPC, ours) and
   our own share (cProfile, functions under shared/refrain, in-process run).
@@ -143,10 +144,13 @@ class RpcCounter:
             return original_commit(*args, **kwargs)
 
         def run_query(*args: Any, **kwargs: Any) -> Any:
+            found = 0
             for item in original_query(*args, **kwargs):
                 if item.document and item.document.name:
-                    self.counts["reads"] += 1
+                    found += 1
                 yield item
+            self.counts["reads"] += max(found, 1)  # Firestore bills an empty query one read
+            self.counts["queries"] += 1
 
         api.batch_get_documents = batch_get_documents
         api.commit = commit
@@ -223,7 +227,8 @@ def main() -> None:
                 used = counter.counts - before
                 n = len(events)
                 report.append(
-                    f"{name:<40} per event: reads {used['reads'] / n:.2f}, "
+                    f"{name:<40} per event: reads {used['reads'] / n:.2f} "
+                    f"(queries {used['queries'] / n:.2f}), "
                     f"writes {used['writes'] / n:.2f}, commits {used['commits'] / n:.2f} "
                     "(all included; the audit record is 2 writes + 1 commit of these)"
                 )
