@@ -1,7 +1,9 @@
 """Adyen gateway: Checkout ``/payments`` with the stored payment method, once per charge id.
 
-Request: the stored ``storedPaymentMethodId`` (our payment_method_ref, the
-token from the checkout's tokenization), ``shopperReference`` = account id,
+Request: the stored ``storedPaymentMethodId`` and the ``shopperReference`` it
+was stored under (our payment_method_ref ``"{shopperReference}:{token}"``, from
+the checkout's tokenization or RECURRING_CONTRACT; a bare token is charged with
+the account id as shopper reference),
 ``shopperInteraction: ContAuth``, ``recurringProcessingModel: Subscription``,
 ``reference`` = our charge id (the webhook's AUTHORISATION mapping reads it back
 as merchantReference) and ``Idempotency-Key: {charge_id}`` through the library's
@@ -60,7 +62,8 @@ class AdyenGateway:
         return cls(adyen, merchant_account)
 
     def charge(self, request: GatewayCharge) -> GatewayResult:
-        if not request.payment_method_ref:
+        shopper, token = split_ref(request.payment_method_ref)
+        if not token:
             return GatewayResult(ChargeStatus.DECLINED, None, _hard("no stored payment method"))
         body = {
             "amount": {
@@ -71,9 +74,9 @@ class AdyenGateway:
             "merchantAccount": self.merchant_account,
             "paymentMethod": {
                 "type": "scheme",
-                "storedPaymentMethodId": request.payment_method_ref,
+                "storedPaymentMethodId": token,
             },
-            "shopperReference": request.account_id,
+            "shopperReference": shopper or request.account_id,
             "shopperInteraction": "ContAuth",
             "recurringProcessingModel": "Subscription",
             "metadata": request.metadata(),
@@ -89,6 +92,14 @@ class AdyenGateway:
         except AdyenError as exc:
             raise GatewayUnavailable(f"adyen: {type(exc).__name__}") from exc
         return _from_response(dict(result.message or {}))
+
+
+def split_ref(ref: str | None) -> tuple[str | None, str | None]:
+    """(shopper reference, token): a token has no ``:``, a shopper reference may."""
+    if not ref:
+        return None, None
+    shopper, _, token = ref.rpartition(":")
+    return shopper or None, token or None
 
 
 def _hard(reason: str) -> Decline:

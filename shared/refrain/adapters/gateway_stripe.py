@@ -6,9 +6,14 @@ charge_id, billing_anchor, attempt: what the webhook's payment_intent.* mapping
 reads back) and ``Idempotency-Key: {charge_id}``: a retry after a timeout or a
 crash gets Stripe's stored answer, never a second PaymentIntent.
 
-Stored payment method ref: ``"{customer}:{payment_method}"`` (``cus_…:pm_…``).
-A ref without a payment method cannot be charged off-session (Stripe does not
-fall back to the customer's invoice default for PaymentIntents): hard decline.
+Stored payment method ref: ``"{customer}:{payment_method}"`` (``cus_…:pm_…``),
+captured from Stripe's own events (refrain.providers.stripe_payment_methods).
+A ref with only the customer (no event named a card yet) is charged the
+customer's ``invoice_settings.default_payment_method``, read with
+``GET /v1/customers/{id}`` just before the charge, because Stripe does not fall
+back to it for PaymentIntents; no default (or a deleted customer): hard decline.
+(A retry of that charge reads the default again: should it have changed in
+between, Stripe refuses the reused key and the charge goes to the dead letters.)
 
 Answers: ``succeeded`` → SUCCEEDED; ``processing`` → PENDING (the webhook
 confirms); 402 card errors → DECLINED classified from ``decline_code``/``code``;
@@ -70,6 +75,13 @@ class StripeGateway:
 
     def charge(self, request: GatewayCharge) -> GatewayResult:
         customer, method = split_ref(request.payment_method_ref)
+        try:
+            if method is None and customer is not None:
+                method = self.invoice_default(customer)
+        except _TRANSIENT as exc:
+            raise GatewayUnavailable(f"stripe: {type(exc).__name__}: {exc}") from exc
+        except stripe.InvalidRequestError as exc:  # e.g. the customer was deleted
+            return GatewayResult(ChargeStatus.DECLINED, None, _hard(exc.code or "invalid_request"))
         if method is None:
             return GatewayResult(ChargeStatus.DECLINED, None, _hard("payment_method_missing"))
         params: dict[str, Any] = {
@@ -96,6 +108,14 @@ class StripeGateway:
             # Stripe refuses the request itself (e.g. a detached payment method): permanent.
             return GatewayResult(ChargeStatus.DECLINED, None, _hard(exc.code or "invalid_request"))
         return _from_intent(intent.to_dict())
+
+    def invoice_default(self, customer: str) -> str | None:
+        """The customer's invoice default payment method, as Stripe holds it now."""
+        found = self.client.v1.customers.retrieve(customer).to_dict()
+        default = (found.get("invoice_settings") or {}).get("default_payment_method")
+        if isinstance(default, dict):  # expanded
+            default = default.get("id")
+        return default if isinstance(default, str) and default else None
 
 
 def _hard(code: str) -> Decline:

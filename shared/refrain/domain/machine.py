@@ -31,6 +31,10 @@ watermark). An input is **stale** and changes nothing when:
   state alone but still records the payment: ``invoice.paid`` once per provider
   invoice (:func:`refrain.domain.provider_sync.late_payment`).
 
+A payment success for a charge already recorded as paid (the checkout's own
+PaymentIntent, which Stripe reports again in ``payment_intent.succeeded``) is
+a ``duplicate``, never a refund request.
+
 ``timer`` inputs are checked against the aggregate's own deadlines, and
 ``charge`` inputs (refunds, chargebacks) are facts that never regress state,
 so neither kind is ever stale. Inputs stamped more than ``MAX_CLOCK_SKEW``
@@ -179,6 +183,8 @@ def apply(
         raise _no_route(inp)
     if inp.input_id in sub.recent_input_ids:
         return new_outcome(DUPLICATE, sub, reason="input already applied")
+    if isinstance(inp, PaymentSucceeded) and inp.charge_id in sub.paid_charge_ids:
+        return new_outcome(DUPLICATE, sub, reason=f"payment {inp.charge_id} already recorded")
     if inp.occurred_at > now + MAX_CLOCK_SKEW:
         return new_outcome(ILLEGAL, sub, reason="event time is in the future")
     if route.stale is not None:

@@ -135,7 +135,8 @@ class Subscription:
     watermarks: Mapping[str, Watermark] = field(default_factory=dict)
     recent_input_ids: tuple[str, ...] = ()
     # Provider invoices whose payment produced invoice.paid (provider-managed mirrors):
-    # a receipt is owed once per invoice, in whatever order the reports arrive.
+    # a receipt is owed once per invoice, in whatever order the reports arrive; and the
+    # charge a checkout paid, which the provider may report again as a payment.
     paid_charge_ids: tuple[str, ...] = ()
 
     @classmethod

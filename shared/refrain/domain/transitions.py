@@ -161,6 +161,8 @@ def checkout_completed(sub: Subscription, inp: CheckoutCompleted, policy: Dunnin
         period = _first_period(sub, step, at, from_trial=False)
         if sub.billing_mode is PROVIDER_MANAGED:
             step.changes["next_charge_at"] = None
+        if inp.charge_id:  # the provider reports this payment again (Stripe's PaymentIntent)
+            step.changes["paid_charge_ids"] = (*sub.paid_charge_ids, inp.charge_id)
         _invoice_paid(
             step, charge_id=inp.charge_id, amount=inp.amount, period=period,
             reason="subscription_create", attempt=1,

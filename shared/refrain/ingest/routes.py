@@ -56,9 +56,9 @@ def stripe_route(settings: WebhookSettings) -> Route:
         return parse(raw)
 
     def normalise(payload: Any, catalog: Catalog) -> list[ProviderEvent]:
-        from refrain.providers.stripe_events import normalise_stripe
+        from refrain.providers.stripe_events import normalise_stripe_events
 
-        return [normalise_stripe(payload, catalog)]
+        return normalise_stripe_events(payload, catalog)
 
     return Route("stripe", verify, parse, normalise)
 

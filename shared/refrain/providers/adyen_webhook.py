@@ -9,6 +9,18 @@ Our references: `merchantReference` is our charge id for renewals
 ("{subscription_id}:{billing anchor}:{attempt}") and "{subscription_id}:checkout"
 for the first payment; `additionalData.metadata.*` carries account_id, plan
 and market at checkout.
+
+The stored payment method renewals charge is ``"{shopperReference}:{token}"``
+(a token is only valid with the shopper reference it was stored under): from a
+successful AUTHORISATION's `tokenization.storedPaymentMethodId` (older accounts:
+`recurring.recurringDetailReference`) and `tokenization.shopperReference` /
+`recurring.shopperReference` / `shopperReference`; replaced by RECURRING_CONTRACT,
+whose pspReference is the token. What the HMAC signs: pspReference,
+originalReference, merchantAccountCode, merchantReference, amount, eventCode and
+success, never additionalData (issue 18). So the subscription is always the one
+the signed merchantReference names; from additionalData we take only the token and
+shopper reference Adyen documents there (RECURRING_CONTRACT's token is the signed
+pspReference), and a forged pair could at worst make Adyen refuse the renewal.
 """
 
 from __future__ import annotations
@@ -109,6 +121,21 @@ def _our_charge(reference: str) -> tuple[str, datetime | None, int | None]:
     return parts[0], None, None
 
 
+def stored_method_ref(shopper_reference: Any, token: Any) -> str | None:
+    """``"{shopperReference}:{token}"`` (the token alone when Adyen named no shopper)."""
+    if not token:
+        return None
+    return f"{shopper_reference}:{token}" if shopper_reference else str(token)
+
+
+def _shopper(extra: Mapping[str, Any]) -> Any:
+    return (
+        extra.get("tokenization.shopperReference")
+        or extra.get("recurring.shopperReference")
+        or extra.get("shopperReference")
+    )
+
+
 def normalise_adyen_item(item: Mapping[str, Any], catalog: Catalog) -> ProviderEvent:
     try:
         return _normalise(item, catalog)
@@ -135,8 +162,10 @@ def _normalise(item: Mapping[str, Any], catalog: Catalog) -> ProviderEvent:
     at = {"input_id": base["event_id"], "occurred_at": base["occurred_at"]}
     original = str(item.get("originalReference") or psp)
     if code == "AUTHORISATION":
-        token = extra.get("tokenization.storedPaymentMethodId") or extra.get(
-            "recurring.recurringDetailReference"
+        token = stored_method_ref(
+            _shopper(extra),
+            extra.get("tokenization.storedPaymentMethodId")
+            or extra.get("recurring.recurringDetailReference"),
         )
         plan, market = extra.get("metadata.plan"), extra.get("metadata.market")
         account_id = extra.get("metadata.account_id") or extra.get("shopperReference")
@@ -204,8 +233,12 @@ def _normalise(item: Mapping[str, Any], catalog: Catalog) -> ProviderEvent:
             ),
         )
     if code == "RECURRING_CONTRACT" and success:
+        detail = extra.get("recurring.recurringDetailReference")
+        method = stored_method_ref(_shopper(extra), psp)
+        if method is None or (detail and detail != psp):
+            return ProviderEvent(**base, subject=subject, ignored="token differs from pspReference")
         return ProviderEvent(
-            **base, subject=subject, input=PaymentMethodUpdated(**at, payment_method_ref=psp)
+            **base, subject=subject, input=PaymentMethodUpdated(**at, payment_method_ref=method)
         )
     notes = {
         "CAPTURE": "capture confirms an authorisation already applied",

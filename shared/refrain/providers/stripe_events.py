@@ -3,7 +3,9 @@
 Merchant-managed (we charge renewals with PaymentIntents we create; their
 metadata carries our subscription_id, charge_id, attempt and billing anchor):
 checkout.session.completed (payment/setup mode), payment_intent.succeeded /
-payment_failed, charge.refunded, charge.dispute.created / closed.
+payment_failed, charge.refunded, charge.dispute.created / closed; the card
+renewals charge comes from payment_intent.succeeded, setup_intent.succeeded,
+payment_method.attached and customer.updated (see stripe_payment_methods).
 
 Provider-managed (Stripe Billing renews; we mirror it): checkout.session
 .completed (subscription mode), customer.subscription.created / updated /
@@ -41,6 +43,12 @@ from refrain.ingest.model import (
     Subject,
     SubscriptionDraft,
     subscription_id_for,
+)
+from refrain.providers.stripe_payment_methods import (
+    CAPTURES,
+    object_id,
+    payment_method_ref,
+    saved_by_payment_intent,
 )
 
 PROVIDER = "stripe"
@@ -109,6 +117,16 @@ def normalise_stripe(event: Mapping[str, Any], catalog: Catalog) -> ProviderEven
         raise MappingError(f"{event_type}: {exc}") from exc
 
 
+def normalise_stripe_events(event: Mapping[str, Any], catalog: Catalog) -> list[ProviderEvent]:
+    """Every input one event carries: a checkout PaymentIntent's success also saves its card."""
+    main = normalise_stripe(event, catalog)
+    if main.event_type != "payment_intent.succeeded" or main.ignored:
+        return [main]
+    base = {k: getattr(main, k) for k in ("provider", "event_id", "event_type", "occurred_at")}
+    saved = saved_by_payment_intent(base, event["data"]["object"])
+    return [main] if saved is None else [saved, main]
+
+
 # merchant-managed -----------------------------------------------------------
 
 
@@ -144,8 +162,11 @@ def _checkout_session(
     offer = catalog.offer(plan, market)
     sub_id = meta.get("subscription_id") or subscription_id_for(PROVIDER, str(obj["id"]))
     paid = obj.get("payment_status") == "paid" and obj.get("mode") == "payment"
-    payment_intent = obj.get("payment_intent")
-    payment_method_ref = meta.get("payment_method") or (f"{customer_id}" if customer_id else None)
+    payment_intent = object_id(obj.get("payment_intent"))
+    # The session never carries the saved card: the customer until an intent's event (or
+    # the customer's invoice default) names it; see stripe_payment_methods.
+    method_ref = payment_method_ref(object_id(customer_id), None)
+    intents = (payment_intent, object_id(obj.get("setup_intent")), customer_id)
     amount = _money(obj.get("amount_total"), obj.get("currency")) if paid else None
     if amount is not None and amount != offer.price:
         raise MappingError(f"checkout charged {amount}, the catalog price is {offer.price}")
@@ -155,7 +176,7 @@ def _checkout_session(
         input=CheckoutCompleted(
             input_id=base["event_id"],
             occurred_at=base["occurred_at"],
-            payment_method_ref=payment_method_ref,
+            payment_method_ref=method_ref,
             trial_days=0 if paid else offer.trial_days,
             paid=paid,
             charge_id=payment_intent,
@@ -167,11 +188,11 @@ def _checkout_session(
             billing_mode=BillingMode.MERCHANT_MANAGED,
             plan=plan,
             market=market,
-            payment_method_ref=payment_method_ref,
+            payment_method_ref=method_ref,
         ),
         customer=customer,
         account_id=str(account_id),
-        refs=tuple(r for r in (_ref(payment_intent), _ref(customer_id)) if r),
+        refs=tuple(r for r in map(_ref, intents) if r),
     )
 
 
@@ -412,4 +433,5 @@ _HANDLERS = {
     "invoice.paid": _invoice,
     "invoice.payment_failed": _invoice,
     "invoice.finalized": _invoice,
+    **CAPTURES,
 }

@@ -15,6 +15,9 @@ Test payment methods (``payment_method_ref``):
 anything else / None               hard decline ``invalid_account``
 =================================  =============================================
 
+A provider's stored ref (``cus_…:pm_sandbox_ok``, ``shopper:pm_sandbox_ok``) is
+read by its method part, the text after the last ``:``.
+
 Like Stripe and Adyen it remembers idempotency keys: the same key returns the
 stored result (``replayed=True``) and moves no money. It counts calls per key
 and charges per (subscription, billing period), which the simulation checks.
@@ -61,7 +64,7 @@ class SandboxGateway:
             self._results[key] = result
             if result.status is ChargeStatus.SUCCEEDED:
                 self.successes[period] += 1
-            if request.payment_method_ref == TIMEOUT:
+            if _method(request.payment_method_ref) == TIMEOUT:
                 raise GatewayUnavailable("sandbox: charged, but the answer timed out")
             return result
 
@@ -72,7 +75,7 @@ class SandboxGateway:
 
     def _decide(self, request: GatewayCharge, attempt_in_period: int) -> GatewayResult:
         ref = f"sbx_{len(self._results) + 1}"
-        pm = request.payment_method_ref
+        pm = _method(request.payment_method_ref)
         if pm in (OK, TIMEOUT) or (pm == RECOVER_AFTER_2 and attempt_in_period > 2):
             return GatewayResult(ChargeStatus.SUCCEEDED, ref)
         if pm in (INSUFFICIENT_FUNDS, RECOVER_AFTER_2):
@@ -83,3 +86,7 @@ class SandboxGateway:
         if pm == PROCESSING:
             return GatewayResult(ChargeStatus.PENDING, ref)
         return GatewayResult(ChargeStatus.DECLINED, ref, classify_stripe("invalid_account"))
+
+
+def _method(ref: str | None) -> str | None:
+    return ref.rpartition(":")[2] if ref else None

@@ -139,9 +139,16 @@ def _stripe_merchant(
     checkout = events.checkout_session_completed(
         at=t0, subscription_id=sub_id, account_id=f"acct_sm_{i}", plan=plan, market=market,
         amount=amount, email=f"sm{i}@example.com", locale=locale, payment_intent=pi,
+        customer=f"cus_sm_{i:06d}",
     )  # fmt: skip
-    checkout["data"]["object"]["metadata"]["payment_method"] = payment_method(i)
     corpus.add("stripe", t0, checkout, sub_id)
+    # the card renewals charge: the PaymentIntent saved it (setup_future_usage), as on Stripe
+    at = t0 + timedelta(seconds=1)
+    saved = events.payment_intent(
+        at=at, amount=amount, customer=f"cus_sm_{i:06d}", payment_method=payment_method(i),
+        metadata={}, succeeded=True, pi_id=pi, setup_future_usage="off_session",
+    )  # fmt: skip
+    corpus.add("stripe", at, events.payment_intent_event(saved, at), sub_id)
     meta = {"subscription_id": sub_id}
     if i % 4 == 0:
         at = t0 + timedelta(hours=2)

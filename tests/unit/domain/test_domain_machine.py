@@ -283,6 +283,23 @@ def test_double_success_for_one_period_is_refused_for_refund() -> None:
     assert again.kind is OutcomeKind.ILLEGAL and "refund" in (again.reason or "")
 
 
+def test_the_checkouts_own_payment_reported_again_is_a_duplicate_not_a_refund() -> None:
+    """Stripe reports a checkout's PaymentIntent again in payment_intent.succeeded."""
+    sub = active_sub()  # paid at checkout with charge ch_first
+    again = step(
+        sub,
+        PaymentSucceeded(
+            input_id="pi_evt", occurred_at=T0 + DAY, charge_id="ch_first", amount=PRICE
+        ),
+    )
+    assert again.kind is OutcomeKind.DUPLICATE and not again.events
+    other = step(
+        sub,
+        PaymentSucceeded(input_id="pi_other", occurred_at=T0 + DAY, charge_id="ch_x", amount=PRICE),
+    )
+    assert other.kind is OutcomeKind.ILLEGAL and "refund" in (other.reason or "")
+
+
 def test_premature_timer_and_future_events_are_illegal() -> None:
     sub = active_sub()
     sub, _ = run_timers(sub, sub.current_period_end or T0, fail)

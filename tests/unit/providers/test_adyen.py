@@ -119,7 +119,9 @@ def test_checkout_authorisation_with_metadata_creates_the_subscription() -> None
     event = normalise_adyen_item(adyen_sign(item, KEY), CATALOG)
     assert isinstance(event.input, CheckoutCompleted)
     assert event.subject is not None and event.subject.subscription_id == "sub_adyen_1"
-    assert event.draft is not None and event.draft.payment_method_ref == "M5N7TQ4TG5PFWR50"
+    # the token with the shopper reference it was stored under (not the account id)
+    assert event.draft is not None
+    assert event.draft.payment_method_ref == "YOUR_SHOPPER_REFERENCE:M5N7TQ4TG5PFWR50"
     assert event.input.amount == Money(CATALOG.price("duo_monthly", "DE").amount, "EUR")
 
 
@@ -131,3 +133,29 @@ def test_our_charge_reference_carries_period_and_attempt() -> None:
     assert event.input.attempt == 3
     assert event.input.charge_period is not None and event.input.charge_period.month == 3
     assert event.subject is not None and event.subject.subscription_id == "sub_x"
+
+
+def test_recurring_contract_is_the_token_with_its_shopper_reference() -> None:
+    [item] = items(SIGNED / "recurring_contract.json")
+    event = normalise_adyen_item(item, CATALOG)
+    assert isinstance(event.input, PaymentMethodUpdated)
+    # pspReference (signed) is the token; the shopper reference it belongs to goes with it
+    assert event.input.payment_method_ref == "YOUR_SHOPPER_REFERENCE:M5N7TQ4TG5PFWR50"
+    forged = dict(item)
+    forged["additionalData"] = {
+        **item["additionalData"],
+        "recurring.recurringDetailReference": "SOMEONE_ELSES",
+    }
+    ignored = normalise_adyen_item(adyen_sign(forged, KEY), CATALOG)
+    assert ignored.input is None and ignored.ignored  # an unsigned token that disagrees
+
+
+def test_the_renewal_sends_the_shopper_reference_the_token_was_stored_under() -> None:
+    from refrain.adapters.gateway_adyen import split_ref
+
+    assert split_ref("YOUR_SHOPPER_REFERENCE:M5N7TQ4TG5PFWR50") == (
+        "YOUR_SHOPPER_REFERENCE",
+        "M5N7TQ4TG5PFWR50",
+    )
+    assert split_ref("acct:with:colons:TOKEN") == ("acct:with:colons", "TOKEN")
+    assert split_ref("TOKEN") == (None, "TOKEN") and split_ref(None) == (None, None)

@@ -17,6 +17,7 @@ from typing import Any
 from refrain.domain.catalog import Catalog
 from refrain.domain.money import Money
 from refrain_tools.simulator import events
+from refrain_tools.simulator.stripe_checkout import CheckoutFlow, stripe_checkout
 
 MARKETS = ("SE", "DE", "GB", "US", "JP", "BR", "KW", "FR", "MX", "IN")
 # How cards behave at renewal (see refrain_tools.simulator.outcomes), with weights.
@@ -118,8 +119,20 @@ def plan_business(count: int, start: datetime, months: int, seed: int) -> Busine
     return business
 
 
-def signup_event(customer: Customer, catalog: Catalog) -> tuple[str, dict[str, Any]]:
-    """The provider's notification that this customer's checkout was paid."""
+@dataclass(frozen=True)
+class Signup:
+    """What a checkout sends (provider, payload), and the Stripe customer the API then holds."""
+
+    notifications: list[tuple[str, dict[str, Any]]]
+    stripe_customer: dict[str, Any] | None = None
+
+
+def signup(customer: Customer, catalog: Catalog) -> Signup:
+    """The provider's notifications of this customer's paid checkout, as the provider sends them.
+
+    Stripe: most checkouts save the card on the PaymentIntent (setup_future_usage); every
+    fourth customer already had an invoice default, which renewals read from Stripe's API.
+    """
     price = catalog.price(customer.plan, customer.market)
     locale = catalog.market(customer.market).default_locale
     common: dict[str, Any] = {
@@ -133,16 +146,22 @@ def signup_event(customer: Customer, catalog: Catalog) -> tuple[str, dict[str, A
         "locale": locale,
     }
     if customer.provider == "stripe":
-        return "stripe", events.checkout_session_completed(
-            **common,
-            payment_method=f"pm_{customer.card}",
-            payment_intent=customer.payment_intent,
+        flow = (
+            CheckoutFlow.CUSTOMER_DEFAULT
+            if customer.index % 4 == 3
+            else CheckoutFlow.PAYMENT_INTENT
         )
-    return "adyen", events.adyen_checkout(
+        checkout = stripe_checkout(
+            flow, **common, payment_method=f"pm_{customer.card}",
+            payment_intent_id=customer.payment_intent,
+        )  # fmt: skip
+        return Signup([("stripe", e) for e in checkout.events], checkout.customer)
+    item = events.adyen_checkout(
         **common,
         token=f"{customer.card.upper()}_{customer.index}",
         psp_reference=customer.psp_reference,
     )
+    return Signup([("adyen", item)])
 
 
 def refund_event(customer: Customer, catalog: Catalog, at: datetime) -> dict[str, Any]:

@@ -32,7 +32,7 @@ from refrain_tools.demo.business import (
     chargeback_event,
     plan_business,
     refund_event,
-    signup_event,
+    signup,
 )
 from refrain_tools.demo.quiet import wait_for_entries, wait_quiet
 from refrain_tools.demo.report import (
@@ -142,8 +142,11 @@ class DemoRun:
     def signups(self, progress: Progress) -> None:
         customers = self.business.customers
         for i, customer in enumerate(customers, start=1):
-            provider, event = signup_event(customer, self.catalog)
-            (self.hooks.send_stripe if provider == "stripe" else self.hooks.send_adyen)(event)
+            made = signup(customer, self.catalog)
+            if made.stripe_customer is not None:
+                self.gateway.save_customer(made.stripe_customer)
+            for provider, event in made.notifications:
+                (self.hooks.send_stripe if provider == "stripe" else self.hooks.send_adyen)(event)
             progress("customers sign up through Stripe and Adyen", i, len(customers))
         self.clock.set(self.options.start + timedelta(hours=3))
         self.hooks.flush()

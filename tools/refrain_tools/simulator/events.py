@@ -7,8 +7,10 @@ caller's clock so months can pass in seconds. Amounts are :class:`Money` and
 are converted with each provider's own amount rules (JPY, KWD, ...).
 
 The Adyen factories live in :mod:`refrain_tools.simulator.adyen_events` and are
-re-exported here. Ids are derived from a process-wide counter, so two calls never collide;
-pass ids explicitly when a test needs to know them.
+re-exported here; a whole Stripe checkout (the session, the intent that saved the
+card, the customer) is :mod:`refrain_tools.simulator.stripe_checkout`. Ids are
+derived from a process-wide counter, so two calls never collide; pass ids
+explicitly when a test needs to know them.
 """
 
 from __future__ import annotations
@@ -117,43 +119,50 @@ def checkout_session_completed(
     email: str,
     locale: str,
     customer: str | None = None,
-    payment_method: str = "pm_ok",
     session_id: str | None = None,
     payment_intent: str | None = None,
+    setup_intent: str | None = None,
 ) -> dict[str, Any]:
-    """A paid payment-mode Checkout that saved the card for off-session renewals.
+    """A completed Checkout Session as Stripe sends it: it never names the saved card.
 
-    The saved method travels as metadata ``payment_method = "cus_…:pm_…"``: the
-    form the Stripe renewal gateway charges.
+    Payment mode (paid) by default; with ``setup_intent``, setup mode (no payment,
+    ``no_payment_required``). Our metadata is what the merchant set when creating
+    the session; the card comes from the intent's own event (see stripe_checkout).
     """
-    customer = customer or new_id("cus")
     value, currency = stripe_amount(amount)
+    setup = setup_intent is not None
     session = {
         "id": session_id or new_id("cs_test", 24),
         "object": "checkout.session",
-        "mode": "payment",
+        "mode": "setup" if setup else "payment",
         "status": "complete",
-        "payment_status": "paid",
-        "amount_subtotal": value,
-        "amount_total": value,
+        "payment_status": "no_payment_required" if setup else "paid",
+        "amount_subtotal": None if setup else value,
+        "amount_total": None if setup else value,
         "currency": currency,
         "created": _unix(at),
-        "customer": customer,
+        "customer": customer or new_id("cus"),
+        "customer_creation": "always",
         "customer_details": {"email": email, "name": None, "address": {"country": market}},
+        "customer_email": None,
         "client_reference_id": account_id,
         "locale": None,
-        "payment_intent": payment_intent or new_id("pi"),
+        "payment_intent": None if setup else (payment_intent or new_id("pi")),
+        "setup_intent": setup_intent,
         "payment_method_types": ["card"],
-        "payment_intent_data": None,
-        "saved_payment_method_options": {"payment_method_save": "enabled"},
+        "saved_payment_method_options": {
+            "allow_redisplay_filters": None,
+            "payment_method_remove": None,
+            "payment_method_save": None,
+        },
         "subscription": None,
+        "invoice": None,
         "metadata": {
             "account_id": account_id,
             "plan": plan,
             "market": market,
             "subscription_id": subscription_id,
             "locale": locale,
-            "payment_method": f"{customer}:{payment_method}",
         },
         "livemode": False,
     }
@@ -173,8 +182,12 @@ def payment_intent(
     code: str | None = None,
     decline_code: str | None = None,
     message: str = "Your card was declined.",
+    setup_future_usage: str | None = None,
 ) -> dict[str, Any]:
-    """A confirmed off-session PaymentIntent: ``succeeded`` or back to requires_payment_method."""
+    """A confirmed PaymentIntent: ``succeeded`` or back to requires_payment_method.
+
+    ``setup_future_usage="off_session"``: a checkout's PaymentIntent that saved the card.
+    """
     value, currency = stripe_amount(amount)
     error = None
     if not succeeded:
@@ -201,6 +214,7 @@ def payment_intent(
         "latest_charge": charge_id or new_id("ch"),
         "last_payment_error": error,
         "metadata": dict(metadata),
+        "setup_future_usage": setup_future_usage,
         "status": "succeeded" if succeeded else "requires_payment_method",
         "livemode": False,
     }

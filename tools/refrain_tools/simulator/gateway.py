@@ -8,6 +8,8 @@ Serves, on 127.0.0.1:
   ``succeeded`` PaymentIntent and ``latest_charge``, or 402 ``card_error``
   with ``code`` / ``decline_code`` and the ``payment_intent`` (now
   ``requires_payment_method``), or 400 ``resource_missing``.
+* Stripe ``GET /v1/customers/{id}``: the customers the simulated flows saved
+  (:meth:`GatewaySimulator.save_customer`), or 404 ``resource_missing``.
 * Adyen Checkout ``POST /v{n}/payments`` (JSON, ``x-api-key`` required):
   200 ``Authorised`` or ``Refused`` with ``refusalReason`` and
   ``refusalReasonCode``, or 422 for an unknown token.
@@ -98,6 +100,7 @@ class GatewaySimulator:
         self._replays = 0
         self._charges: list[ChargeRecord] = []
         self._tries: Counter[tuple[str, str]] = Counter()  # (subscription, method)
+        self._customers: dict[str, dict[str, Any]] = {}
         self._server = ThreadingHTTPServer(("127.0.0.1", port), _handler_for(self))
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -166,7 +169,28 @@ class GatewaySimulator:
         )
         return {(s, a): n for (s, a), n in found.items() if s and a}
 
+    def save_customer(self, customer: dict[str, Any]) -> None:
+        """Hold a Stripe Customer object as the account has it now (checkout, card change)."""
+        with self._lock:
+            self._customers[str(customer["id"])] = dict(customer)
+
     # the two APIs ---------------------------------------------------------------
+
+    def handle_get(self, path: str, headers: dict[str, str]) -> Reply:
+        """The reply to one GET: Stripe's customer retrieval."""
+        denied = self._authenticate("stripe", headers)
+        if denied is not None:
+            return Reply(*denied)
+        parts = path.split("?", maxsplit=1)[0].strip("/").split("/")
+        customer = parts[2] if len(parts) == 3 and parts[:2] == ["v1", "customers"] else None
+        with self._lock:
+            found = self._customers.get(customer) if customer else None
+        if found is not None:
+            return Reply(200, found)
+        what = f"customer: '{customer}'" if customer else f"URL (GET: {path})"
+        return Reply(
+            *stripe_error(404, "invalid_request_error", "resource_missing", f"No such {what}")
+        )
 
     def handle(self, path: str, headers: dict[str, str], body: bytes) -> Reply:
         """The reply to one POST (``headers`` with lower-case names)."""
@@ -343,11 +367,18 @@ def _handler_for(sim: GatewaySimulator) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
+        def do_GET(self) -> None:
+            self._answer({k.lower(): v for k, v in self.headers.items()}, None)
+
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length)
-            headers = {k.lower(): v for k, v in self.headers.items()}
-            reply = sim.handle(self.path, headers, body)
+            self._answer({k.lower(): v for k, v in self.headers.items()}, self.rfile.read(length))
+
+        def _answer(self, headers: dict[str, str], body: bytes | None) -> None:
+            if body is None:
+                reply = sim.handle_get(self.path, headers)
+            else:
+                reply = sim.handle(self.path, headers, body)
             if reply.slow:
                 time.sleep(sim.slow_answer_s)
             data = json.dumps(reply.payload).encode()

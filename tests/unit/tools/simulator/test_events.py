@@ -35,14 +35,15 @@ def test_stripe_checkout_maps_to_a_paid_merchant_managed_checkout(market: str) -
     event = events.checkout_session_completed(
         at=AT, subscription_id="sub_1", account_id="acct_1", plan="individual_monthly",
         market=market, amount=price, email="a@example.com", locale="en_GB",
-        customer="cus_1", payment_method="pm_ok",
+        customer="cus_1",
     )  # fmt: skip
+    assert "payment_method" not in event["data"]["object"]["metadata"]  # Stripe has no such field
     mapped = normalise_stripe(event, CATALOG)
     assert mapped.occurred_at == AT and mapped.subject is not None
     assert mapped.subject.subscription_id == "sub_1"
     assert isinstance(mapped.input, CheckoutCompleted) and mapped.input.paid
     assert mapped.input.amount == price
-    assert mapped.draft is not None and mapped.draft.payment_method_ref == "cus_1:pm_ok"
+    assert mapped.draft is not None and mapped.draft.payment_method_ref == "cus_1"
     assert mapped.customer is not None and mapped.customer.email == "a@example.com"
 
 
@@ -147,7 +148,7 @@ def test_adyen_items_map_to_checkout_renewals_refund_chargeback_and_token() -> N
         CATALOG,
     )  # fmt: skip
     assert checkout.occurred_at == AT and isinstance(checkout.input, CheckoutCompleted)
-    assert checkout.input.amount == price and checkout.input.payment_method_ref == "OK_JP"
+    assert checkout.input.amount == price and checkout.input.payment_method_ref == "acct_jp:OK_JP"
     assert checkout.subject is not None and checkout.subject.subscription_id == "sub_jp"
     reference = events.renewal_metadata("sub_jp", ANCHOR, 1)["charge_id"]
     refused = normalise_adyen_item(
@@ -191,7 +192,7 @@ def test_adyen_items_map_to_checkout_renewals_refund_chargeback_and_token() -> N
         CATALOG,
     )  # fmt: skip
     assert isinstance(token.input, PaymentMethodUpdated)
-    assert token.input.payment_method_ref == "OK_NEW"
+    assert token.input.payment_method_ref == "acct_jp:OK_NEW"  # the shopper it was stored under
 
 
 def test_naive_times_are_refused_and_ids_never_collide() -> None:
