@@ -278,4 +278,4 @@ def test_adyen_checkout_then_refused_renewal(webhook: Webhook) -> None:
     assert answer.status_code == 200 and answer.data == b"[accepted]"
     sub = webhook.subscription("sub_de_7")
     assert sub is not None and sub["state"] == "active"
-    assert sub["payment_method_ref"] == "M5N7TQ4TG5PFWR50"
+    assert sub["payment_method_ref"] == "YOUR_SHOPPER_REFERENCE:M5N7TQ4TG5PFWR50"

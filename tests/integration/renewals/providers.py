@@ -4,7 +4,8 @@ They answer with the providers' documented shapes (Stripe PaymentIntent / 402
 card_error with decline_code and payment_intent; Adyen /payments resultCode
 Authorised / Refused with refusalReason and refusalReasonCode), replay the stored
 answer for a repeated idempotency key (as both providers do), and count charges
-per key. Behaviour per payment method: "*_ok" succeeds, "*_insufficient_funds"
+per key; Stripe customers (``state.customers``) answer ``GET /v1/customers/{id}``.
+Behaviour per payment method: "*_ok" succeeds, "*_insufficient_funds"
 declines soft, "*_stolen" declines hard, "*_slow" sleeps past the client timeout
 on the first request of a key (after charging), "*_500" answers 500.
 """
@@ -29,6 +30,7 @@ class ProviderState:
         self.answers: dict[str, tuple[int, dict[str, Any]]] = {}
         self.bodies: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
+        self.customers: dict[str, dict[str, Any]] = {}  # GET /v1/customers/{id}
         self.lock = threading.Lock()
 
 
@@ -86,10 +88,21 @@ def _adyen_answer(body: dict[str, Any], key: str) -> tuple[int, dict[str, Any]]:
     return 200, base | {"resultCode": "Authorised", "amount": body["amount"]}
 
 
+_MISSING = {
+    "type": "invalid_request_error",
+    "code": "resource_missing",
+    "message": "No such customer",
+}
+
+
 def _handler(state: ProviderState) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, format: str, *args: Any) -> None:  # quiet
             return
+
+        def do_GET(self) -> None:
+            found = state.customers.get(self.path.rsplit("/", 1)[-1])
+            self._answer(*((200, found) if found else (404, {"error": _MISSING})), replayed=False)
 
         def do_POST(self) -> None:
             raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
@@ -122,11 +135,14 @@ def _handler(state: ProviderState) -> type[BaseHTTPRequestHandler]:
             )
             if first and str(pm).endswith("_slow"):
                 time.sleep(1.5)  # charged, but the client gives up first
+            self._answer(status, answer, replayed=not first)
+
+        def _answer(self, status: int, answer: dict[str, Any], *, replayed: bool) -> None:
             data = json.dumps(answer).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
-            if not first:
+            if replayed:
                 self.send_header("Idempotent-Replayed", "true")
             self.end_headers()
             self.wfile.write(data)

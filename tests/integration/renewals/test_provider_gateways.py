@@ -57,8 +57,29 @@ def test_stripe_declines_are_classified(server: tuple[str, ProviderState]) -> No
     hard = gateway.charge(charge("cus_1:pm_stolen", "k2")).decline
     assert soft is not None and soft.soft and soft.category is DeclineCategory.INSUFFICIENT_FUNDS
     assert hard is not None and hard.hard and hard.category is DeclineCategory.FRAUD_OR_STOLEN
-    missing = gateway.charge(charge("cus_1", "k3")).decline
-    assert missing is not None and missing.hard  # no payment method: cannot charge off-session
+
+
+def test_stripe_charges_the_customers_invoice_default_when_no_card_is_stored(
+    server: tuple[str, ProviderState],
+) -> None:
+    base, state = server
+    gateway = StripeGateway.create("sk_test_local", base)
+    state.customers["cus_1"] = {"id": "cus_1", "invoice_settings": {"default_payment_method": None}}
+    state.customers["cus_2"] = {
+        "id": "cus_2",
+        "object": "customer",
+        "invoice_settings": {"default_payment_method": "pm_default_ok"},
+    }
+    paid = gateway.charge(charge("cus_2", "k4"))
+    assert paid.status is ChargeStatus.SUCCEEDED
+    assert (state.bodies[-1]["customer"], state.bodies[-1]["payment_method"]) == (
+        "cus_2",
+        "pm_default_ok",
+    )
+    for ref, key in (("cus_1", "k3"), ("cus_gone", "k5")):  # no default; a deleted customer
+        missing = gateway.charge(charge(ref, key)).decline
+        assert missing is not None and missing.hard  # nothing to charge off-session
+    assert state.charges == {"k4": 1}
 
 
 def test_stripe_timeouts_and_5xx_are_transient(server: tuple[str, ProviderState]) -> None:

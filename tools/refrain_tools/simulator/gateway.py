@@ -78,6 +78,7 @@ class ChargeRecord:
     outcome: Kind
     provider_ref: str | None
     at: datetime
+    customer: str | None = None  # Stripe: the ``customer`` the PaymentIntent was created for
 
 
 class GatewaySimulator:
@@ -307,8 +308,9 @@ class GatewaySimulator:
         )  # fmt: skip
         anchor = parse_anchor(meta.get("billing_anchor"))
         record = ChargeRecord(
-            "stripe", key, sub, anchor, method, amount, decision.kind, intent["id"], now
-        )
+            "stripe", key, sub, anchor, method, amount, decision.kind, intent["id"], now,
+            p.get("customer"),
+        )  # fmt: skip
         self._charges.append(record)
         webhook = events.payment_intent_event(intent, now)
         if refusal is None:

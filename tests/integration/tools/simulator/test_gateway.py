@@ -200,3 +200,23 @@ def test_env_points_the_wiring_at_the_simulator(
         is ChargeStatus.SUCCEEDED
     )
     assert sim.successful_charges_per_period() == {("s9", ANCHOR): 1, ("a9", ANCHOR): 1}
+
+
+def test_saved_customers_answer_like_stripe_and_their_invoice_default_is_charged(
+    sim: GatewaySimulator,
+) -> None:
+    from refrain_tools.simulator.stripe_checkout import stripe_customer
+
+    sim.save_customer(stripe_customer("cus_d", email="d@example.com", at=NOW,
+                                      default_payment_method="pm_ok_default"))  # fmt: skip
+    gateway = stripe(sim)
+    assert gateway.invoice_default("cus_d") == "pm_ok_default"  # through the stripe library
+    assert gateway.charge(charge("cus_d", sub="sub_d")).status is ChargeStatus.SUCCEEDED
+    [record] = sim.charges()
+    assert (record.customer, record.method) == ("cus_d", "pm_ok_default")
+    auth = {"Authorization": "Bearer sk_test_sim"}
+    gone = requests.get(f"{sim.url}/v1/customers/cus_nobody", headers=auth, timeout=5)
+    assert gone.status_code == 404 and gone.json()["error"]["code"] == "resource_missing"
+    assert requests.get(f"{sim.url}/v1/customers/cus_d", timeout=5).status_code == 401
+    declined = gateway.charge(charge("cus_nobody", sub="sub_gone"))
+    assert declined.decline is not None and declined.decline.hard
