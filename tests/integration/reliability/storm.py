@@ -104,6 +104,17 @@ class Corpus:
         return list(groups.values())
 
     @property
+    def inputs(self) -> int:
+        """Provider inputs: a checkout PaymentIntent that saved the card carries two."""
+        saved = sum(
+            1
+            for d in self.deliveries
+            if d.payload.get("type") == "payment_intent.succeeded"
+            and d.payload["data"]["object"].get("setup_future_usage") == "off_session"
+        )
+        return len(self.deliveries) + saved
+
+    @property
     def last_event_at(self) -> datetime:
         return max(d.at for d in self.deliveries)
 
