@@ -225,14 +225,16 @@ def count_effects(cloud: CloudSettings, config: StackConfig, db: firestore.Clien
         per_notice[str(parser.parsestr(str(mail.get("raw_data", "")))["X-Refrain-Notice"])] += 1
     counts.mails = sum(per_notice.values())
     documents = {}
-    for snap in db.collection(INVOICES).select(["kind", "number"]).stream():
-        documents[snap.id] = (snap.to_dict() or {}).get("kind")
+    for snap in db.collection(INVOICES).select(["kind", "invoice_id"]).stream():
+        data = snap.to_dict() or {}
+        # By the invoice id the mails name; the document id is its storage encoding.
+        documents[str(data.get("invoice_id"))] = data.get("kind")
     counts.invoices = Counter(str(k) for k in documents.values())
     counts.mails_per_document = Counter(per_notice.get(d, 0) for d in documents)
     counts.mails_per_notice = Counter(n for k, n in per_notice.items() if k not in documents)
     sent = {
-        snap.id
-        for snap in db.collection(RECEIPT_SENDS).select(["status"]).stream()
+        str((snap.to_dict() or {}).get("document_id"))
+        for snap in db.collection(RECEIPT_SENDS).select(["status", "document_id"]).stream()
         if (snap.to_dict() or {}).get("status") == "sent"
     }
     counts.documents_not_sent = sorted(set(documents) - sent)
