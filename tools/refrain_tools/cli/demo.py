@@ -94,6 +94,8 @@ def _print(console: Console, summary: Summary, stats: dict[str, object], seconds
         f"{summary.sample_pdf}"
     )
     console.print("billing: " + ", ".join(f"{k}: {v}" for k, v in summary.modes.items()))
+    parked = ", ".join(f"{k}: {n}" for k, n in sorted(summary.parked.items())) or "none"
+    console.print(f"parked provider events (refrain webhooks unmatched): {parked}")
     console.print("run: " + "; ".join(f"{k}: {v}" for k, v in stats.items()))
     checks = Table(title="invariants (docs/DESIGN.md)")
     checks.add_column("")

@@ -191,3 +191,32 @@ def _add_months(at: datetime, months: int) -> datetime:
     from refrain.domain.subscription import add_months
 
     return add_months(at, months)
+
+
+def foreign_notifications(at: datetime) -> list[tuple[str, dict[str, Any]]]:
+    """What a real merchant account also sends: things Refrain never created.
+
+    A one-off Stripe purchase, a subscription an agent made in Stripe's dashboard
+    (no metadata of ours, a price nothing maps) and an Adyen refund of a web-shop
+    order. Each is authentic: answered 2xx, parked, listed by `refrain webhooks
+    unmatched`, never applied to anyone.
+    """
+    one_off = events.payment_intent(
+        at=at, amount=Money(4900, "EUR"), customer="cus_webshop_1", payment_method="pm_ok",
+        metadata={}, succeeded=True, pi_id="pi_webshop_order_88123",
+    )  # fmt: skip
+    dashboard = events.billing_subscription(
+        "created", at=at, stripe_subscription="sub_dashboard_made_1", customer="cus_agent_1",
+        account_id="", plan="legacy_gold_annual", market="SE", amount=Money(99000, "SEK"),
+        period_start=at, period_end=_add_months(at, 12),
+    )  # fmt: skip
+    dashboard["data"]["object"]["metadata"] = {}
+    refund = events.adyen_refund(
+        at=at, original_reference="PSPWEBSHOP0000088", merchant_reference="webshop-order-88",
+        amount=Money(2500, "EUR"),
+    )  # fmt: skip
+    return [
+        ("stripe", events.payment_intent_event(one_off, at)),
+        ("stripe", dashboard),
+        ("adyen", refund),
+    ]

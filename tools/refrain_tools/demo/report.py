@@ -17,7 +17,13 @@ from typing import Any
 
 from google.cloud import bigquery, firestore
 
-from refrain.adapters.firestore_collections import INVOICES, OUTBOX, RECEIPT_SENDS, SUBSCRIPTIONS
+from refrain.adapters.firestore_collections import (
+    INVOICES,
+    OUTBOX,
+    PARKED_EVENTS,
+    RECEIPT_SENDS,
+    SUBSCRIPTIONS,
+)
 from refrain.domain.invariants import check_invariants
 from refrain.domain.money import Money, format_money
 from refrain.domain.subscription import Subscription
@@ -48,6 +54,7 @@ class Summary:
     signals: list[tuple[str, int]] = field(default_factory=list)
     signals_query: str = ""
     dead_letters: dict[str, int] = field(default_factory=dict)
+    parked: Counter[str] = field(default_factory=Counter)  # by what they wait for
     checks: list[Check] = field(default_factory=list)
 
     @property
@@ -171,6 +178,30 @@ def check_outbox(db: firestore.Client, summary: Summary) -> None:
             "every committed domain event was published (transactional outbox)",
             unpublished == 0,
             f"{len(records)} ledger records {dict(statuses)}; {unpublished} unpublished",
+        )
+    )
+
+
+def summarise_parked(db: firestore.Client, summary: Summary) -> None:
+    """Authentic events nothing could apply (yet), by what they wait for."""
+    for snap in db.collection(PARKED_EVENTS).stream():
+        doc = snap.to_dict() or {}
+        waits = str(doc.get("waits_for") or "operator").split(":", 1)[0]
+        summary.parked[f"{doc.get('provider')} {doc.get('event_type')} (waits for {waits})"] += 1
+
+
+def check_acknowledged(deliveries: dict[str, Any], summary: Summary) -> None:
+    """Every notification ended 2xx (stored, applied or parked), none given up by a provider."""
+    finals = {str(k): int(v) for k, v in dict(deliveries.get("final_statuses") or {}).items()}
+    refused = {k: n for k, n in finals.items() if not k.startswith("2")}
+    summary.checks.append(
+        Check(
+            "every authentic notification acknowledged once stored (invariant 9)",
+            not refused and not deliveries.get("gave_up"),
+            f"{sum(finals.values())} deliveries answered 2xx, {sum(summary.parked.values())} "
+            f"events parked"
+            if not refused
+            else f"refused: {refused}",
         )
     )
 

@@ -30,6 +30,7 @@ from refrain_tools.demo.business import (
     Business,
     Customer,
     chargeback_event,
+    foreign_notifications,
     plan_business,
     refund_event,
     signup,
@@ -37,10 +38,12 @@ from refrain_tools.demo.business import (
 from refrain_tools.demo.quiet import wait_for_entries, wait_quiet
 from refrain_tools.demo.report import (
     Summary,
+    check_acknowledged,
     check_charges,
     check_dead_letters,
     check_outbox,
     summarise_money,
+    summarise_parked,
     summarise_receipts,
     summarise_signals,
     summarise_subscriptions,
@@ -160,6 +163,8 @@ class DemoRun:
         self.clock.set(self.options.start + timedelta(days=12))
         self.hooks.send_stripe(refund_event(refund, self.catalog, self.clock.now()))
         self.hooks.send_adyen(chargeback_event(chargeback, self.catalog, self.clock.now()))
+        for provider, event in foreign_notifications(self.clock.now()):
+            (self.hooks.send_stripe if provider == "stripe" else self.hooks.send_adyen)(event)
         self.hooks.flush()
         self.quiet()
 
@@ -199,6 +204,8 @@ class DemoRun:
         summarise_receipts(self.db, mail, self.options.out_dir, summary)
         summarise_signals(build_bigquery(self.settings), self.settings.project, summary)
         check_outbox(self.db, summary)
+        summarise_parked(self.db, summary)
+        check_acknowledged(self.hooks.stats().as_dict(), summary)
         check_charges(self.gateway.successful_charges_per_period(), summary)
         dlq = DeadLetterQueue(
             build_subscriber(self.settings), self.publisher, self.settings.project, 0.5
