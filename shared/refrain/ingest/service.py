@@ -243,7 +243,8 @@ class WebhookService:
                 self.parking.release(_request_key(audit_id))
         except Exception as exc:
             self._finish(audit_id, "failed", type(exc).__name__, published, log)
-            return Processed(self._transient(route.provider, "apply", exc, log), statuses)
+            stage = "replay" if replaying else "apply"
+            return Processed(self._transient(route.provider, stage, exc, log), statuses)
         outcome = ",".join(sorted({_outcome(s) for s in statuses.values()})) or "empty"
         self._finish(audit_id, outcome, None, published, log)
         return Processed(HttpResponse(200, route.accepted_body, route.accepted_type), statuses)
@@ -381,8 +382,11 @@ class WebhookService:
             log.warning("audit outcome not stored", error=type(exc).__name__)
 
     def _transient(self, provider: str, stage: str, exc: Exception, log: Logger) -> HttpResponse:
+        """A 503 for the provider to retry; a failed replay stays parked for the sweep."""
         log.error(
-            "webhook failed; provider will retry",
+            "webhook failed; provider will retry"
+            if stage != "replay"
+            else "stored request not applied; left parked for the sweep",
             provider=provider,
             outcome="failed",
             stage=stage,
