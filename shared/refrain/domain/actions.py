@@ -183,7 +183,16 @@ def payment_method_updated(
     sub: Subscription, inp: PaymentMethodUpdated, policy: DunningPolicy
 ) -> Result:
     if sub.state is EXPIRED:
-        return "subscription has expired"
+        if sub.ended_at is None or inp.occurred_at > sub.ended_at:
+            return "subscription has expired"
+        # A card saved before the end, reported after it (a parked or retried event that a
+        # chargeback overtook): recorded as in provider order, retrying nothing.
+        step = Step({"payment_method_ref": inp.payment_method_ref, "retry_blocked": False})
+        step.emit(
+            EventType.PAYMENT_METHOD_UPDATED, payment_method_ref=inp.payment_method_ref,
+            retry_at=None,
+        )  # fmt: skip
+        return step
     step = Step({"payment_method_ref": inp.payment_method_ref, "retry_blocked": False})
     retry_at = None
     merchant = sub.billing_mode is MERCHANT_MANAGED

@@ -22,6 +22,7 @@ from refrain.domain import (
     OutcomeKind,
     PauseRequested,
     PaymentFailed,
+    PaymentMethodUpdated,
     PaymentSucceeded,
     PlanChangeRequested,
     ProviderStateReported,
@@ -225,6 +226,27 @@ def test_chargeback_revokes_access_and_refund_can() -> None:
     )
     assert keep.event_types == [EventType.CHARGE_REFUNDED]
     assert keep.subscription.state is State.ACTIVE
+
+
+def test_a_card_saved_before_a_chargeback_is_recorded_in_either_order() -> None:
+    """The final card does not depend on whether the card event or the chargeback came first."""
+    card = PaymentMethodUpdated(
+        input_id="card", occurred_at=T0 + timedelta(seconds=1), payment_method_ref="cus_1:pm_2"
+    )
+    chargeback = ChargebackOpened(
+        input_id="cb", occurred_at=T0 + DAY, charge_id="ch_first", amount=PRICE, reason_code="4853"
+    )
+    in_order = step(step(active_sub(), card).subscription, chargeback).subscription
+    late = step(active_sub(), chargeback).subscription
+    late_card = step(late, card, now=T0 + 2 * DAY)
+    assert late_card.event_types == [EventType.PAYMENT_METHOD_UPDATED]
+    assert late_card.subscription.state is State.EXPIRED and late_card.charge is None
+    assert late_card.subscription.payment_method_ref == in_order.payment_method_ref == "cus_1:pm_2"
+    after_the_end = PaymentMethodUpdated(
+        input_id="card2", occurred_at=T0 + 2 * DAY, payment_method_ref="cus_1:pm_3"
+    )
+    refused = step(late, after_the_end)
+    assert refused.kind is OutcomeKind.ILLEGAL and refused.subscription == late
 
 
 def test_duplicate_input_is_a_no_op() -> None:
