@@ -25,7 +25,7 @@ from refrain.care.actions import Action, CareRequest, CareService, new_request_i
 from refrain.clocks import CLOCK_FILE_ENV, FileClock
 from refrain.domain.catalog import load_catalog
 from refrain.settings import CloudSettings
-from refrain.topology import EXPORT_FLUSHES, FEATURE_SNAPSHOTS, RENEWAL_TICKS
+from refrain.topology import EXPORT_FLUSHES, FEATURE_SNAPSHOTS, OUTBOX_SWEEPS, RENEWAL_TICKS
 from refrain_tools.demo.business import (
     Business,
     Customer,
@@ -172,6 +172,9 @@ class DemoRun:
         logs = self.work / "logs"
         for i, at in enumerate(self.ticks, start=1):
             self.clock.set(at)
+            # Cloud Scheduler's minutely outbox sweep also looks again at parked events
+            # (one whose wake-up raced its subscription's creation is applied here).
+            self.publisher.publish(OUTBOX_SWEEPS, b"{}", {"type": "outbox.sweep"})
             self.publisher.publish(RENEWAL_TICKS, b"{}", {"type": "renewal.tick"})
             # Pub/Sub push paces its deliveries: wait for the tick and all of its charges,
             # not just for a quiet moment, before the clock may move on.
