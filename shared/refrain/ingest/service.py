@@ -168,13 +168,13 @@ class WebhookService:
         due = self.parking.due(now, limit)
         applied = waiting = expired = 0
         for audit_id, parked in _by_request(due).items():
-            stored = self.audit.load(audit_id)
-            if stored is None:  # the raw request outlived its retention: nothing to apply from
+            processed = self._replay_stored(audit_id, self.log)
+            if processed is None:  # the raw request outlived its retention: nothing to apply
                 for event in parked:
                     self.parking.release(event.key)
                 expired += len(parked)
                 continue
-            statuses = self._replay(stored.provider, stored.body, audit_id, self.log).statuses
+            statuses = processed.statuses
             for event in parked:
                 if statuses.get(event.key, LedgerStatus.NO_SUBSCRIPTION) is (
                     LedgerStatus.NO_SUBSCRIPTION
@@ -196,6 +196,13 @@ class WebhookService:
             oldest_parked_age_s=None if age is None else round(age),
         )
         return report
+
+    def _replay_stored(self, audit_id: str, log: Logger) -> Processed | None:
+        """Apply a stored request again; None when it is no longer stored."""
+        stored = self.audit.load(audit_id)
+        if stored is None:
+            return None
+        return self._replay(stored.provider, stored.body, audit_id, log)
 
     def _replay(self, provider: str, body: bytes, audit_id: str, log: Logger) -> Processed:
         route = next(r for r in self.routes.values() if r.provider == provider)
@@ -303,7 +310,7 @@ class WebhookService:
             domain_events=[e.type.value for e in result.events],
         )
         if result.created and sub_id is not None:
-            self._wake([sub_id], event.refs, log)
+            self._wake(sub_id, event.refs, log)
         return result.status
 
     def _park(self, event: ProviderEvent, audit_id: str, result: LedgerResult) -> None:
@@ -329,18 +336,16 @@ class WebhookService:
             )
         )
 
-    def _wake(self, subscription_ids: Sequence[str], refs: Sequence[str], log: Logger) -> None:
+    def _wake(self, subscription_id: str, refs: Sequence[str], log: Logger) -> None:
         """Apply, in provider order, what was parked waiting for what was just created."""
-        keys = [waits_for_subscription(s) for s in subscription_ids]
-        keys += [waits_for_ref(r) for r in refs]
+        keys = [waits_for_subscription(subscription_id), *(waits_for_ref(r) for r in refs)]
         try:
             for audit_id, parked in _by_request(self.parking.waiting_for(keys)).items():
-                stored = self.audit.load(audit_id)
-                if stored is None:
-                    continue  # expired with its request; the sweep releases it
                 woken = [e.key for e in parked]
                 log.info("parked events woken", outcome="woken", audit_id=audit_id, keys=woken)
-                self._replay(stored.provider, stored.body, audit_id, log)
+                self._replay_stored(
+                    audit_id, log
+                )  # expired with its request: the sweep releases it
         except Exception as exc:  # the creation is committed; the sweep applies them later
             log.warning("wake-up deferred to the parking sweep", error=type(exc).__name__)
 

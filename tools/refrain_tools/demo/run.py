@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from refrain.care.actions import Action, CareRequest, CareService, new_request_id
 from refrain.clocks import CLOCK_FILE_ENV, FileClock
@@ -142,6 +143,10 @@ class DemoRun:
 
     # -- the business ------------------------------------------------------------
 
+    def _notify(self, provider: str, event: dict[str, Any]) -> None:
+        """Send one provider notification through the simulator, signed as that provider."""
+        (self.hooks.send_stripe if provider == "stripe" else self.hooks.send_adyen)(event)
+
     def signups(self, progress: Progress) -> None:
         customers = self.business.customers
         for i, customer in enumerate(customers, start=1):
@@ -149,7 +154,7 @@ class DemoRun:
             if made.stripe_customer is not None:
                 self.gateway.save_customer(made.stripe_customer)
             for provider, event in made.notifications:
-                (self.hooks.send_stripe if provider == "stripe" else self.hooks.send_adyen)(event)
+                self._notify(provider, event)
             progress("customers sign up through Stripe and Adyen", i, len(customers))
         self.clock.set(self.options.start + timedelta(hours=3))
         self.hooks.flush()
@@ -164,7 +169,7 @@ class DemoRun:
         self.hooks.send_stripe(refund_event(refund, self.catalog, self.clock.now()))
         self.hooks.send_adyen(chargeback_event(chargeback, self.catalog, self.clock.now()))
         for provider, event in foreign_notifications(self.clock.now()):
-            (self.hooks.send_stripe if provider == "stripe" else self.hooks.send_adyen)(event)
+            self._notify(provider, event)
         self.hooks.flush()
         self.quiet()
 
