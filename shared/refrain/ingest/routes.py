@@ -16,6 +16,7 @@ from refrain.ingest.http import Route, secrets_list
 from refrain.ingest.model import ProviderEvent
 from refrain.ingest.rejections import BadSignature, Malformed
 from refrain.ingest.request import header, json_body
+from refrain.providers.price_plans import PricePlans, ReferenceConvention
 
 # Provider libraries load on the first request for that provider, not at cold start:
 # an instance serving only Stripe never imports Adyen's SDK, and the reverse.
@@ -35,11 +36,20 @@ class WebhookSettings(BaseSettings):
         None, validation_alias="ADYEN_BASIC_AUTH_PASSWORD"
     )
     audit_retention_days: int = Field(30, validation_alias="REFRAIN_AUDIT_RETENTION_DAYS")
+    # A business's own provider prices and references → catalog plans (price_plans.py).
+    stripe_price_plans: dict[str, str] = Field(
+        default_factory=dict, validation_alias="STRIPE_PRICE_PLANS"
+    )
+    adyen_reference_pattern: str | None = Field(None, validation_alias="ADYEN_REFERENCE_PATTERN")
+    adyen_reference_plans: dict[str, str] = Field(
+        default_factory=dict, validation_alias="ADYEN_REFERENCE_PLANS"
+    )
 
 
 def stripe_route(settings: WebhookSettings) -> Route:
     secret = settings.stripe_webhook_secret
     secrets = secrets_list(secret.get_secret_value() if secret else None)
+    prices = PricePlans.from_config(settings.stripe_price_plans)  # bad config: fails at start
 
     def parse(raw: bytes) -> Any:
         payload = json_body(raw)
@@ -58,7 +68,7 @@ def stripe_route(settings: WebhookSettings) -> Route:
     def normalise(payload: Any, catalog: Catalog) -> list[ProviderEvent]:
         from refrain.providers.stripe_events import normalise_stripe_events
 
-        return normalise_stripe_events(payload, catalog)
+        return normalise_stripe_events(payload, catalog, prices)
 
     return Route("stripe", verify, parse, normalise)
 
@@ -67,6 +77,9 @@ def adyen_route(settings: WebhookSettings) -> Route:
     key = settings.adyen_hmac_key.get_secret_value() if settings.adyen_hmac_key else None
     user = settings.adyen_basic_auth_user
     password = settings.adyen_basic_auth_password
+    convention = ReferenceConvention.from_config(
+        settings.adyen_reference_pattern, settings.adyen_reference_plans
+    )
 
     def parse(raw: bytes) -> Any:
         from refrain.providers.adyen_webhook import notification_items
@@ -85,7 +98,7 @@ def adyen_route(settings: WebhookSettings) -> Route:
     def normalise(items: Any, catalog: Catalog) -> list[ProviderEvent]:
         from refrain.providers.adyen_webhook import normalise_adyen_item
 
-        return [normalise_adyen_item(item, catalog) for item in items]
+        return [normalise_adyen_item(item, catalog, convention) for item in items]
 
     return Route(
         "adyen", verify, parse, normalise, accepted_body="[accepted]", accepted_type="text/plain"

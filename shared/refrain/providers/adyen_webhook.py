@@ -52,8 +52,10 @@ from refrain.ingest.model import (
     ProviderEvent,
     Subject,
     SubscriptionDraft,
+    subscription_id_for,
 )
 from refrain.ingest.rejections import BadSignature, Malformed
+from refrain.providers.price_plans import ReferenceConvention
 
 PROVIDER = "adyen"
 
@@ -109,16 +111,29 @@ def _money(item: Mapping[str, Any]) -> Money:
     return from_provider_amount(value, currency, PROVIDER)
 
 
-def _our_charge(reference: str) -> tuple[str, datetime | None, int | None]:
-    """(subscription id, billing anchor, attempt) from our merchantReference."""
-    parts = reference.split(":")
-    if len(parts) == 3 and parts[2].isdigit():
-        try:
-            anchor = datetime.strptime(parts[1], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
-        except ValueError:
-            anchor = None
-        return parts[0], anchor, int(parts[2])
-    return parts[0], None, None
+def _our_charge(reference: str) -> tuple[str, datetime | None, int | None] | None:
+    """(subscription id, billing anchor, attempt) of a renewal charge Refrain made, else None.
+
+    Read from the right: a subscription id may itself hold ``:``.
+    """
+    parts = reference.rsplit(":", 2)
+    if len(parts) != 3 or not parts[2].isdigit():
+        return None
+    try:
+        anchor = datetime.strptime(parts[1], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+    return parts[0], anchor, int(parts[2])
+
+
+def _subscription_of(reference: str, convention: ReferenceConvention) -> str:
+    """The subscription a reference names: a checkout to the merchant's convention is its own
+    subscription; ``{subscription_id}:checkout`` is Refrain's own checkout."""
+    if convention.read(reference) is not None:
+        return subscription_id_for(PROVIDER, reference)
+    if reference.endswith(":checkout"):
+        return reference.removesuffix(":checkout")
+    return reference.split(":", maxsplit=1)[0]
 
 
 def stored_method_ref(shopper_reference: Any, token: Any) -> str | None:
@@ -136,14 +151,18 @@ def _shopper(extra: Mapping[str, Any]) -> Any:
     )
 
 
-def normalise_adyen_item(item: Mapping[str, Any], catalog: Catalog) -> ProviderEvent:
+def normalise_adyen_item(
+    item: Mapping[str, Any], catalog: Catalog, convention: ReferenceConvention | None = None
+) -> ProviderEvent:
     try:
-        return _normalise(item, catalog)
+        return _normalise(item, catalog, convention or ReferenceConvention())
     except InvalidInput as exc:
         raise MappingError(f"{item.get('eventCode')}: {exc}") from exc
 
 
-def _normalise(item: Mapping[str, Any], catalog: Catalog) -> ProviderEvent:
+def _normalise(
+    item: Mapping[str, Any], catalog: Catalog, convention: ReferenceConvention
+) -> ProviderEvent:
     code = str(item.get("eventCode") or "")
     psp = str(item.get("pspReference") or "")
     success = str(item.get("success")).lower() == "true"
@@ -157,7 +176,8 @@ def _normalise(item: Mapping[str, Any], catalog: Catalog) -> ProviderEvent:
         "event_type": f"{code}{'' if success else '.failed'}",
         "occurred_at": _when(item),
     }
-    sub_id, anchor, attempt = _our_charge(reference)
+    charge = _our_charge(reference)
+    sub_id, anchor, attempt = charge or (_subscription_of(reference, convention), None, None)
     subject = Subject(subscription_id=sub_id)
     at = {"input_id": base["event_id"], "occurred_at": base["occurred_at"]}
     original = str(item.get("originalReference") or psp)
@@ -169,6 +189,9 @@ def _normalise(item: Mapping[str, Any], catalog: Catalog) -> ProviderEvent:
         )
         plan, market = extra.get("metadata.plan"), extra.get("metadata.market")
         account_id = extra.get("metadata.account_id") or extra.get("shopperReference")
+        named = convention.read(reference) if charge is None else None
+        if named is not None:  # the signed reference, written to the merchant's convention
+            plan, market, account_id = named.plan, named.market, named.account_id
         if success and plan and market and account_id:
             offer = catalog.offer(plan, market)
             amount = _money(item)

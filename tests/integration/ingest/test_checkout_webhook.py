@@ -140,7 +140,7 @@ def _billing(name: str, event_id: str, created: int, **obj: Any) -> dict[str, An
     sub = event["data"]["object"]
     item = sub["items"]["data"][0]
     item.update(current_period_start=ago(10), current_period_end=ago(-20))
-    sub.update(metadata={"account_id": "acct_b", "plan": "duo_monthly", "market": "DE"}, **obj)
+    sub.update(metadata={"account_id": "acct_b", "plan": "duo_monthly", "market": "US"}, **obj)
     return event
 
 

@@ -18,8 +18,10 @@ from refrain.domain.inputs import (
     RefundIssued,
 )
 from refrain.domain.money import Money
+from refrain.ingest.model import subscription_id_for
 from refrain.ingest.rejections import BadSignature, Malformed
 from refrain.providers.adyen_webhook import normalise_adyen_item, notification_items, verify_adyen
+from refrain.providers.price_plans import ReferenceConvention
 from tests.support import FIXTURES, adyen_sign
 
 CATALOG = load_catalog()
@@ -133,6 +135,71 @@ def test_our_charge_reference_carries_period_and_attempt() -> None:
     assert event.input.attempt == 3
     assert event.input.charge_period is not None and event.input.charge_period.month == 3
     assert event.subject is not None and event.subject.subscription_id == "sub_x"
+
+
+# A business's own convention: "{order}/{account}/{product}/{country}".
+CONVENTION = ReferenceConvention.from_config(
+    r"(?P<order>[^/]+)/(?P<account>[^/]+)/(?P<plan>[^/]+)/(?P<market>[A-Z]{2})",
+    {"PREMIUM-DUO": "duo_monthly"},
+)
+
+
+def _authorised(reference: str, plan: str = "duo_monthly", market: str = "DE") -> dict[str, Any]:
+    [item] = items(SIGNED / "authorisation_success.json")
+    price = CATALOG.price(plan, market)
+    return dict(
+        item,
+        merchantReference=reference,
+        amount={"currency": price.currency, "value": price.amount},
+    )
+
+
+def test_a_reference_to_the_merchant_s_convention_creates_the_subscription() -> None:
+    reference = "ORD-77/acct:ü 9/PREMIUM-DUO/DE"  # the account may hold ":" and non-ASCII
+    event = normalise_adyen_item(_authorised(reference), CATALOG, CONVENTION)
+    assert isinstance(event.input, CheckoutCompleted)
+    assert event.draft is not None
+    assert (event.draft.account_id, event.draft.plan, event.draft.market) == (
+        "acct:ü 9",
+        "duo_monthly",
+        "DE",
+    )
+    assert event.subject is not None
+    assert event.subject.subscription_id == subscription_id_for("adyen", reference)
+
+
+def test_the_convention_ignores_unsigned_metadata() -> None:
+    item = _authorised("ORD-78/acct_1/PREMIUM-DUO/DE")
+    item["additionalData"] = {**item["additionalData"], "metadata.account_id": "attacker"}
+    event = normalise_adyen_item(item, CATALOG, CONVENTION)
+    assert event.draft is not None and event.draft.account_id == "acct_1"
+
+
+def test_renewals_and_refunds_of_a_convention_checkout_find_its_subscription() -> None:
+    reference = "ORD-79/acct_2/PREMIUM-DUO/DE"
+    sub_id = subscription_id_for("adyen", reference)
+    renewal = _authorised(f"{sub_id}:20260401T000000Z:2")
+    event = normalise_adyen_item(renewal, CATALOG, CONVENTION)
+    assert isinstance(event.input, PaymentSucceeded)
+    assert event.subject is not None and event.subject.subscription_id == sub_id
+    assert event.input.attempt == 2
+    [refund] = items(SIGNED / "refund_success.json")
+    event = normalise_adyen_item(dict(refund, merchantReference=reference), CATALOG, CONVENTION)
+    assert isinstance(event.input, RefundIssued)
+    assert event.subject is not None and event.subject.subscription_id == sub_id
+
+
+def test_a_convention_reference_naming_an_unknown_plan_or_market_is_unmatched() -> None:
+    with pytest.raises(LookupError):
+        normalise_adyen_item(_authorised("ORD-80/acct_3/GOLD/DE"), CATALOG, CONVENTION)
+    with pytest.raises(LookupError):
+        normalise_adyen_item(_authorised("ORD-81/acct_3/PREMIUM-DUO/ZZ"), CATALOG, CONVENTION)
+
+
+def test_a_subscription_id_holding_colons_still_reads_its_renewal_reference() -> None:
+    event = normalise_adyen_item(_authorised("adyen_a:b:c:20260301T000000Z:3"), CATALOG)
+    assert isinstance(event.input, PaymentSucceeded)
+    assert event.subject is not None and event.subject.subscription_id == "adyen_a:b:c"
 
 
 def test_recurring_contract_is_the_token_with_its_shopper_reference() -> None:

@@ -24,11 +24,15 @@ from refrain.domain.inputs import (
 from refrain.domain.money import Money
 from refrain.domain.subscription import BillingMode, ChurnType
 from refrain.ingest.model import MappingError
+from refrain.providers.price_plans import PricePlans
 from refrain.providers.stripe_events import normalise_stripe
 from tests.support import FIXTURES
 
 CATALOG = load_catalog()
 EVENTS = FIXTURES / "stripe" / "events"
+# The captured subscriptions' Price: a business's own, with no lookup key and no metadata.
+CAPTURED_PRICE = "price_1PgafmB7WZ01zgkW6dKueIc5"
+PRICES = PricePlans.from_config({CAPTURED_PRICE: "individual_monthly@US"})
 
 
 def fixture(name: str) -> dict[str, Any]:
@@ -102,9 +106,10 @@ def test_checkout_charging_a_different_amount_than_the_catalog_is_refused() -> N
 def test_billing_subscription_lifecycle_is_mirrored(
     name: str, status: ProviderStatus, cancel_at_end: bool, churn: ChurnType | None
 ) -> None:
-    event = normalise_stripe(fixture(name), CATALOG)
+    event = normalise_stripe(fixture(name), CATALOG, PRICES)
     assert isinstance(event.input, ProviderStateReported)
     assert event.input.status is status
+    assert event.input.plan == "individual_monthly"
     assert event.input.cancel_at_period_end is cancel_at_end
     assert event.input.churn_type is churn
     assert event.input.occurred_at.timestamp() == fixture(name)["created"]
@@ -112,18 +117,68 @@ def test_billing_subscription_lifecycle_is_mirrored(
 
 def test_subscription_with_plan_metadata_resolves_rank_and_price() -> None:
     raw = fixture("customer.subscription.created")
-    raw["data"]["object"]["metadata"] = {"plan": "family_yearly", "market": "DE", "account_id": "a"}
+    raw["data"]["object"]["metadata"] = {"plan": "family_yearly", "market": "US", "account_id": "a"}
     event = normalise_stripe(raw, CATALOG)
     assert isinstance(event.input, ProviderStateReported)
     assert event.input.plan == "family_yearly"
-    assert event.input.price == CATALOG.price("family_yearly", "DE")
+    assert event.input.price == CATALOG.price("family_yearly", "US")
     assert event.draft is not None and event.draft.billing_mode is BillingMode.PROVIDER_MANAGED
+
+
+def test_a_price_nobody_mapped_is_unmatched_and_says_what_to_map() -> None:
+    for name in ("customer.subscription.created", "customer.subscription.updated"):
+        with pytest.raises(MappingError, match=f"{CAPTURED_PRICE}.*STRIPE_PRICE_PLANS"):
+            normalise_stripe(fixture(name), CATALOG)
+
+
+def test_the_price_map_names_plan_and_market_of_a_business_s_own_price() -> None:
+    event = normalise_stripe(fixture("customer.subscription.created"), CATALOG, PRICES)
+    assert event.draft is not None
+    assert (event.draft.plan, event.draft.market) == ("individual_monthly", "US")
+    assert (
+        event.draft.account_id
+        == fixture("customer.subscription.created")["data"]["object"]["customer"]
+    )
+    assert isinstance(event.input, ProviderStateReported)
+    assert event.input.price == CATALOG.price("individual_monthly", "US")
+
+
+def test_a_lookup_key_is_mapped_when_the_price_id_is_not() -> None:
+    raw = fixture("customer.subscription.created")
+    raw["data"]["object"]["items"]["data"][0]["price"]["lookup_key"] = "premium-family-usd"
+    prices = PricePlans.from_config({"premium-family-usd": "family_monthly@US"})
+    event = normalise_stripe(raw, CATALOG, prices)
+    assert event.draft is not None and event.draft.plan == "family_monthly"
+
+
+def test_refrain_s_own_metadata_wins_over_the_price_map() -> None:
+    raw = fixture("customer.subscription.created")
+    raw["data"]["object"]["metadata"] = {"plan": "duo_monthly", "market": "US", "account_id": "a"}
+    event = normalise_stripe(raw, CATALOG, PRICES)
+    assert event.draft is not None
+    assert (event.draft.plan, event.draft.account_id) == ("duo_monthly", "a")
+
+
+def test_a_price_mapped_to_a_market_of_another_currency_is_unmatched() -> None:
+    prices = PricePlans.from_config({CAPTURED_PRICE: "individual_monthly@SE"})  # a USD price
+    with pytest.raises(MappingError, match=r"USD.*SEK"):
+        normalise_stripe(fixture("customer.subscription.created"), CATALOG, prices)
+
+
+def test_a_price_mapped_without_a_market_needs_the_market_in_metadata() -> None:
+    prices = PricePlans.from_config({CAPTURED_PRICE: "individual_monthly"})
+    with pytest.raises(MappingError, match="names no plan and market"):
+        normalise_stripe(fixture("customer.subscription.created"), CATALOG, prices)
+    raw = fixture("customer.subscription.created")
+    raw["data"]["object"]["metadata"] = {"market": "US"}
+    event = normalise_stripe(raw, CATALOG, prices)
+    assert event.draft is not None and event.draft.market == "US"
 
 
 def test_involuntary_cancellation_is_tagged() -> None:
     raw = fixture("customer.subscription.deleted")
     raw["data"]["object"]["cancellation_details"] = {"reason": "payment_failed"}
-    event = normalise_stripe(raw, CATALOG)
+    event = normalise_stripe(raw, CATALOG, PRICES)
     assert isinstance(event.input, ProviderStateReported)
     assert event.input.churn_type is ChurnType.INVOLUNTARY
 
