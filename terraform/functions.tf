@@ -10,7 +10,8 @@ locals {
       concurrency   = 40
       min_instances = var.webhook_min_instances
       max_instances = var.webhook_max_instances
-      secrets       = ["STRIPE_WEBHOOK_SECRET", "ADYEN_HMAC_KEY", "ADYEN_BASIC_AUTH_PASSWORD"]
+      # STRIPE_API_KEY: reads the line items of a checkout made without Refrain's metadata.
+      secrets       = ["STRIPE_WEBHOOK_SECRET", "ADYEN_HMAC_KEY", "ADYEN_BASIC_AUTH_PASSWORD", "STRIPE_API_KEY"]
       publishes_to  = ["subscription-events"]
       subscribes_to = []
       project_roles = ["roles/datastore.user"]
@@ -22,7 +23,7 @@ locals {
       concurrency   = 1
       min_instances = 0
       max_instances = 1
-      secrets       = []
+      secrets       = ["STRIPE_API_KEY"] # replays parked checkouts (line items)
       publishes_to  = ["subscription-events"]
       subscribes_to = []
       project_roles = ["roles/datastore.user"]

@@ -14,10 +14,11 @@ settings refuse what is missing (see the settings classes it reads).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from refrain.clocks import clock_from_env
 from refrain.observability import Logger, get_logger
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
     from refrain.invoicing import ReceiptService
     from refrain.invoicing.settings import ReceiptSettings
     from refrain.providers.google_play_mapping import PlayPurchases
+    from refrain.providers.stripe_events import SessionPrices
     from refrain.renewals.gateway import GatewayCharge, GatewayRouter
     from refrain.renewals.settings import GatewaySettings
     from refrain.renewals.tick import ChargeQueue, TickService
@@ -103,7 +105,7 @@ def build_webhook_service(
     # Parked events live as long as the stored request they are applied from.
     retention = timedelta(days=webhook.audit_retention_days)
     return WebhookService(
-        routes={**card_routes(webhook), **store_routes(store, purchases)},
+        routes={**card_routes(webhook, _session_prices(webhook)), **store_routes(store, purchases)},
         ledger=FirestoreLedger(db),
         publisher=OutboxPublisher(relay, FirestoreOutbox(db), clock, log),
         audit=FirestoreAuditLog(db, retention=retention),
@@ -113,6 +115,24 @@ def build_webhook_service(
         log=log,
         project=cloud.project,
     )
+
+
+def _session_prices(webhook: WebhookSettings) -> SessionPrices | None:
+    """Stripe's line items of a session, with the library loaded on first use (cold start)."""
+    key = webhook.stripe_api_key
+    if key is None:
+        return None
+
+    @functools.cache
+    def reader() -> SessionPrices:
+        from refrain.adapters.stripe_checkout_prices import StripeCheckoutPrices
+
+        return StripeCheckoutPrices.create(key.get_secret_value(), webhook.stripe_api_base)
+
+    def read(session_id: str) -> list[dict[str, Any]]:
+        return reader()(session_id)
+
+    return read
 
 
 def build_stored_requests(cloud: CloudSettings | None = None) -> FirestoreAuditLog:

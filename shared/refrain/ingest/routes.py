@@ -6,7 +6,7 @@ import base64
 import binascii
 import hmac
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -17,6 +17,9 @@ from refrain.ingest.model import ProviderEvent
 from refrain.ingest.rejections import BadSignature, Malformed
 from refrain.ingest.request import header, json_body
 from refrain.providers.price_plans import PricePlans, ReferenceConvention
+
+if TYPE_CHECKING:
+    from refrain.providers.stripe_events import SessionPrices
 
 # Provider libraries load on the first request for that provider, not at cold start:
 # an instance serving only Stripe never imports Adyen's SDK, and the reverse.
@@ -44,9 +47,12 @@ class WebhookSettings(BaseSettings):
     adyen_reference_plans: dict[str, str] = Field(
         default_factory=dict, validation_alias="ADYEN_REFERENCE_PLANS"
     )
+    # Read only to map a checkout without Refrain's metadata (its line items' Prices).
+    stripe_api_key: SecretStr | None = Field(None, validation_alias="STRIPE_API_KEY")
+    stripe_api_base: str | None = Field(None, validation_alias="STRIPE_API_BASE")
 
 
-def stripe_route(settings: WebhookSettings) -> Route:
+def stripe_route(settings: WebhookSettings, session_prices: SessionPrices | None = None) -> Route:
     secret = settings.stripe_webhook_secret
     secrets = secrets_list(secret.get_secret_value() if secret else None)
     prices = PricePlans.from_config(settings.stripe_price_plans)  # bad config: fails at start
@@ -68,7 +74,7 @@ def stripe_route(settings: WebhookSettings) -> Route:
     def normalise(payload: Any, catalog: Catalog) -> list[ProviderEvent]:
         from refrain.providers.stripe_events import normalise_stripe_events
 
-        return normalise_stripe_events(payload, catalog, prices)
+        return normalise_stripe_events(payload, catalog, prices, session_prices)
 
     return Route("stripe", verify, parse, normalise)
 
@@ -117,5 +123,7 @@ def _check_basic_auth(header: str | None, user: str, password: str) -> None:
         raise BadSignature("basic auth does not match")
 
 
-def card_routes(settings: WebhookSettings) -> dict[str, Route]:
-    return {"/stripe": stripe_route(settings), "/adyen": adyen_route(settings)}
+def card_routes(
+    settings: WebhookSettings, session_prices: SessionPrices | None = None
+) -> dict[str, Route]:
+    return {"/stripe": stripe_route(settings, session_prices), "/adyen": adyen_route(settings)}

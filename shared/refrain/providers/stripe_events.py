@@ -17,7 +17,7 @@ Every other type is recorded as ignored. Event time is the event's `created`
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -40,7 +40,7 @@ from refrain.ingest.model import (
     SubscriptionDraft,
     subscription_id_for,
 )
-from refrain.providers.price_plans import PricePlans
+from refrain.providers.price_plans import PlanName, PricePlans
 from refrain.providers.stripe_billing import invoice_event, subscription_event
 from refrain.providers.stripe_fields import PROVIDER, metadata, money, ref, timestamp
 from refrain.providers.stripe_payment_methods import (
@@ -50,9 +50,16 @@ from refrain.providers.stripe_payment_methods import (
     saved_by_payment_intent,
 )
 
+# The Prices a Checkout Session sold (Stripe leaves line_items out of the event); the
+# adapter is refrain.adapters.stripe_checkout_prices.
+SessionPrices = Callable[[str], list[dict[str, Any]]]
+
 
 def normalise_stripe(
-    event: Mapping[str, Any], catalog: Catalog, prices: PricePlans | None = None
+    event: Mapping[str, Any],
+    catalog: Catalog,
+    prices: PricePlans | None = None,
+    session_prices: SessionPrices | None = None,
 ) -> ProviderEvent:
     """Map one verified Stripe event; MappingError when it cannot be understood."""
     try:
@@ -79,16 +86,23 @@ def normalise_stripe(
     try:
         if handler is subscription_event:
             return subscription_event(base, obj, catalog, previous, prices)
+        if handler is _checkout_session:
+            return _checkout_session(
+                base, obj, catalog, previous, prices, session_prices=session_prices
+            )
         return handler(base, obj, catalog, previous)
     except InvalidInput as exc:
         raise MappingError(f"{event_type}: {exc}") from exc
 
 
 def normalise_stripe_events(
-    event: Mapping[str, Any], catalog: Catalog, prices: PricePlans | None = None
+    event: Mapping[str, Any],
+    catalog: Catalog,
+    prices: PricePlans | None = None,
+    session_prices: SessionPrices | None = None,
 ) -> list[ProviderEvent]:
     """Every input one event carries: a checkout PaymentIntent's success also saves its card."""
-    main = normalise_stripe(event, catalog, prices)
+    main = normalise_stripe(event, catalog, prices, session_prices)
     if main.event_type != "payment_intent.succeeded" or main.ignored:
         return [main]
     base = {k: getattr(main, k) for k in ("provider", "event_id", "event_type", "occurred_at")}
@@ -99,8 +113,39 @@ def normalise_stripe_events(
 # merchant-managed -----------------------------------------------------------
 
 
+def _sold_plan(
+    session_id: str, prices: PricePlans, session_prices: SessionPrices | None
+) -> PlanName:
+    """The plan a session without Refrain's metadata sold: its Prices, through the price map."""
+    if session_prices is None:
+        raise MappingError(
+            "checkout session has no plan metadata, and without STRIPE_API_KEY its line "
+            "items cannot be read"
+        )
+    sold = session_prices(session_id)
+    for price in sold:
+        found = prices.lookup(price.get("id"), price.get("lookup_key"))
+        if found is not None:
+            return found
+    names = [(p.get("id"), p.get("lookup_key")) for p in sold]
+    raise MappingError(f"checkout sold prices {names} that STRIPE_PRICE_PLANS does not map")
+
+
+def _billing_country(obj: Mapping[str, Any]) -> str | None:
+    details = obj.get("customer_details")
+    address = details.get("address") if isinstance(details, dict) else None
+    country = address.get("country") if isinstance(address, dict) else None
+    return country.upper() if isinstance(country, str) and country else None
+
+
 def _checkout_session(
-    base: dict[str, Any], obj: dict[str, Any], catalog: Catalog, previous: Mapping[str, Any]
+    base: dict[str, Any],
+    obj: dict[str, Any],
+    catalog: Catalog,
+    previous: Mapping[str, Any],
+    prices: PricePlans | None = None,
+    *,
+    session_prices: SessionPrices | None = None,
 ) -> ProviderEvent:
     meta = metadata(obj)
     details = obj.get("customer_details") or {}
@@ -126,8 +171,12 @@ def _checkout_session(
     if obj.get("status") != "complete":
         return ProviderEvent(**base, ignored="checkout session not complete")
     plan, market = meta.get("plan"), meta.get("market")
-    if not (account_id and plan and market):
-        raise MappingError("checkout session lacks metadata account_id, plan and market")
+    if not plan:
+        sold = _sold_plan(str(obj.get("id")), prices or PricePlans(), session_prices)
+        plan, market = sold.plan, market or sold.market
+    market = market or _billing_country(obj)
+    if not (account_id and market):
+        raise MappingError("checkout session names no account (client_reference_id) or market")
     offer = catalog.offer(plan, market)
     sub_id = meta.get("subscription_id") or subscription_id_for(PROVIDER, str(obj["id"]))
     paid = obj.get("payment_status") == "paid" and obj.get("mode") == "payment"

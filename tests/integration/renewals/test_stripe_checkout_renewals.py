@@ -10,6 +10,7 @@ Stripe API, which records the customer and payment method it was asked to charge
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -18,6 +19,7 @@ import pytest
 
 from refrain.adapters.gateway_stripe import StripeGateway
 from refrain.domain import load_catalog
+from refrain.ingest.model import subscription_id_for
 from refrain.settings import CloudSettings
 from refrain_tools.simulator import GatewaySimulator
 from refrain_tools.simulator.stripe_checkout import (
@@ -26,6 +28,7 @@ from refrain_tools.simulator.stripe_checkout import (
     customer_updated,
     payment_method_attached,
     stripe_checkout,
+    stripe_price,
 )
 from tests.integration.ingest.conftest import Webhook, webhook  # noqa: F401 (the fixture)
 from tests.integration.renewals.conftest import START, Rig, make_rig
@@ -125,3 +128,62 @@ def test_a_card_change_moves_the_renewal_to_the_new_card(
 
     [charge] = sim.charges()
     assert (charge.customer, charge.method) == (customer, "pm_ok_new")
+
+
+def _own_checkout(
+    sim: GatewaySimulator, monkeypatch: pytest.MonkeyPatch, price_id: str, name: str
+) -> StripeCheckout:
+    """A business's own session selling ``price_id``, and Stripe's API to read it from."""
+    monkeypatch.setenv("STRIPE_API_KEY", "sk_test_sim")
+    monkeypatch.setenv("STRIPE_API_BASE", sim.url)
+    amount = CATALOG.price("individual_monthly", "SE")
+    checkout = stripe_checkout(
+        CheckoutFlow.PAYMENT_INTENT, at=START, subscription_id="unused", account_id=name,
+        plan="individual_monthly", market="SE", amount=amount, email=f"{name}@example.com",
+        locale="sv_SE", payment_method=f"pm_ok_{name}",
+        price=stripe_price(price_id, amount, at=START),
+    )  # fmt: skip
+    sim.save_line_items(checkout.session["data"]["object"]["id"], checkout.line_items)
+    return checkout
+
+
+def test_a_business_s_own_checkout_is_mapped_by_its_price_and_renews(
+    cloud: CloudSettings,
+    webhook: Webhook,  # noqa: F811
+    sim: GatewaySimulator,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No Refrain metadata: the plan from the session's line items, read from Stripe's API."""
+    monkeypatch.setenv("STRIPE_PRICE_PLANS", json.dumps({"price_biz_se": "individual_monthly"}))
+    checkout = _own_checkout(sim, monkeypatch, "price_biz_se", "user-77")
+    session = checkout.session["data"]["object"]
+    assert session["metadata"] == {}
+    _deliver(webhook, checkout.events)
+    sub_id = subscription_id_for("stripe", session["id"])
+    stored = webhook.subscription(sub_id) or {}
+    assert (stored["account_id"], stored["plan"], stored["market"]) == (
+        "user-77",  # the session's client_reference_id
+        "individual_monthly",
+        "SE",  # the customer's billing country
+    )
+
+    _renew(cloud, sim)
+
+    [charge] = sim.charges()
+    assert (charge.subscription_id, charge.method) == (sub_id, "pm_ok_user-77")
+
+
+def test_a_business_s_checkout_selling_an_unmapped_price_is_parked_for_an_operator(
+    webhook: Webhook,  # noqa: F811
+    sim: GatewaySimulator,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    checkout = _own_checkout(sim, monkeypatch, "price_mug", "user-78")
+    session = checkout.session["data"]["object"]
+    assert webhook.post_stripe(checkout.session).status_code == 200
+    assert webhook.subscription(subscription_id_for("stripe", session["id"])) is None
+    reasons = [
+        str((d.to_dict() or {}).get("reason"))
+        for d in webhook.db.collection("parked_events").stream()
+    ]
+    assert any("price_mug" in reason for reason in reasons), reasons

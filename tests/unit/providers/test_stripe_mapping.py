@@ -301,3 +301,46 @@ def test_unknown_event_types_are_recorded_as_ignored() -> None:
 def test_arbitrary_envelopes_map_or_raise_mapping_error(raw: dict[str, Any]) -> None:
     with contextlib.suppress(MappingError):
         normalise_stripe(copy.deepcopy(raw), CATALOG)
+
+
+def _own_checkout() -> dict[str, Any]:
+    """A business's own payment-mode session: client_reference_id, no Refrain metadata."""
+    raw = fixture("checkout.session.completed")
+    price = CATALOG.price("individual_monthly", "SE")
+    raw["data"]["object"].update(
+        mode="payment",
+        status="complete",
+        payment_status="paid",
+        amount_total=price.amount,
+        currency="sek",
+        client_reference_id="user-1",
+        metadata={},
+        customer_details={"email": "a@example.com", "address": {"country": "se"}},
+    )
+    return raw
+
+
+def test_a_checkout_without_metadata_is_mapped_by_the_prices_it_sold() -> None:
+    asked: list[str] = []
+
+    def sold(session_id: str) -> list[dict[str, Any]]:
+        asked.append(session_id)
+        return [{"id": "price_x", "lookup_key": None}, {"id": "price_se", "lookup_key": "se-m"}]
+
+    prices = PricePlans.from_config({"se-m": "individual_monthly"})
+    event = normalise_stripe(_own_checkout(), CATALOG, prices, sold)
+    assert asked == [_own_checkout()["data"]["object"]["id"]]
+    assert isinstance(event.input, CheckoutCompleted)
+    assert event.draft is not None
+    assert (event.draft.account_id, event.draft.plan, event.draft.market) == (
+        "user-1",
+        "individual_monthly",
+        "SE",
+    )
+
+
+def test_a_checkout_without_metadata_or_a_way_to_read_its_prices_is_unmatched() -> None:
+    with pytest.raises(MappingError, match="STRIPE_API_KEY"):
+        normalise_stripe(_own_checkout(), CATALOG, PRICES)
+    with pytest.raises(MappingError, match="price_x"):
+        normalise_stripe(_own_checkout(), CATALOG, PRICES, lambda _: [{"id": "price_x"}])

@@ -122,8 +122,12 @@ def checkout_session_completed(
     session_id: str | None = None,
     payment_intent: str | None = None,
     setup_intent: str | None = None,
+    refrain_metadata: bool = True,
 ) -> dict[str, Any]:
     """A completed Checkout Session as Stripe sends it: it never names the saved card.
+
+    ``refrain_metadata=False``: a business's own session (its client_reference_id and
+    Prices, no metadata); Refrain maps its line items' Price (see stripe_checkout).
 
     Payment mode (paid) by default; with ``setup_intent``, setup mode (no payment,
     ``no_payment_required``). Our metadata is what the merchant set when creating
@@ -143,7 +147,20 @@ def checkout_session_completed(
         "created": _unix(at),
         "customer": customer or new_id("cus"),
         "customer_creation": "always",
-        "customer_details": {"email": email, "name": None, "address": {"country": market}},
+        "customer_details": {
+            "email": email,
+            "name": None,
+            "phone": None,
+            "tax_exempt": "none",
+            "address": {
+                "city": None,
+                "country": market,
+                "line1": None,
+                "line2": None,
+                "postal_code": None,
+                "state": None,
+            },
+        },
         "customer_email": None,
         "client_reference_id": account_id,
         "locale": None,
@@ -163,7 +180,9 @@ def checkout_session_completed(
             "market": market,
             "subscription_id": subscription_id,
             "locale": locale,
-        },
+        }
+        if refrain_metadata
+        else {},
         "livemode": False,
     }
     return stripe_event("checkout.session.completed", session, at)

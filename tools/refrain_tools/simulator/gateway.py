@@ -10,6 +10,9 @@ Serves, on 127.0.0.1:
   ``requires_payment_method``), or 400 ``resource_missing``.
 * Stripe ``GET /v1/customers/{id}``: the customers the simulated flows saved
   (:meth:`GatewaySimulator.save_customer`), or 404 ``resource_missing``.
+* Stripe ``GET /v1/checkout/sessions/{id}/line_items``: the line items of the
+  sessions the simulated flows completed (:meth:`GatewaySimulator.save_line_items`),
+  as a list object, or 404 ``resource_missing``.
 * Adyen Checkout ``POST /v{n}/payments`` (JSON, ``x-api-key`` required):
   200 ``Authorised`` or ``Refused`` with ``refusalReason`` and
   ``refusalReasonCode``, or 422 for an unknown token.
@@ -102,6 +105,7 @@ class GatewaySimulator:
         self._charges: list[ChargeRecord] = []
         self._tries: Counter[tuple[str, str]] = Counter()  # (subscription, method)
         self._customers: dict[str, dict[str, Any]] = {}
+        self._line_items: dict[str, list[dict[str, Any]]] = {}
         self._server = ThreadingHTTPServer(("127.0.0.1", port), _handler_for(self))
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -175,14 +179,21 @@ class GatewaySimulator:
         with self._lock:
             self._customers[str(customer["id"])] = dict(customer)
 
+    def save_line_items(self, session_id: str, items: list[dict[str, Any]]) -> None:
+        """Hold what a Checkout Session sold (Stripe keeps it off the webhook payload)."""
+        with self._lock:
+            self._line_items[session_id] = [dict(item) for item in items]
+
     # the two APIs ---------------------------------------------------------------
 
     def handle_get(self, path: str, headers: dict[str, str]) -> Reply:
-        """The reply to one GET: Stripe's customer retrieval."""
+        """The reply to one GET: Stripe's customer retrieval, a session's line items."""
         denied = self._authenticate("stripe", headers)
         if denied is not None:
             return Reply(*denied)
         parts = path.split("?", maxsplit=1)[0].strip("/").split("/")
+        if len(parts) == 5 and parts[:3] == ["v1", "checkout", "sessions"]:
+            return self._session_line_items(parts[3], "/".join(["", *parts]))
         customer = parts[2] if len(parts) == 3 and parts[:2] == ["v1", "customers"] else None
         with self._lock:
             found = self._customers.get(customer) if customer else None
@@ -192,6 +203,20 @@ class GatewaySimulator:
         return Reply(
             *stripe_error(404, "invalid_request_error", "resource_missing", f"No such {what}")
         )
+
+    def _session_line_items(self, session_id: str, url: str) -> Reply:
+        with self._lock:
+            items = self._line_items.get(session_id)
+        if items is None:
+            return Reply(
+                *stripe_error(
+                    404,
+                    "invalid_request_error",
+                    "resource_missing",
+                    f"No such checkout.session: '{session_id}'",
+                )
+            )
+        return Reply(200, {"object": "list", "data": items, "has_more": False, "url": url})
 
     def handle(self, path: str, headers: dict[str, str], body: bytes) -> Reply:
         """The reply to one POST (``headers`` with lower-case names)."""

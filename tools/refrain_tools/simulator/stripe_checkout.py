@@ -22,16 +22,18 @@ is added that Stripe does not send.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from refrain.domain.money import Money
 from refrain_tools.simulator.events import (
     checkout_session_completed,
     new_id,
     payment_intent,
     payment_intent_event,
+    stripe_amount,
     stripe_event,
 )
 
@@ -47,6 +49,9 @@ class StripeCheckout:
     events: list[dict[str, Any]]  # in the order Stripe emits them
     customer: dict[str, Any]  # the Customer object as the API returns it afterwards
     payment_method: str  # the card a renewal must charge
+    # What the session sold, as GET /v1/checkout/sessions/{id}/line_items answers
+    # (GatewaySimulator.save_line_items); empty in setup mode.
+    line_items: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def session(self) -> dict[str, Any]:
@@ -128,17 +133,67 @@ def customer_updated(
     return stripe_event("customer.updated", after, at, previous_attributes=previous), after
 
 
+def stripe_price(
+    price_id: str, amount: Money, *, at: datetime, lookup_key: str | None = None
+) -> dict[str, Any]:
+    """A one-time Price object (a merchant-managed subscription's first payment)."""
+    value, currency = stripe_amount(amount)
+    return {
+        "id": price_id,
+        "object": "price",
+        "active": True,
+        "billing_scheme": "per_unit",
+        "created": int(at.timestamp()),
+        "currency": currency,
+        "custom_unit_amount": None,
+        "livemode": False,
+        "lookup_key": lookup_key,
+        "metadata": {},
+        "nickname": None,
+        "product": new_id("prod"),
+        "recurring": None,
+        "tax_behavior": "unspecified",
+        "tiers_mode": None,
+        "transform_quantity": None,
+        "type": "one_time",
+        "unit_amount": value,
+        "unit_amount_decimal": str(value),
+    }
+
+
+def line_item(price: dict[str, Any], description: str) -> dict[str, Any]:
+    """One Checkout line item (``object: item``) selling ``price`` once."""
+    value = price["unit_amount"]
+    return {
+        "id": new_id("li"),
+        "object": "item",
+        "amount_discount": 0,
+        "amount_subtotal": value,
+        "amount_tax": 0,
+        "amount_total": value,
+        "currency": price["currency"],
+        "description": description,
+        "price": price,
+        "quantity": 1,
+    }
+
+
 def stripe_checkout(
     flow: CheckoutFlow,
     *,
     payment_method: str = "pm_ok",
     payment_intent_id: str | None = None,
+    price: dict[str, Any] | None = None,
     **details: Any,
 ) -> StripeCheckout:
     """One customer's checkout, built the way ``flow`` saves the card.
 
     ``details``: the session's, as :func:`checkout_session_completed` takes them.
+    ``price``: a business's own checkout: the session sells this Price and carries no
+    Refrain metadata (payment mode only).
     """
+    if price is not None:
+        details = {**details, "refrain_metadata": False}
     details = {**details, "customer": details.get("customer") or new_id("cus")}
     at, customer, email = details["at"], details["customer"], details["email"]
     if flow is CheckoutFlow.SETUP_INTENT:
@@ -157,4 +212,6 @@ def stripe_checkout(
     session = checkout_session_completed(**details, payment_intent=pi_id)
     default = None if reusable else payment_method
     profile = stripe_customer(customer, email=email, at=at, default_payment_method=default)
-    return StripeCheckout([payment_intent_event(intent, at), session], profile, payment_method)
+    sold = [] if price is None else [line_item(price, str(details["plan"]))]
+    events = [payment_intent_event(intent, at), session]
+    return StripeCheckout(events, profile, payment_method, sold)

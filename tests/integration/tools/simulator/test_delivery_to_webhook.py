@@ -6,6 +6,7 @@ import threading
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import functions_framework
 import pytest
@@ -40,7 +41,7 @@ def test_duplicated_reordered_deliveries_apply_each_event_once(
     at = datetime.now(UTC) - timedelta(days=2)
     later = at + timedelta(hours=1)
     se, de = CATALOG.price("individual_monthly", "SE"), CATALOG.price("duo_monthly", "DE")
-    common = {"email": "x@example.com", "account_id": "acct_sim"}
+    common: dict[str, Any] = {"email": "x@example.com", "account_id": "acct_sim"}
     checkout = events.checkout_session_completed(
         at=at, subscription_id="sim_se", plan="individual_monthly", market="SE", amount=se,
         locale="sv_SE", payment_intent="pi_sim_se", **common,
