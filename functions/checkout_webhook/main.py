@@ -27,7 +27,7 @@ def webhooks() -> WebhookService:
 
 @functions_framework.http
 def checkout_webhook(request: flask.Request) -> flask.Response:
-    body = request.get_data(cache=False) if _small_enough(request) else None
+    body = _read_at_most(request, webhooks().max_body)
     answer = webhooks().handle(request.method, request.path, dict(request.headers), body)
     return flask.Response(answer.body, status=answer.status, content_type=answer.content_type)
 
@@ -38,6 +38,18 @@ def outbox_sweep(cloud_event: Any) -> None:
     webhooks().sweep_parked()
 
 
-def _small_enough(request: flask.Request) -> bool:
-    """Do not read a body we will refuse anyway (413 is decided from the header)."""
-    return request.content_length is None or request.content_length <= webhooks().max_body
+def _read_at_most(request: flask.Request, limit: int) -> bytes | None:
+    """At most ``limit`` + 1 bytes, chunked or not: a body over the limit is never held.
+
+    None when the declared length is already over it (413 without reading).
+    """
+    if request.content_length is not None and request.content_length > limit:
+        return None
+    chunks, room = [], limit + 1
+    while room > 0:  # a stream may answer short reads: read until the end or the limit
+        chunk = request.stream.read(min(room, 64 * 1024))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        room -= len(chunk)
+    return b"".join(chunks)

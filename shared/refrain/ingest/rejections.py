@@ -31,6 +31,13 @@ class Malformed(Rejection):
     reason = "malformed"
 
 
+class Unreadable(Rejection):
+    """A request that broke a parser or verifier in a way no check named: refused, not a 500."""
+
+    status = 400
+    reason = "unreadable"
+
+
 class TooLarge(Rejection):
     status = 413
     reason = "too_large"

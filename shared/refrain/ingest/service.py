@@ -46,9 +46,7 @@ from refrain.ingest.parking import (
     waits_for_ref,
     waits_for_subscription,
 )
-from refrain.ingest.rejections import (
-    Rejection,
-)
+from refrain.ingest.rejections import Rejection, Unreadable
 from refrain.ledger import Ledger, LedgerCommand, LedgerResult, LedgerStatus
 from refrain.observability import Logger, trace_from_headers
 from refrain.outbox import OutboxPublisher
@@ -116,7 +114,8 @@ class WebhookService:
             route = route_for(self.routes, method, path, headers)
             raw = read_body(headers, body, self.max_body)
             payload = route.verify(raw, headers)
-        except Rejection as rejection:
+        except Exception as exc:  # nothing unauthenticated may answer 5xx (docs/SECURITY.md)
+            rejection = exc if isinstance(exc, Rejection) else Unreadable(type(exc).__name__)
             log.warning(
                 "webhook rejected",
                 provider=provider,

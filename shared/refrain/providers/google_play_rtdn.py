@@ -26,6 +26,9 @@ from refrain.ingest.rejections import Malformed
 
 PROVIDER = "google_play"
 
+# Year 9999: anything later is not a time Google sends (and overflows datetime).
+_MAX_MILLIS = 253_402_300_800_000
+
 
 class PlayNotificationType(IntEnum):
     """``subscriptionNotification.notificationType`` (RTDN reference)."""
@@ -92,8 +95,8 @@ def event_time(value: Any) -> datetime:
         raise Malformed("eventTimeMillis is not a number")
     if isinstance(value, str) and value.strip().isdigit():
         value = int(value.strip())
-    if not isinstance(value, int) or value < 0:
-        raise Malformed(f"eventTimeMillis is not a millisecond timestamp: {value!r}")
+    if not isinstance(value, int) or not 0 <= value < _MAX_MILLIS:
+        raise Malformed(f"eventTimeMillis is not a millisecond timestamp: {str(value)[:40]!r}")
     return datetime.fromtimestamp(value / 1000, tz=UTC)
 
 
