@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from refrain.ingest.rejections import BadSignature, Malformed, Rejection
+from refrain.ingest.request import json_body
 
 TRUSTED_ENVIRONMENTS = ("Production", "Sandbox")
 
@@ -46,8 +46,8 @@ def decode_jws_payload(token: str) -> dict[str, Any]:
     """A compact JWS's payload, *without* verification (for replaying stored requests)."""
     try:
         segment = token.split(".")[1]
-        data = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
-    except (IndexError, binascii.Error, ValueError) as exc:
+        data = json_body(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+    except (IndexError, binascii.Error, ValueError, Malformed) as exc:
         raise Malformed(f"JWS payload unreadable: {type(exc).__name__}") from exc
     if not isinstance(data, dict):
         raise Malformed("JWS payload is not an object")

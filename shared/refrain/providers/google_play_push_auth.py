@@ -20,17 +20,18 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
-import json
 import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from refrain.ingest.rejections import BadSignature, Rejection
+from refrain.ingest.rejections import BadSignature, Malformed, Rejection
+from refrain.ingest.request import json_body
 
 GOOGLE_CERTS_URL = "https://www.googleapis.com/oauth2/v1/certs"
 GOOGLE_ISSUERS = frozenset({"accounts.google.com", "https://accounts.google.com"})
+MAX_TOKEN_CHARS = 4096  # Google's push ID tokens are about a thousand characters
 
 
 class VerifierUnavailable(Rejection):
@@ -100,7 +101,7 @@ class PushAuthenticator:
         if not authorization or not authorization.startswith("Bearer "):
             raise BadSignature("push has no bearer token")
         token = authorization[len("Bearer ") :].strip()
-        if not _well_formed(token):
+        if len(token) > MAX_TOKEN_CHARS or not _well_formed(token):
             # Refused before the certificate fetch: garbage must be a 401, never a 503
             # because Google's certificate endpoint is down (found by fuzzing).
             raise BadSignature("push token refused: not a JWT")
@@ -141,8 +142,8 @@ def _well_formed(token: str) -> bool:
     if len(parts) != 3:
         return False
     try:
-        header, payload = json.loads(_segment(parts[0])), json.loads(_segment(parts[1]))
+        header, payload = json_body(_segment(parts[0])), json_body(_segment(parts[1]))
         _segment(parts[2])
-    except (ValueError, binascii.Error):
+    except (Malformed, ValueError, binascii.Error):
         return False
     return isinstance(header, dict) and isinstance(payload, dict)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,6 +22,7 @@ from enum import IntEnum
 from typing import Any
 
 from refrain.ingest.rejections import Malformed
+from refrain.ingest.request import json_body
 
 PROVIDER = "google_play"
 
@@ -112,7 +112,7 @@ def decode_push(envelope: Any) -> PlayPush:
     if not isinstance(data, str) or not data:
         raise Malformed("push message has no data")
     try:
-        notification = json.loads(base64.b64decode(data, validate=True))
+        notification = json_body(base64.b64decode(data, validate=True))
     except (binascii.Error, ValueError) as exc:
         raise Malformed(f"message data is not base64 JSON: {type(exc).__name__}") from exc
     if not isinstance(notification, dict):
