@@ -93,7 +93,7 @@ def _print(console: Console, summary: Summary, stats: dict[str, object], seconds
         f"receipts sent: {summary.receipts_sent}; sample: {summary.sample_html} and "
         f"{summary.sample_pdf}"
     )
-    console.print("billing: " + ", ".join(f"{k}: {v}" for k, v in summary.modes.items()))
+    console.print(_modes_table(summary))
     parked = ", ".join(f"{k}: {n}" for k, n in sorted(summary.parked.items())) or "none"
     console.print(f"parked provider events (refrain webhooks unmatched): {parked}")
     console.print("run: " + "; ".join(f"{k}: {v}" for k, v in stats.items()))
@@ -106,3 +106,16 @@ def _print(console: Console, summary: Summary, stats: dict[str, object], seconds
     console.print(checks)
     verdict = "[green]all invariants held[/]" if summary.ok else "[red]INVARIANT BROKEN[/]"
     console.print(f"{verdict} — finished in {seconds:.0f}s")
+
+
+def _modes_table(summary: Summary) -> Table:
+    """Subscribers by who bills them (Refrain or the provider), and where they ended."""
+    table = Table(title="subscribers by billing mode and provider")
+    table.add_column("billing")
+    table.add_column("provider")
+    table.add_column("n", justify="right")
+    table.add_column("final states")
+    for (mode, provider), states in sorted(summary.modes.items()):
+        finals = ", ".join(f"{state}: {n}" for state, n in states.most_common())
+        table.add_row(mode, provider, str(sum(states.values())), finals)
+    return table
