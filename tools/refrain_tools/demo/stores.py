@@ -169,18 +169,17 @@ def stripe_billing_story(
     invoice(
         start + timedelta(seconds=1), start, first, paid=True, billing_reason="subscription_create"
     )
-    checkout = events.checkout_session_completed(
+    checkout = events.billing_checkout(
         at=start + timedelta(seconds=2),
-        subscription_id=None,
+        stripe_subscription=sub,
+        invoice_id=first,
+        customer=common["customer"],
         account_id=owner["account_id"],
         plan=customer.plan,
         market=customer.market,
         amount=price,
         email=f"billing{customer.key}@example.com",
         locale=catalog.market(customer.market).default_locale,
-        customer=common["customer"],
-        subscription=sub,
-        invoice=first,
     )
     out.append(_stripe(start + timedelta(seconds=2), checkout))
     renewals = anniversaries(customer, until)

@@ -33,14 +33,18 @@ from refrain_tools.simulator.adyen_events import (
     adyen_renewal,
     new_psp,
 )
-from refrain_tools.simulator.stripe_billing import billing_invoice, billing_subscription
+from refrain_tools.simulator.stripe_billing import (
+    billing_checkout,
+    billing_invoice,
+    billing_subscription,
+)
 from refrain_tools.simulator.stripe_envelope import (
     STRIPE_API_VERSION,
     new_id,
     stripe_amount,
     stripe_event,
-    unix,
 )
+from refrain_tools.simulator.stripe_envelope import unix as _unix
 
 __all__ = [
     "ADYEN_MERCHANT_ACCOUNT",
@@ -51,6 +55,7 @@ __all__ = [
     "adyen_recurring_contract",
     "adyen_refund",
     "adyen_renewal",
+    "billing_checkout",
     "billing_invoice",
     "billing_subscription",
     "charge_refunded",
@@ -69,7 +74,7 @@ __all__ = [
 def checkout_session_completed(
     *,
     at: datetime,
-    subscription_id: str | None,
+    subscription_id: str,
     account_id: str,
     plan: str,
     market: str,
@@ -80,41 +85,32 @@ def checkout_session_completed(
     session_id: str | None = None,
     payment_intent: str | None = None,
     setup_intent: str | None = None,
-    subscription: str | None = None,
-    invoice: str | None = None,
 ) -> dict[str, Any]:
     """A completed Checkout Session as Stripe sends it: it never names the saved card.
 
     Payment mode (paid) by default; with ``setup_intent``, setup mode (no payment,
-    ``no_payment_required``); with ``subscription`` (and its first ``invoice``),
-    subscription mode: Stripe Billing created and charged that subscription (pass
-    ``subscription_id=None``: Refrain derives its id from Stripe's).
-    Our metadata is what the merchant set when creating the session; the card comes
-    from the intent's own event (see stripe_checkout).
+    ``no_payment_required``). Our metadata is what the merchant set when creating
+    the session; the card comes from the intent's own event (see stripe_checkout).
     """
     value, currency = stripe_amount(amount)
     setup = setup_intent is not None
-    mode = "setup" if setup else "subscription" if subscription else "payment"
-    metadata = {"account_id": account_id, "plan": plan, "market": market, "locale": locale}
-    if subscription_id is not None:
-        metadata["subscription_id"] = subscription_id
     session = {
         "id": session_id or new_id("cs_test", 24),
         "object": "checkout.session",
-        "mode": mode,
+        "mode": "setup" if setup else "payment",
         "status": "complete",
         "payment_status": "no_payment_required" if setup else "paid",
         "amount_subtotal": None if setup else value,
         "amount_total": None if setup else value,
         "currency": currency,
-        "created": unix(at),
+        "created": _unix(at),
         "customer": customer or new_id("cus"),
         "customer_creation": "always",
         "customer_details": {"email": email, "name": None, "address": {"country": market}},
         "customer_email": None,
         "client_reference_id": account_id,
         "locale": None,
-        "payment_intent": None if mode != "payment" else (payment_intent or new_id("pi")),
+        "payment_intent": None if setup else (payment_intent or new_id("pi")),
         "setup_intent": setup_intent,
         "payment_method_types": ["card"],
         "saved_payment_method_options": {
@@ -122,9 +118,15 @@ def checkout_session_completed(
             "payment_method_remove": None,
             "payment_method_save": None,
         },
-        "subscription": subscription,
-        "invoice": invoice,
-        "metadata": metadata,
+        "subscription": None,
+        "invoice": None,
+        "metadata": {
+            "account_id": account_id,
+            "plan": plan,
+            "market": market,
+            "subscription_id": subscription_id,
+            "locale": locale,
+        },
         "livemode": False,
     }
     return stripe_event("checkout.session.completed", session, at)
@@ -170,7 +172,7 @@ def payment_intent(
         "payment_method": payment_method,
         "capture_method": "automatic_async",
         "confirmation_method": "automatic",
-        "created": unix(at),
+        "created": _unix(at),
         "description": f"Renewal {metadata.get('charge_id', '')}".strip(),
         "latest_charge": charge_id or new_id("ch"),
         "last_payment_error": error,
@@ -225,7 +227,7 @@ def charge_refunded(
         "paid": True,
         "refunded": refunded is None or refunded == amount,
         "status": "succeeded",
-        "created": unix(at),
+        "created": _unix(at),
         "metadata": dict(metadata or {}),
     }
     previous = {"amount_refunded": before, "refunded": False}
@@ -252,7 +254,7 @@ def dispute_created(
         "payment_intent": payment_intent,
         "reason": reason,
         "status": "needs_response",
-        "created": unix(at),
+        "created": _unix(at),
         "is_charge_refundable": False,
         "metadata": dict(metadata or {}),
     }

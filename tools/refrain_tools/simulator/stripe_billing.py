@@ -130,3 +130,37 @@ def billing_invoice(
         "livemode": False,
     }
     return stripe_event("invoice.paid" if paid else "invoice.payment_failed", invoice, at)
+
+
+def billing_checkout(
+    *,
+    at: datetime,
+    stripe_subscription: str,
+    invoice_id: str,
+    customer: str,
+    account_id: str,
+    plan: str,
+    market: str,
+    amount: Money,
+    email: str,
+    locale: str,
+) -> dict[str, Any]:
+    """checkout.session.completed of a subscription-mode Checkout Session.
+
+    Stripe Billing created the subscription and paid its first invoice; the session
+    names both. There is no PaymentIntent of ours, and no ``subscription_id`` in the
+    metadata: Refrain derives its id from Stripe's.
+    """
+    from refrain_tools.simulator.events import checkout_session_completed
+
+    event = checkout_session_completed(
+        at=at, subscription_id="", account_id=account_id, plan=plan, market=market,
+        amount=amount, email=email, locale=locale, customer=customer,
+    )  # fmt: skip
+    session = event["data"]["object"]
+    session.update(
+        mode="subscription", payment_intent=None, subscription=stripe_subscription,
+        invoice=invoice_id,
+    )  # fmt: skip
+    session["metadata"].pop("subscription_id")
+    return event
