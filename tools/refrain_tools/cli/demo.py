@@ -21,16 +21,30 @@ from refrain_tools.stack.seed import pointed_at
 
 @click.command()
 @click.option("--customers", default=150, show_default=True, help="How many customers sign up.")
+@click.option(
+    "--store-customers",
+    default=6,
+    show_default=True,
+    help="Provider-managed subscribers each for Stripe Billing, Google Play and the App Store.",
+)
 @click.option("--months", default=2, show_default=True, help="Months of renewals to simulate.")
 @click.option("--seed", default=7, show_default=True, help="Scenario seed (reproducible runs).")
 @click.option("--out", "out_dir", default=".refrain/demo", show_default=True, type=click.Path())
 @click.option("--keep", is_flag=True, help="Leave the stack running afterwards.")
-def demo(customers: int, months: int, seed: int, out_dir: str, keep: bool) -> None:
+def demo(
+    *, customers: int, store_customers: int, months: int, seed: int, out_dir: str, keep: bool
+) -> None:
     """Run a small subscription business end to end; exit 1 if an invariant broke."""
     console = Console()
     manager = StackManager(StackConfig())
     started = time.monotonic()
-    options = DemoOptions(customers=customers, months=months, seed=seed, out_dir=Path(out_dir))
+    options = DemoOptions(
+        customers=customers,
+        store_customers=store_customers,
+        months=months,
+        seed=seed,
+        out_dir=Path(out_dir),
+    )
     try:
         with ExitStack() as stack:
             with console.status("starting the local stack (Firestore, Pub/Sub, BigQuery, SES)…"):
