@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from refrain.settings import CloudSettings
-from refrain_tools.demo.report import Summary
+from refrain_tools.demo.report import Summary, mode_label
 from refrain_tools.demo.run import DemoOptions, DemoRun
 from refrain_tools.stack.manager import StackManager
 
@@ -45,7 +45,11 @@ def business(stack: StackManager, tmp_path_factory: pytest.TempPathFactory) -> I
         for key, value in stack.config.client_environment().items():
             patch.setenv(key, value)
         options = DemoOptions(
-            customers=20, months=2, seed=11, out_dir=tmp_path_factory.mktemp("demo")
+            customers=20,
+            store_customers=4,  # one of each story for every provider-managed provider
+            months=2,
+            seed=11,
+            out_dir=tmp_path_factory.mktemp("demo"),
         )
         run = DemoRun(stack, CloudSettings(), options)
         steps: list[str] = []
@@ -66,12 +70,25 @@ def test_a_small_business_runs_end_to_end_and_keeps_every_invariant(business: Fi
     broken = [c for c in summary.checks if not c.ok]
     assert not broken, broken
     assert len(summary.checks) >= 8
-    # Everyone signed up, through both providers.
-    assert sum(summary.states.values()) == options.customers
-    assert {"stripe / merchant_managed", "adyen / merchant_managed"} <= set(summary.modes)
+    # Everyone signed up: cards through Stripe and Adyen, and the provider-managed ones.
+    signed_up = options.customers + 3 * options.store_customers
+    assert sum(summary.states.values()) == signed_up
+    assert set(summary.modes) == {
+        mode_label("merchant_managed", "stripe"),
+        mode_label("merchant_managed", "adyen"),
+        mode_label("provider_managed", "stripe"),
+        mode_label("provider_managed", "google_play"),
+        mode_label("provider_managed", "apple"),
+    }
+    # Each provider-managed provider ended with its subscribers renewed, cancelled and failed.
+    for provider in ("stripe", "google_play", "apple"):
+        states = summary.modes[mode_label("provider_managed", provider)]
+        assert sum(states.values()) == options.store_customers, provider
+        assert states["active"] == 2 and states["expired"] == 1, (provider, states)
+        assert states["past_due"] + states["on_hold"] == 1, (provider, states)
     # Renewals happened, and the bad cards went all the way through dunning.
     signals = dict(summary.signals)
-    assert signals.get("activated") == options.customers
+    assert signals.get("activated") == signed_up
     assert signals.get("renewed", 0) > 0
     assert signals.get("payment_failed", 0) > 0
     assert summary.states.get("expired", 0) > 0

@@ -6,7 +6,11 @@ attached), unless it is for zero (a free trial's start): that one is
 are in :mod:`refrain.invoicing.builder`), so it is acked, never dead-lettered.
 ``charge.refunded`` finalises a credit note against the invoice of that
 charge; ``payment.failed``, ``subscription.on_hold`` and
-``subscription.expired`` mail a notice. Every other type is ignored.
+``subscription.expired`` mail a notice. Every other type is ignored, and so is
+every event of an app-store subscription (Google Play, Apple): the store is
+merchant of record, sends the receipts and the billing notices itself, and
+we hold no e-mail address for its customers (nothing would ever be sent, and
+the event would be redelivered until it dead-letters).
 
 Exactly one e-mail per document, whatever Pub/Sub delivers:
 
@@ -80,6 +84,9 @@ _NOTICES = {
     EventType.EXPIRED: "expired",
 }
 
+# Providers that are merchant of record: they mail their customers, we never do.
+STORE_PROVIDERS = frozenset({"google_play", "apple"})
+
 
 @dataclass(frozen=True)
 class ReceiptConfig:
@@ -127,6 +134,9 @@ class ReceiptService:
         self._crash_after_send = crash_after_send
 
     def handle(self, event: DomainEvent) -> HandleResult:
+        if event.typed_payload().provider in STORE_PROVIDERS:
+            reason = "the app store is merchant of record and mails its customers"
+            return HandleResult("ignored", "-", reason=reason)
         if event.type is EventType.INVOICE_PAID:
             return self._receipt(event)
         if event.type is EventType.CHARGE_REFUNDED:

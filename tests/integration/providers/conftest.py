@@ -1,22 +1,18 @@
 """The real webhook function on the local stack, with local stand-ins for Google's endpoints.
 
-Two tiny HTTP servers on 127.0.0.1: one publishes the push token signing
-certificates the way https://www.googleapis.com/oauth2/v1/certs does, the
-other answers ``purchases.subscriptionsv2.get`` with the documented
-SubscriptionPurchaseV2 shape from a dict the test controls.
+The stand-ins (push token certificates, ``purchases.subscriptionsv2.get``) are the
+simulator's :class:`~refrain_tools.simulator.google_server.LocalGoogle`, which the
+demo uses too; each test puts the purchase it wants Google to answer in its
+:class:`~refrain_tools.simulator.google_server.PlayApi`.
 """
 
 from __future__ import annotations
 
 import json
-import re
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
 
 import functions_framework
 import pytest
@@ -27,86 +23,26 @@ from refrain.adapters.firestore import build_firestore
 from refrain.adapters.firestore_collections import keyed
 from refrain.adapters.firestore_outbox import entry_key
 from refrain.settings import CloudSettings
-from tests.support import ROOT
-from tests.unit.providers.support import (
+from refrain_tools.simulator.apple import BUNDLE_ID, apple_pki
+from refrain_tools.simulator.google_play import (
     AUDIENCE,
-    BUNDLE_ID,
     PACKAGE,
     PUSH_ACCOUNT,
-    apple_pki,
     google_signer,
-    play_envelope,
 )
+from refrain_tools.simulator.google_server import LocalGoogle
+from tests.support import ROOT
 
 SOURCE = ROOT / "functions" / "checkout_webhook" / "main.py"
-_PURCHASE_PATH = re.compile(
-    r"^/androidpublisher/v3/applications/([^/]+)/purchases/subscriptionsv2/tokens/([^/?]+)$"
-)
-
-
-@dataclass
-class PlayApi:
-    """What the stand-in answers: purchases by (package, token), or a forced status."""
-
-    purchases: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
-    fail_with: int | None = None
-    requests: list[str] = field(default_factory=list)
-
-
-@dataclass
-class LocalGoogle:
-    base_url: str
-    certs_url: str
-    api: PlayApi
-
-
-def _handler(api: PlayApi, certs: dict[str, str]) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:
-            return
-
-        def _send(self, status: int, body: Any) -> None:
-            raw = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(raw)))
-            self.end_headers()
-            self.wfile.write(raw)
-
-        def do_GET(self) -> None:
-            if self.path == "/oauth2/v1/certs":
-                self._send(200, certs)
-                return
-            match = _PURCHASE_PATH.match(self.path)
-            if match is None:
-                self._send(404, {"error": {"code": 404, "message": "not found"}})
-                return
-            api.requests.append(self.path)
-            if api.fail_with is not None:
-                self._send(api.fail_with, {"error": {"code": api.fail_with}})
-                return
-            key = (unquote(match.group(1)), unquote(match.group(2)))
-            purchase = api.purchases.get(key)
-            if purchase is None:
-                self._send(404, {"error": {"code": 404, "status": "NOT_FOUND"}})
-            else:
-                self._send(200, purchase)
-
-    return Handler
 
 
 @pytest.fixture(scope="session")
 def local_google() -> Iterator[LocalGoogle]:
-    api = PlayApi()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(api, google_signer().certs()))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{server.server_address[1]}"
+    google = LocalGoogle.start()
     try:
-        yield LocalGoogle(base, f"{base}/oauth2/v1/certs", api)
+        yield google
     finally:
-        server.shutdown()
-        server.server_close()
+        google.stop()
 
 
 @dataclass
@@ -151,17 +87,13 @@ def stores(
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
 ) -> Iterator[Stores]:
-    local_google.api.purchases.clear()
-    local_google.api.fail_with = None
-    local_google.api.requests.clear()
+    local_google.api.reset()
     env = {
+        **local_google.env(),
         "GOOGLE_PLAY_PUSH_AUDIENCE": AUDIENCE,
         "GOOGLE_PLAY_PUSH_SERVICE_ACCOUNT": PUSH_ACCOUNT,
-        "GOOGLE_PLAY_PUSH_CERTS_URL": local_google.certs_url,
         "GOOGLE_PLAY_PACKAGE_NAMES": f"{PACKAGE},com.example.other",
         "GOOGLE_PLAY_PRODUCT_PLANS": json.dumps({"premium_monthly": "individual_monthly"}),
-        "GOOGLE_PLAY_API_BASE_URL": local_google.base_url,
-        "GOOGLE_PLAY_API_ANONYMOUS": "true",
         "APPLE_ROOT_CERTS": str(apple_pki().write_root(tmp_path)),
         "APPLE_BUNDLE_ID": BUNDLE_ID,
         "APPLE_ENVIRONMENT": "Sandbox",
@@ -173,4 +105,4 @@ def stores(
     yield Stores(app.test_client(), build_firestore(cloud), cloud, local_google)
 
 
-__all__ = ["LocalGoogle", "PlayApi", "Stores", "play_envelope"]
+__all__ = ["Stores"]

@@ -10,15 +10,15 @@ import pytest
 
 from refrain.domain.events import EventType
 from refrain.ingest.model import subscription_id_for
-from tests.integration.ingest.conftest import pull_events
-from tests.integration.providers.conftest import Stores
-from tests.unit.providers.support import (
-    APPLE_FIXTURES,
+from refrain_tools.simulator.apple import (
     apple_notification,
     apple_pki,
     apple_renewal,
     apple_transaction,
 )
+from tests.integration.ingest.conftest import pull_events
+from tests.integration.providers.conftest import Stores
+from tests.unit.providers.support import APPLE_FIXTURES
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 ORIGINAL = "2000000555"

@@ -12,15 +12,11 @@ from refrain.adapters.play_purchases import AndroidPublisherPurchases, PlayApiEr
 from refrain.domain.events import EventType
 from refrain.ingest.model import subscription_id_for
 from refrain.providers.google_play_mapping import PurchaseNotFound
+from refrain_tools.simulator.google_play import PACKAGE, google_signer, play_envelope, play_purchase
+from refrain_tools.simulator.google_server import LocalGoogle
 from tests.integration.ingest.conftest import pull_events
-from tests.integration.providers.conftest import LocalGoogle, Stores
-from tests.unit.providers.support import (
-    PACKAGE,
-    google_signer,
-    play_envelope,
-    play_fixture,
-    play_purchase,
-)
+from tests.integration.providers.conftest import Stores
+from tests.unit.providers.support import play_fixture
 
 TOKEN = "fixture-purchase-token.AO-J1OxFIXTUREFIXTUREFIXTURE"
 SUB_ID = subscription_id_for("google_play", TOKEN)

@@ -35,19 +35,19 @@ from refrain.ingest.store_routes import StoreSettings
 from refrain.observability import get_logger
 from refrain.outbox import OutboxPublisher
 from refrain.providers import google_play_push_auth
+from refrain_tools.simulator.apple import ApplePKI
+from refrain_tools.simulator.google_play import (
+    AUDIENCE,
+    PACKAGE,
+    PUSH_ACCOUNT,
+    GoogleSigner,
+    play_purchase,
+)
 from tests.fakes.audit import RecordingAudit
 from tests.fakes.ledger import MemoryLedger
 from tests.fakes.outbox import RecordingRelay
 from tests.fakes.parking import MemoryParkingLot
 from tests.support import FIXTURES
-from tests.unit.providers.support import (
-    AUDIENCE,
-    PACKAGE,
-    PUSH_ACCOUNT,
-    ApplePKI,
-    GoogleSigner,
-    play_purchase,
-)
 
 STRIPE_SECRET = "whsec_refrain_fuzz_only"  # pragma: allowlist secret
 ADYEN_KEY: str = json.loads((FIXTURES / "adyen" / "hmac_vectors.json").read_text())["vectors"][0][

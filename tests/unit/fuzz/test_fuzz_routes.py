@@ -26,6 +26,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from refrain_tools.simulator.apple import apple_notification, apple_renewal, apple_transaction
+from refrain_tools.simulator.google_play import google_signer
 from tests.support import FIXTURES
 from tests.unit.fuzz.harness import (
     DOCUMENTED,
@@ -41,15 +43,7 @@ from tests.unit.fuzz.harness import (
     stripe_signature_valid,
 )
 from tests.unit.fuzz.strategies import Request, Seed, requests
-from tests.unit.providers.support import (
-    APPLE_FIXTURES,
-    PLAY_FIXTURES,
-    apple_notification,
-    apple_renewal,
-    apple_transaction,
-    days,
-    google_signer,
-)
+from tests.unit.providers.support import APPLE_FIXTURES, PLAY_FIXTURES, days
 
 EXAMPLES = fuzz_examples()
 FUZZ = settings(

@@ -15,6 +15,13 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from refrain_tools.simulator.apple import (
+    apple_notification,
+    apple_pki,
+    apple_renewal,
+    apple_transaction,
+)
+from refrain_tools.simulator.google_play import google_signer
 from tests.integration.ingest.conftest import stripe_event
 from tests.support import FIXTURES, adyen_sign
 from tests.unit.fuzz.harness import (
@@ -26,15 +33,7 @@ from tests.unit.fuzz.harness import (
     stripe_signature_valid,
 )
 from tests.unit.fuzz.strategies import header_text
-from tests.unit.providers.support import (
-    PLAY_FIXTURES,
-    apple_notification,
-    apple_pki,
-    apple_renewal,
-    apple_transaction,
-    days,
-    google_signer,
-)
+from tests.unit.providers.support import PLAY_FIXTURES, days
 
 JSON = {"Content-Type": "application/json"}
 

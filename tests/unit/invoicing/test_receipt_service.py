@@ -21,6 +21,7 @@ from refrain.invoicing import (
 )
 from tests.unit.invoicing.factories import (
     charge_refunded,
+    event,
     expired,
     invoice_paid,
     on_hold,
@@ -193,3 +194,16 @@ def test_hold_and_expiry_notices(make, word: str) -> None:  # type: ignore[no-un
     h = Harness(pdf=False)
     assert h.service.handle(make()).outcome == "sent"
     assert word in plain(h.mails()[0])
+
+
+@pytest.mark.parametrize("provider", ["google_play", "apple"])
+def test_app_store_subscriptions_get_no_mail_from_us(provider: str) -> None:
+    # The store is merchant of record and mails its customers; we hold no address for
+    # them, so a notice would wait for a customer forever (and dead-letter).
+    h = Harness()
+    for made in (on_hold(account_id="acct_store"), expired(account_id="acct_store")):
+        store = {**made.payload, "provider": provider, "billing_mode": "provider_managed"}
+        result = h.service.handle(event(made.type, store, sequence=made.sequence))
+        assert (result.outcome, result.kind) == ("ignored", "-")
+        assert result.reason is not None and "merchant of record" in result.reason
+    assert h.mailer.sent == [] and h.sends.records == {}

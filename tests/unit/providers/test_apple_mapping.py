@@ -15,12 +15,8 @@ from refrain.domain.outcome import OutcomeKind
 from refrain.domain.subscription import ChurnType, State
 from refrain.ingest.model import MappingError, ProviderEvent, subscription_id_for
 from refrain.providers.apple_notifications import AppleConfig, normalise_apple
-from tests.unit.providers.support import (
-    APPLE_FIXTURES,
-    apple_renewal,
-    apple_transaction,
-    ms,
-)
+from refrain_tools.simulator.apple import apple_renewal, apple_transaction, ms
+from tests.unit.providers.support import APPLE_FIXTURES
 
 CATALOG = load_catalog()
 CONFIG = AppleConfig()

@@ -9,16 +9,15 @@ import pytest
 
 from refrain.ingest.rejections import BadSignature, Malformed
 from refrain.providers.apple_verify import AppleVerifier, decode_unverified
-from tests.unit.providers.support import (
-    APPLE_FIXTURES,
+from refrain_tools.simulator.apple import (
     BUNDLE_ID,
     ApplePKI,
     apple_notification,
     apple_pki,
     apple_renewal,
     apple_transaction,
-    days,
 )
+from tests.unit.providers.support import APPLE_FIXTURES, days
 
 NOW = datetime.now(UTC)
 

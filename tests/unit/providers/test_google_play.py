@@ -20,16 +20,15 @@ from refrain.ingest.rejections import BadSignature, Malformed
 from refrain.providers.google_play_mapping import PlayConfig, normalise_play, rfc3339
 from refrain.providers.google_play_push_auth import PushAuthenticator, VerifierUnavailable
 from refrain.providers.google_play_rtdn import decode_push, event_time
-from tests.unit.providers.support import (
+from refrain_tools.simulator.google_play import (
     AUDIENCE,
-    PLAY_FIXTURES,
     PUSH_ACCOUNT,
     GoogleSigner,
     google_signer,
     play_envelope,
-    play_fixture,
     play_purchase,
 )
+from tests.unit.providers.support import PLAY_FIXTURES, play_fixture
 
 CATALOG = load_catalog()
 CONFIG = PlayConfig(product_plans={"premium_monthly": "individual_monthly"})

@@ -21,16 +21,30 @@ from refrain_tools.stack.seed import pointed_at
 
 @click.command()
 @click.option("--customers", default=150, show_default=True, help="How many customers sign up.")
+@click.option(
+    "--store-customers",
+    default=6,
+    show_default=True,
+    help="Provider-managed subscribers each for Stripe Billing, Google Play and the App Store.",
+)
 @click.option("--months", default=2, show_default=True, help="Months of renewals to simulate.")
 @click.option("--seed", default=7, show_default=True, help="Scenario seed (reproducible runs).")
 @click.option("--out", "out_dir", default=".refrain/demo", show_default=True, type=click.Path())
 @click.option("--keep", is_flag=True, help="Leave the stack running afterwards.")
-def demo(customers: int, months: int, seed: int, out_dir: str, keep: bool) -> None:
+def demo(
+    *, customers: int, store_customers: int, months: int, seed: int, out_dir: str, keep: bool
+) -> None:
     """Run a small subscription business end to end; exit 1 if an invariant broke."""
     console = Console()
     manager = StackManager(StackConfig())
     started = time.monotonic()
-    options = DemoOptions(customers=customers, months=months, seed=seed, out_dir=Path(out_dir))
+    options = DemoOptions(
+        customers=customers,
+        store_customers=store_customers,
+        months=months,
+        seed=seed,
+        out_dir=Path(out_dir),
+    )
     try:
         with ExitStack() as stack:
             with console.status("starting the local stack (Firestore, Pub/Sub, BigQuery, SES)…"):
@@ -93,7 +107,7 @@ def _print(console: Console, summary: Summary, stats: dict[str, object], seconds
         f"receipts sent: {summary.receipts_sent}; sample: {summary.sample_html} and "
         f"{summary.sample_pdf}"
     )
-    console.print("billing: " + ", ".join(f"{k}: {v}" for k, v in summary.modes.items()))
+    console.print(_modes_table(summary))
     parked = ", ".join(f"{k}: {n}" for k, n in sorted(summary.parked.items())) or "none"
     console.print(f"parked provider events (refrain webhooks unmatched): {parked}")
     console.print("run: " + "; ".join(f"{k}: {v}" for k, v in stats.items()))
@@ -106,3 +120,16 @@ def _print(console: Console, summary: Summary, stats: dict[str, object], seconds
     console.print(checks)
     verdict = "[green]all invariants held[/]" if summary.ok else "[red]INVARIANT BROKEN[/]"
     console.print(f"{verdict} — finished in {seconds:.0f}s")
+
+
+def _modes_table(summary: Summary) -> Table:
+    """Subscribers by who bills them (Refrain or the provider), and where they ended."""
+    table = Table(title="subscribers by billing mode and provider")
+    table.add_column("billing")
+    table.add_column("provider")
+    table.add_column("n", justify="right")
+    table.add_column("final states")
+    for (mode, provider), states in sorted(summary.modes.items()):
+        finals = ", ".join(f"{state}: {n}" for state, n in states.most_common())
+        table.add_row(mode, provider, str(sum(states.values())), finals)
+    return table

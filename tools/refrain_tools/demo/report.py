@@ -46,7 +46,8 @@ class Check:
 @dataclass
 class Summary:
     states: Counter[str] = field(default_factory=Counter)
-    modes: Counter[str] = field(default_factory=Counter)
+    # (billing mode, provider) → subscribers by final state
+    modes: dict[tuple[str, str], Counter[str]] = field(default_factory=dict)
     revenue: dict[str, Money] = field(default_factory=dict)
     receipts_sent: int = 0
     sample_html: Path | None = None
@@ -68,6 +69,22 @@ def subscriptions(db: firestore.Client) -> list[Subscription]:
     ]
 
 
+# How the summary names who bills: (billing mode, provider) → (mode, provider) labels.
+_MODE_LABELS = {"merchant_managed": "merchant-managed", "provider_managed": "provider-managed"}
+_PROVIDER_LABELS = {
+    ("merchant_managed", "stripe"): "Stripe (cards, renewed by Refrain)",
+    ("merchant_managed", "adyen"): "Adyen (cards, renewed by Refrain)",
+    ("provider_managed", "stripe"): "Stripe Billing",
+    ("provider_managed", "google_play"): "Google Play",
+    ("provider_managed", "apple"): "App Store",
+}
+
+
+def mode_label(billing_mode: str, provider: str) -> tuple[str, str]:
+    label = _PROVIDER_LABELS.get((billing_mode, provider), provider)
+    return _MODE_LABELS.get(billing_mode, billing_mode), label
+
+
 def summarise_subscriptions(db: firestore.Client, summary: Summary) -> None:
     subs = subscriptions(db)
     broken = {s.subscription_id: check_invariants(s) for s in subs}
@@ -75,7 +92,8 @@ def summarise_subscriptions(db: firestore.Client, summary: Summary) -> None:
     for sub in subs:
         label = sub.state.value + (" (cancels at period end)" if sub.cancel_at_period_end else "")
         summary.states[label] += 1
-        summary.modes[f"{sub.provider} / {sub.billing_mode.value}"] += 1
+        mode = mode_label(sub.billing_mode.value, sub.provider)
+        summary.modes.setdefault(mode, Counter())[label] += 1
     summary.checks.append(
         Check(
             "every stored subscription is a valid state-machine state",
@@ -215,6 +233,25 @@ def check_charges(per_period: dict[Any, int], summary: Summary) -> None:
             f"{sum(per_period.values())} successful renewal charges"
             if not twice
             else f"charged twice: {list(twice)[:3]}",
+        )
+    )
+
+
+def check_provider_managed_uncharged(
+    db: firestore.Client, charged: set[str], summary: Summary
+) -> None:
+    """The provider renews a provider-managed subscription: Refrain never charges one."""
+    mirrored = {
+        s.subscription_id for s in subscriptions(db) if s.billing_mode.value != "merchant_managed"
+    }
+    wrong = sorted(mirrored & charged)
+    summary.checks.append(
+        Check(
+            "provider-managed subscriptions are never charged by Refrain",
+            not wrong,
+            f"{len(mirrored)} mirrored, 0 charged at the gateway"
+            if not wrong
+            else f"charged: {wrong[:3]}",
         )
     )
 

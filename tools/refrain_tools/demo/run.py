@@ -2,13 +2,17 @@
 
 1. start the local stack and serve every function with functions-framework,
    with Pub/Sub push subscriptions pointing at them as in the cloud;
-2. customers in ten markets sign up through Stripe and Adyen (the simulator
-   signs, retries, duplicates and reorders the webhooks);
+2. customers in ten markets sign up through Stripe and Adyen, whose renewals
+   Refrain charges, and through Stripe Billing, Google Play and the App Store,
+   which renew themselves while Refrain mirrors them (the simulator signs,
+   retries, duplicates and reorders every provider's notifications; a local
+   stand-in answers Google's certificates and Android Publisher API);
 3. customer care cancels, reverts and changes plans; a refund and a chargeback
    arrive;
 4. months pass on a shared simulated clock: Cloud Scheduler's ticks are
    published to `renewal-ticks`, the renewal functions charge through the
-   simulated gateways, dunning retries, recovers or churns;
+   simulated gateways, dunning retries, recovers or churns; the stores and
+   Stripe Billing renew, cancel, fail and recover on their own schedule;
 5. the summary is read back from the stores, and every invariant is checked.
 """
 
@@ -27,7 +31,10 @@ from refrain.clocks import CLOCK_FILE_ENV, FileClock
 from refrain.domain.catalog import load_catalog
 from refrain.settings import CloudSettings
 from refrain.topology import EXPORT_FLUSHES, FEATURE_SNAPSHOTS, OUTBOX_SWEEPS, RENEWAL_TICKS
+from refrain_tools.demo.app_stores import store_env, store_notices
 from refrain_tools.demo.business import (
+    MARKETS,
+    PLANS,
     Business,
     Customer,
     chargeback_event,
@@ -43,6 +50,7 @@ from refrain_tools.demo.report import (
     check_charges,
     check_dead_letters,
     check_outbox,
+    check_provider_managed_uncharged,
     summarise_money,
     summarise_parked,
     summarise_receipts,
@@ -50,16 +58,22 @@ from refrain_tools.demo.report import (
     summarise_subscriptions,
 )
 from refrain_tools.demo.servers import FunctionServers
+from refrain_tools.demo.stores import StoreNotice, plan_store_customers
 from refrain_tools.simulator import DeliveryPolicy, GatewaySimulator, WebhookSender
+from refrain_tools.simulator.apple import apple_pki
+from refrain_tools.simulator.google_play import AUDIENCE, PUSH_ACCOUNT, google_signer
+from refrain_tools.simulator.google_server import LocalGoogle
 from refrain_tools.stack.manager import StackManager
 
 STRIPE_SECRET = "whsec_demo_local_only"  # noqa: S105 - the demo's own local endpoint secret
+PLAN_IDS = tuple(plan for plan, _ in PLANS)
 ADYEN_KEY = "44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056"  # Adyen's test key
 
 
 @dataclass(frozen=True)
 class DemoOptions:
     customers: int = 150
+    store_customers: int = 6  # each for Stripe Billing, Google Play and the App Store
     months: int = 2
     seed: int = 7
     start: datetime = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
@@ -94,6 +108,11 @@ class DemoRun:
         self.servers = FunctionServers(env={}, log_dir=self.work / "logs")
         self.ticks = self.business.tick_times()
         self.charges_expected = 0
+        self.store_customers = plan_store_customers(
+            options.store_customers, options.start, self.catalog, MARKETS, PLAN_IDS
+        )
+        self.notices = store_notices(self.store_customers, self.catalog, self.ticks[-1])
+        self.google: LocalGoogle | None = None
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -103,6 +122,7 @@ class DemoRun:
 
         self.gateway.start()
         self._gateway_started = True
+        self.google = LocalGoogle.start(google_signer())
         self.servers.env = {
             **self.manager.config.client_environment(),
             **self.gateway.env(),
@@ -112,6 +132,13 @@ class DemoRun:
             "REFRAIN_SUBSCRIBER_PEPPER": "demo-pepper-local-only",
             "REFRAIN_ENVIRONMENT": "local",
             "REFRAIN_ACCOUNT_URL": "https://account.refrain.example",
+            # the app stores: Google's push tokens and API are the local stand-in's, the
+            # App Store's chain ends in the demo's own test root
+            **store_env(PLAN_IDS),
+            **self.google.env(),
+            "GOOGLE_PLAY_PUSH_AUDIENCE": AUDIENCE,
+            "GOOGLE_PLAY_PUSH_SERVICE_ACCOUNT": PUSH_ACCOUNT,
+            "APPLE_ROOT_CERTS": str(apple_pki().write_root(self.work)),
         }
         urls = self.servers.start()
         self.manager.reset(push_endpoints=self.servers.push_endpoints(self.settings.project))
@@ -119,6 +146,7 @@ class DemoRun:
             urls["checkout_webhook"],
             stripe_secret=STRIPE_SECRET,
             adyen_hmac_key=ADYEN_KEY,
+            push_token=google_signer().token,
             policy=DeliveryPolicy(seed=self.options.seed, duplicate_rate=0.1, shuffle_window=6),
         )
         self.gateway.webhooks = self.hooks  # the gateway also notifies, like the real providers
@@ -129,6 +157,9 @@ class DemoRun:
 
     def stop(self) -> None:
         self.servers.stop()
+        if self.google is not None:
+            self.google.stop()
+            self.google = None
         if self._gateway_started:
             self.gateway.stop()
             self._gateway_started = False
@@ -147,6 +178,26 @@ class DemoRun:
         """Send one provider notification through the simulator, signed as that provider."""
         (self.hooks.send_stripe if provider == "stripe" else self.hooks.send_adyen)(event)
 
+    def _stores_until(self, until: datetime) -> None:
+        """What Stripe Billing and the app stores send up to ``until``, each at its time.
+
+        The clock only moves forward (a notice stamped earlier than now is simply late);
+        a Play notice first changes what the Android Publisher API answers.
+        """
+        while self.notices and self.notices[0].at <= until:
+            notice: StoreNotice = self.notices.pop(0)
+            if notice.at > self.clock.now():
+                self.clock.set(notice.at)
+            if notice.purchase is not None:
+                assert self.google is not None
+                self.google.api.set_purchase(*notice.purchase)
+            if notice.provider == "google_play":
+                self.hooks.send_google_play(notice.body, notice.event_type)
+            elif notice.provider == "apple":
+                self.hooks.send_apple(notice.body, notice.event_id, notice.event_type)
+            else:
+                self._notify(notice.provider, notice.body)
+
     def signups(self, progress: Progress) -> None:
         customers = self.business.customers
         for i, customer in enumerate(customers, start=1):
@@ -156,7 +207,11 @@ class DemoRun:
             for provider, event in made.notifications:
                 self._notify(provider, event)
             progress("customers sign up through Stripe and Adyen", i, len(customers))
-        self.clock.set(self.options.start + timedelta(hours=3))
+        signed_up = self.options.start + timedelta(hours=3)
+        store = len(self.store_customers)
+        self._stores_until(signed_up)
+        progress("… and through Stripe Billing, Google Play and the App Store", store, store)
+        self.clock.set(signed_up)
         self.hooks.flush()
         self.quiet()
         self.flush_exports()
@@ -170,12 +225,14 @@ class DemoRun:
         self.hooks.send_adyen(chargeback_event(chargeback, self.catalog, self.clock.now()))
         for provider, event in foreign_notifications(self.clock.now()):
             self._notify(provider, event)
+        self._stores_until(self.clock.now())
         self.hooks.flush()
         self.quiet()
 
     def months_pass(self, progress: Progress) -> None:
         logs = self.work / "logs"
         for i, at in enumerate(self.ticks, start=1):
+            self._stores_until(at)
             self.clock.set(at)
             # Cloud Scheduler's minutely outbox sweep also looks again at parked events
             # (one whose wake-up raced its subscription's creation is applied here).
@@ -215,6 +272,8 @@ class DemoRun:
         summarise_parked(self.db, summary)
         check_acknowledged(self.hooks.stats().as_dict(), summary)
         check_charges(self.gateway.successful_charges_per_period(), summary)
+        charged = {c.subscription_id for c in self.gateway.charges() if c.subscription_id}
+        check_provider_managed_uncharged(self.db, charged, summary)
         dlq = DeadLetterQueue(
             build_subscriber(self.settings), self.publisher, self.settings.project, 0.5
         )

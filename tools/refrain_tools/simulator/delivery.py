@@ -1,6 +1,9 @@
 """Webhook delivery the way providers do it: signed, retried, duplicated, out of order.
 
-Stripe and Adyen promise at-least-once delivery and no ordering: they retry
+Stripe and Adyen sign each request (Stripe per attempt, with the time); a
+Google Play push carries a fresh Google-signed OIDC token per attempt; an
+App Store notification is a JWS signed once, sent as is. All of them promise
+at-least-once delivery and no ordering: they retry
 every non-2xx answer with growing delays, sometimes deliver an event twice,
 and deliver events in whatever order their queues release them. The sender
 reproduces that, scaled down in time and driven by one seeded
@@ -110,12 +113,11 @@ class _Delivery:
     path: str
     body: bytes
     record: DeliveryRecord
-    stripe: bool
     after: Future[None] | None = None
 
 
 class WebhookSender:
-    """Deliver Stripe events and Adyen items to ``base_url`` + ``/stripe`` | ``/adyen``."""
+    """Deliver to ``base_url`` + ``/stripe`` | ``/adyen`` | ``/google-play`` | ``/apple``."""
 
     def __init__(
         self,
@@ -129,13 +131,18 @@ class WebhookSender:
         sleep: Callable[[float], None] = time.sleep,
         stripe_path: str = "/stripe",
         adyen_path: str = "/adyen",
+        push_token: Callable[[], str] | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.policy = policy or DeliveryPolicy()
         self._stripe_secret = stripe_secret
         self._adyen_key = adyen_hmac_key
         self._adyen_auth = adyen_basic_auth
-        self._paths = {"stripe": stripe_path, "adyen": adyen_path}
+        self._push_token = push_token  # a Google-signed ID token for each Play push
+        self._paths = {
+            "stripe": stripe_path, "adyen": adyen_path,
+            "google_play": "/google-play", "apple": "/apple",
+        }  # fmt: skip
         self._transport = transport or _RequestsTransport()
         self._sleep = sleep
         self._rng = random.Random(self.policy.seed)  # noqa: S311 - reproducible runs, not secrets
@@ -154,7 +161,7 @@ class WebhookSender:
             raise ValueError("this sender has no Stripe endpoint secret")
         body = json.dumps(event, indent=2).encode()
         record = self._record("stripe", str(event["id"]), str(event["type"]))
-        self._submit(_Delivery(self._paths["stripe"], body, record, stripe=True))
+        self._submit(_Delivery(self._paths["stripe"], body, record))
 
     def send_adyen(self, item: dict[str, Any]) -> None:
         """Queue one NotificationRequestItem (one item per request, as JSON webhooks do)."""
@@ -164,7 +171,21 @@ class WebhookSender:
         success = str(item.get("success")).lower()
         event_id = f"{item.get('pspReference')}:{item.get('eventCode')}:{success}"
         record = self._record("adyen", event_id, str(item.get("eventCode")))
-        self._submit(_Delivery(self._paths["adyen"], body, record, stripe=False))
+        self._submit(_Delivery(self._paths["adyen"], body, record))
+
+    def send_google_play(self, envelope: dict[str, Any], event_type: str) -> None:
+        """Queue one Pub/Sub push of an RTDN (a redelivery keeps its ``messageId``)."""
+        if self._push_token is None:
+            raise ValueError("this sender has no Google push token signer")
+        message_id = str(envelope["message"]["messageId"])
+        record = self._record("google_play", message_id, event_type)
+        body = json.dumps(envelope).encode()
+        self._submit(_Delivery(self._paths["google_play"], body, record))
+
+    def send_apple(self, body: dict[str, Any], notification_uuid: str, event_type: str) -> None:
+        """Queue one App Store Server Notification V2 (``{"signedPayload": JWS}``)."""
+        record = self._record("apple", notification_uuid, event_type)
+        self._submit(_Delivery(self._paths["apple"], json.dumps(body).encode(), record))
 
     def flush(self, timeout: float | None = None) -> DeliveryStats:
         """Release everything held back and wait until each delivery succeeded or gave up."""
@@ -248,9 +269,7 @@ class WebhookSender:
             self._duplicated += 1
             old = delivery.record
             again = DeliveryRecord(0, old.provider, old.event_id, old.event_type, duplicate=True)
-            self._held.append(
-                _Delivery(delivery.path, delivery.body, again, delivery.stripe, future)
-            )
+            self._held.append(_Delivery(delivery.path, delivery.body, again, future))
 
     def _deliver(self, delivery: _Delivery) -> None:
         if delivery.after is not None:
@@ -274,11 +293,18 @@ class WebhookSender:
 
     def _headers(self, delivery: _Delivery) -> dict[str, str]:
         headers = {"Content-Type": "application/json; charset=utf-8"}
-        if delivery.stripe:
+        provider = delivery.record.provider
+        if provider == "stripe":
             assert self._stripe_secret is not None
             headers["Stripe-Signature"] = stripe_signature(delivery.body, self._stripe_secret)
             headers["User-Agent"] = "Stripe/1.0 (+https://stripe.com/docs/webhooks)"
-        else:
+        elif provider == "google_play":
+            assert self._push_token is not None
+            headers["Authorization"] = f"Bearer {self._push_token()}"
+            headers["User-Agent"] = (
+                "APIs-Google; (+https://developers.google.com/webmasters/APIs-Google.html)"
+            )
+        elif provider == "adyen":
             headers["User-Agent"] = "Adyen HttpClient 1.0"
             if self._adyen_auth:
                 raw = f"{self._adyen_auth[0]}:{self._adyen_auth[1]}".encode()

@@ -6,22 +6,23 @@ reader expects; the event time (`created` / `eventDate`) comes from the
 caller's clock so months can pass in seconds. Amounts are :class:`Money` and
 are converted with each provider's own amount rules (JPY, KWD, ...).
 
-The Adyen factories live in :mod:`refrain_tools.simulator.adyen_events` and are
-re-exported here; a whole Stripe checkout (the session, the intent that saved the
-card, the customer) is :mod:`refrain_tools.simulator.stripe_checkout`. Ids are
-derived from a process-wide counter, so two calls never collide; pass ids
-explicitly when a test needs to know them.
+The Adyen factories live in :mod:`refrain_tools.simulator.adyen_events`, Stripe
+Billing's subscription and invoice events in
+:mod:`refrain_tools.simulator.stripe_billing` and the event envelope in
+:mod:`refrain_tools.simulator.stripe_envelope`, all re-exported here; a whole
+Stripe checkout (the session, the intent that saved the card, the customer) is
+:mod:`refrain_tools.simulator.stripe_checkout`. Ids are derived from a
+process-wide counter, so two calls never collide; pass ids explicitly when a
+test needs to know them.
 """
 
 from __future__ import annotations
 
-import itertools
 from datetime import datetime
 from typing import Any
 
 from refrain.domain.clock import basic_utc_stamp
 from refrain.domain.money import Money
-from refrain.domain.provider_amounts import to_provider_amount
 from refrain_tools.simulator.adyen_events import (
     ADYEN_MERCHANT_ACCOUNT,
     adyen_chargeback,
@@ -32,18 +33,29 @@ from refrain_tools.simulator.adyen_events import (
     adyen_renewal,
     new_psp,
 )
-
-STRIPE_API_VERSION = "2025-06-30.basil"
-_counter = itertools.count(1)
+from refrain_tools.simulator.stripe_billing import (
+    billing_checkout,
+    billing_invoice,
+    billing_subscription,
+)
+from refrain_tools.simulator.stripe_envelope import (
+    STRIPE_API_VERSION,
+    new_id,
+    stripe_amount,
+    stripe_event,
+)
+from refrain_tools.simulator.stripe_envelope import unix as _unix
 
 __all__ = [
     "ADYEN_MERCHANT_ACCOUNT",
+    "STRIPE_API_VERSION",
     "adyen_chargeback",
     "adyen_checkout",
     "adyen_item",
     "adyen_recurring_contract",
     "adyen_refund",
     "adyen_renewal",
+    "billing_checkout",
     "billing_invoice",
     "billing_subscription",
     "charge_refunded",
@@ -57,55 +69,6 @@ __all__ = [
     "stripe_amount",
     "stripe_event",
 ]
-
-
-def new_id(prefix: str, width: int = 14) -> str:
-    """A unique provider-looking id such as ``pi_00000000000042``."""
-    return f"{prefix}_{next(_counter):0{width}d}"
-
-
-def _unix(at: datetime) -> int:
-    if at.tzinfo is None:
-        raise ValueError("simulated times must be timezone-aware")
-    return int(at.timestamp())
-
-
-def stripe_amount(money: Money) -> tuple[int, str]:
-    """(amount, lower-case currency) as Stripe's API and webhooks carry them."""
-    return to_provider_amount(money, "stripe"), money.currency.lower()
-
-
-def stripe_event(
-    event_type: str,
-    obj: dict[str, Any],
-    at: datetime,
-    *,
-    event_id: str | None = None,
-    idempotency_key: str | None = None,
-    previous_attributes: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """The envelope of every Stripe event (`created` is the simulated time).
-
-    ``previous_attributes``: on ``*.updated``-style events (and ``charge.refunded``),
-    the changed fields' values before the change, as Stripe sends them.
-    """
-    data: dict[str, Any] = {"object": obj}
-    if previous_attributes is not None:
-        data["previous_attributes"] = previous_attributes
-    return {
-        "id": event_id or new_id("evt"),
-        "object": "event",
-        "api_version": STRIPE_API_VERSION,
-        "created": _unix(at),
-        "data": data,
-        "livemode": False,
-        "pending_webhooks": 1,
-        "request": {
-            "id": new_id("req") if idempotency_key else None,
-            "idempotency_key": idempotency_key,
-        },
-        "type": event_type,
-    }
 
 
 def checkout_session_completed(
@@ -315,109 +278,3 @@ def dispute_created(
         "metadata": dict(metadata or {}),
     }
     return stripe_event("charge.dispute.created", dispute, at)
-
-
-def billing_subscription(
-    kind: str,
-    *,
-    at: datetime,
-    stripe_subscription: str,
-    customer: str,
-    account_id: str,
-    plan: str,
-    market: str,
-    amount: Money,
-    period_start: datetime,
-    period_end: datetime,
-    status: str = "active",
-    cancel_at_period_end: bool = False,
-    cancellation_reason: str | None = None,
-) -> dict[str, Any]:
-    """customer.subscription.{created,updated,deleted} for a Stripe Billing subscription.
-
-    Since API 2025-03-31 the period lives on the items (items[0].current_period_*).
-    """
-    if kind not in ("created", "updated", "deleted"):
-        raise ValueError(f"unknown subscription event kind {kind!r}")
-    value, currency = stripe_amount(amount)
-    item = {
-        "id": new_id("si"),
-        "object": "subscription_item",
-        "subscription": stripe_subscription,
-        "quantity": 1,
-        "current_period_start": _unix(period_start),
-        "current_period_end": _unix(period_end),
-        "price": {
-            "id": f"price_{plan}_{market}",
-            "object": "price",
-            "lookup_key": plan,
-            "currency": currency,
-            "unit_amount": value,
-            "recurring": {"interval": "year" if plan.endswith("yearly") else "month"},
-            "metadata": {"plan": plan},
-        },
-    }
-    sub = {
-        "id": stripe_subscription,
-        "object": "subscription",
-        "customer": customer,
-        "status": "canceled" if kind == "deleted" else status,
-        "currency": currency,
-        "cancel_at_period_end": cancel_at_period_end,
-        "canceled_at": _unix(at) if kind == "deleted" or cancel_at_period_end else None,
-        "cancellation_details": {"reason": cancellation_reason, "feedback": None, "comment": None},
-        "created": _unix(period_start),
-        "start_date": _unix(period_start),
-        "ended_at": _unix(at) if kind == "deleted" else None,
-        "collection_method": "charge_automatically",
-        "items": {"object": "list", "data": [item]},
-        "metadata": {"account_id": account_id, "plan": plan, "market": market},
-        "livemode": False,
-    }
-    return stripe_event(f"customer.subscription.{kind}", sub, at)
-
-
-def billing_invoice(
-    *,
-    at: datetime,
-    stripe_subscription: str,
-    customer: str,
-    amount: Money,
-    period_start: datetime,
-    period_end: datetime,
-    paid: bool,
-    next_payment_attempt: datetime | None = None,
-    invoice_id: str | None = None,
-) -> dict[str, Any]:
-    """invoice.paid or invoice.payment_failed for one Stripe Billing period."""
-    value, currency = stripe_amount(amount)
-    period = {"start": _unix(period_start), "end": _unix(period_end)}
-    invoice = {
-        "id": invoice_id or new_id("in"),
-        "object": "invoice",
-        "customer": customer,
-        "currency": currency,
-        "amount_due": value,
-        "amount_paid": value if paid else 0,
-        "amount_remaining": 0 if paid else value,
-        "attempt_count": 1,
-        "attempted": True,
-        "billing_reason": "subscription_cycle",
-        "status": "paid" if paid else "open",
-        "created": _unix(at),
-        "period_start": period["start"],
-        "period_end": period["end"],
-        "next_payment_attempt": _unix(next_payment_attempt) if next_payment_attempt else None,
-        "parent": {
-            "type": "subscription_details",
-            "subscription_details": {"subscription": stripe_subscription, "metadata": {}},
-        },
-        "lines": {
-            "object": "list",
-            "data": [
-                {"object": "line_item", "amount": value, "currency": currency, "period": period}
-            ],
-        },
-        "livemode": False,
-    }
-    return stripe_event("invoice.paid" if paid else "invoice.payment_failed", invoice, at)

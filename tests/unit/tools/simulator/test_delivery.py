@@ -179,3 +179,30 @@ def test_sending_without_the_providers_secret_is_refused(endpoint: FakeEndpoint)
     with pytest.raises(ValueError, match="Adyen"):
         sender.send_adyen({})
     assert sender.flush().events == 0 and endpoint.calls == []
+
+
+def test_app_store_notifications_go_to_their_routes_with_their_credentials() -> None:
+    calls: list[tuple[str, dict[str, Any], dict[str, str]]] = []
+
+    def endpoint(url: str, body: bytes, headers: dict[str, str], timeout: float) -> int:
+        calls.append((url, json.loads(body), headers))
+        return 200
+
+    tokens = iter(["token-1", "token-2"])
+    sender = WebhookSender("http://hooks.test", transport=endpoint, push_token=lambda: next(tokens))
+    push = {"message": {"messageId": "42", "data": "e30="}, "subscription": "s"}
+    sender.send_google_play(push, "SUBSCRIPTION_PURCHASED")
+    sender.send_apple({"signedPayload": "a.b.c"}, "uuid-1", "SUBSCRIBED.INITIAL_BUY")
+    stats = sender.flush()
+    assert stats.delivered == 2
+    by_url = {url: (body, headers) for url, body, headers in calls}
+    body, headers = by_url["http://hooks.test/google-play"]
+    assert body == push and headers["Authorization"] == "Bearer token-1"
+    body, headers = by_url["http://hooks.test/apple"]
+    assert body == {"signedPayload": "a.b.c"} and "Authorization" not in headers
+    assert {(r.provider, r.event_id) for r in sender.records} == {
+        ("google_play", "42"),
+        ("apple", "uuid-1"),
+    }
+    with pytest.raises(ValueError, match="push token"):
+        WebhookSender("http://hooks.test", transport=endpoint).send_google_play(push, "x")
