@@ -22,10 +22,11 @@ from typing import Any
 
 import pytest
 
+from refrain_tools.simulator.apple import APP_APPLE_ID, BUNDLE_ID, apple_pki
+from refrain_tools.simulator.google_play import google_signer
 from tests.integration.ingest.conftest import ADYEN_KEY, STRIPE_SECRET
 from tests.integration.providers.conftest import Stores
 from tests.support import FIXTURES, adyen_sign, stripe_header
-from tests.unit.providers.support import APP_APPLE_ID, BUNDLE_ID, apple_pki, google_signer
 
 APPLIED_OR_ACKNOWLEDGED = {
     "applied",
