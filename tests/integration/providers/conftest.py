@@ -105,4 +105,14 @@ def stores(
     yield Stores(app.test_client(), build_firestore(cloud), cloud, local_google)
 
 
+@pytest.fixture
+def door(stores: Stores, monkeypatch: pytest.MonkeyPatch) -> Stores:
+    """The stores' webhook with the card providers' secrets too: one door for all four."""
+    from tests.integration.ingest.conftest import ADYEN_KEY, STRIPE_SECRET
+
+    monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", STRIPE_SECRET)
+    monkeypatch.setenv("ADYEN_HMAC_KEY", ADYEN_KEY)
+    return stores
+
+
 __all__ = ["Stores"]

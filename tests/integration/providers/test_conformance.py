@@ -20,8 +20,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from refrain_tools.simulator.apple import APP_APPLE_ID, BUNDLE_ID, apple_pki
 from refrain_tools.simulator.google_play import google_signer
 from tests.integration.ingest.conftest import ADYEN_KEY, STRIPE_SECRET
@@ -48,14 +46,6 @@ REFERENCES = (
     "Bestellung-Müller-北京-🎵",
     "x" * 1600,
 )
-
-
-@pytest.fixture
-def door(stores: Stores, monkeypatch: pytest.MonkeyPatch) -> Stores:
-    """The stores' webhook with the card providers' secrets too: one door for all four."""
-    monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", STRIPE_SECRET)
-    monkeypatch.setenv("ADYEN_HMAC_KEY", ADYEN_KEY)
-    return stores
 
 
 def _outcomes(stores: Stores) -> dict[str, str]:
