@@ -26,10 +26,10 @@ retention, 30 days by default; Firestore's TTL deletes both).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Final, Protocol
+from typing import Any, Final, Protocol
 
 __all__ = [
     "FIRST_CHECK",
@@ -106,3 +106,13 @@ class ParkingLot(Protocol):
     def listing(self, parked_before: datetime | None, limit: int) -> list[ParkedEvent]:
         """What waits, oldest first (``parked_before``: only what waited since then)."""
         ...
+
+
+def kind_of(payload: Any) -> str | None:
+    """What an unmatched request is, in the provider's words, for the operator's listing."""
+    if isinstance(payload, Mapping) and isinstance(payload.get("type"), str):
+        return str(payload["type"])  # a Stripe event
+    if isinstance(payload, list) and payload and isinstance(payload[0], Mapping):
+        code = payload[0].get("eventCode")  # Adyen notification items
+        return str(code) if code else None
+    return None

@@ -42,6 +42,7 @@ from refrain.ingest.model import MappingError, ProviderEvent
 from refrain.ingest.parking import (
     ParkedEvent,
     ParkingLot,
+    kind_of,
     next_check,
     waits_for_ref,
     waits_for_subscription,
@@ -234,6 +235,7 @@ class WebhookService:
                         audit_id=audit_id,
                         reason=str(exc)[:500],
                         parked_at=self.clock(),
+                        event_type=kind_of(payload),
                     )
                 )
                 self._finish(audit_id, "unmatched", str(exc), published, log)

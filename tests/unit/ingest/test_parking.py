@@ -248,6 +248,7 @@ def test_an_unknown_plan_is_answered_200_and_parked_for_an_operator() -> None:
     [parked] = rig.parking.parked.values()
     assert parked.waits_for is None and parked.next_check_at is None  # never swept
     assert "platinum_forever" in parked.reason
+    assert parked.event_type == "checkout.session.completed"  # listed in Stripe's words
     assert rig.ledger.subs == {}
     assert rig.audit.finished[-1][1] == "unmatched"
     assert rig.service.sweep_parked(rig.now[0] + timedelta(days=1)).due == 0
