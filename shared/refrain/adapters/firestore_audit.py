@@ -1,6 +1,7 @@
 """The webhook audit trail: every verified request, stored before it is processed.
 
-A record holds the provider, the headers minus credentials, the raw body
+A record holds the provider, the headers minus credentials (signature headers only
+as digests, so a reader of this collection cannot replay a request), the raw body
 (zlib-compressed: a 1 MiB JSON body must fit Firestore's 1 MiB document
 limit), the outcome, and `expire_at` for Firestore's TTL policy. Its outcome
 update and the outbox entries' `published` marks share one commit.
@@ -12,6 +13,7 @@ an operator's argument, so every audit path goes through
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 import zlib
 from collections.abc import Callable, Mapping
@@ -26,10 +28,21 @@ from refrain.adapters.firestore_outbox import published_marker
 from refrain.ingest.replay import StoredRequest
 
 _CREDENTIAL_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization", "x-api-key"})
+# Kept as a digest: enough to tell two deliveries apart, never enough to replay one.
+_SIGNATURE_HEADERS = frozenset({"stripe-signature"})
 
 
 def audit_headers(headers: Mapping[str, str]) -> dict[str, str]:
-    return {k: v for k, v in headers.items() if k.lower() not in _CREDENTIAL_HEADERS}
+    """The headers worth keeping: no credentials, and signatures only as SHA-256 digests."""
+    return {
+        name: _digest(value) if name.lower() in _SIGNATURE_HEADERS else value
+        for name, value in headers.items()
+        if name.lower() not in _CREDENTIAL_HEADERS
+    }
+
+
+def _digest(value: str) -> str:
+    return "sha256:" + hashlib.sha256(value.encode("utf-8", "replace")).hexdigest()
 
 
 @dataclass

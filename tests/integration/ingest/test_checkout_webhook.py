@@ -104,6 +104,10 @@ def test_checkout_creates_an_active_subscription_customer_and_events(webhook: We
     assert EventType.ACTIVATED in types and EventType.INVOICE_PAID in types
     audit = list(webhook.db.collection("webhook_audit").stream())
     assert len(audit) == 1 and (audit[0].to_dict() or {})["outcome"] == "applied"
+    # nothing at rest lets a reader replay it: the signature is kept only as a digest
+    headers = {k.lower(): v for k, v in (audit[0].to_dict() or {})["headers"].items()}
+    assert headers["stripe-signature"].startswith("sha256:")
+    assert "v1=" not in json.dumps(headers)
 
 
 @pytest.mark.timeout(120)
