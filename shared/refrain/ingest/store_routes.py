@@ -113,6 +113,12 @@ def google_play_route(settings: StoreSettings, purchases: PlayPurchases) -> Rout
 
 
 def apple_route(settings: StoreSettings) -> Route:
+    if settings.apple_environment == "Production" and not settings.apple_online_checks:
+        # Offline, the chain is judged at the notification's own signedDate: a back-dated
+        # notification signed by an expired or revoked leaf would pass (docs/SECURITY.md).
+        raise ValueError(
+            "APPLE_ENABLE_ONLINE_CHECKS=false is refused with APPLE_ENVIRONMENT=Production"
+        )
     verifier = AppleVerifier(
         root_certificates=[Path(p).read_bytes() for p in settings.root_cert_paths],
         bundle_id=settings.apple_bundle_id,

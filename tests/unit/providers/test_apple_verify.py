@@ -147,6 +147,19 @@ def test_unsafe_or_missing_configuration_refuses_everything(overrides: dict[str,
         our_verifier(**overrides).verify(subscribed())
 
 
+def test_offline_checks_are_refused_in_production_at_start(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    """Offline, a back-dated notification from an expired leaf would be judged at its date."""
+    from refrain.ingest.store_routes import StoreSettings, apple_route
+
+    monkeypatch.setenv("APPLE_ROOT_CERTS", str(apple_pki().write_root(tmp_path)))
+    monkeypatch.setenv("APPLE_ENVIRONMENT", "Production")
+    monkeypatch.setenv("APPLE_ENABLE_ONLINE_CHECKS", "false")
+    with pytest.raises(ValueError, match="refused with APPLE_ENVIRONMENT=Production"):
+        apple_route(StoreSettings())
+
+
 @pytest.mark.parametrize(
     "body", [None, [], {}, {"signedPayload": 3}, {"signedPayload": "not-a-jws"}]
 )
