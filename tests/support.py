@@ -36,6 +36,9 @@ def load_function(name: str) -> Any:
 
 
 FIXTURES = ROOT / "tests" / "fixtures"
+# The basic authentication Adyen sends with every notification (required with an HMAC key).
+ADYEN_USER, ADYEN_PASSWORD = "refrain", "basic-auth-tests-only"  # pragma: allowlist secret
+ADYEN_AUTH_ENV = {"ADYEN_BASIC_AUTH_USER": ADYEN_USER, "ADYEN_BASIC_AUTH_PASSWORD": ADYEN_PASSWORD}
 
 
 def stripe_header(payload: bytes, secret: str, timestamp: int) -> str:
@@ -109,3 +112,10 @@ def sweep_outbox(settings: CloudSettings, at: datetime) -> int:
     from refrain.domain.clock import FixedClock
 
     return sweep(settings, FixedClock(at))
+
+
+def adyen_auth() -> dict[str, str]:
+    """The Authorization header of an Adyen notification, as the tests configure it."""
+    from refrain_tools.simulator.signing import basic_auth
+
+    return {"Authorization": basic_auth(ADYEN_USER, ADYEN_PASSWORD)}

@@ -83,6 +83,13 @@ def adyen_route(settings: WebhookSettings) -> Route:
     key = settings.adyen_hmac_key.get_secret_value() if settings.adyen_hmac_key else None
     user = settings.adyen_basic_auth_user
     password = settings.adyen_basic_auth_password
+    if key and not (user and password):
+        # Adyen's HMAC leaves additionalData unsigned (the shopper's token, e-mail and our
+        # checkout metadata): basic authentication is what keeps a captured item from
+        # being re-posted with them rewritten (docs/SECURITY.md).
+        raise ValueError(
+            "ADYEN_BASIC_AUTH_USER and ADYEN_BASIC_AUTH_PASSWORD are required with ADYEN_HMAC_KEY"
+        )
     convention = ReferenceConvention.from_config(
         settings.adyen_reference_pattern, settings.adyen_reference_plans
     )
@@ -93,7 +100,7 @@ def adyen_route(settings: WebhookSettings) -> Route:
         return notification_items(json_body(raw))
 
     def verify(raw: bytes, headers: Mapping[str, str]) -> Any:
-        if user and password:
+        if user and password:  # always, when a key is configured (see above)
             _check_basic_auth(header(headers, "Authorization"), user, password.get_secret_value())
         from refrain.providers.adyen_webhook import verify_adyen
 

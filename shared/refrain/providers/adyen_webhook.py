@@ -7,8 +7,8 @@ item: (pspReference, eventCode, success), as Adyen may redeliver any item.
 
 Our references: `merchantReference` is our charge id for renewals
 ("{subscription_id}:{billing anchor}:{attempt}") and "{subscription_id}:checkout"
-for the first payment; `additionalData.metadata.*` carries account_id, plan
-and market at checkout.
+for the first payment, with `additionalData.metadata.*` carrying account_id, plan
+and market; or the merchant's own convention (refrain.providers.price_plans).
 
 The stored payment method renewals charge is ``"{shopperReference}:{token}"``
 (a token is only valid with the shopper reference it was stored under): from a
@@ -17,10 +17,11 @@ successful AUTHORISATION's `tokenization.storedPaymentMethodId` (older accounts:
 `recurring.shopperReference` / `shopperReference`; replaced by RECURRING_CONTRACT,
 whose pspReference is the token. What the HMAC signs: pspReference,
 originalReference, merchantAccountCode, merchantReference, amount, eventCode and
-success, never additionalData (issue 18). So the subscription is always the one
-the signed merchantReference names; from additionalData we take only the token and
-shopper reference Adyen documents there (RECURRING_CONTRACT's token is the signed
-pspReference), and a forged pair could at worst make Adyen refuse the renewal.
+success, never additionalData. So the subscription is always the one the signed
+merchantReference names (and, with ADYEN_REFERENCE_PATTERN, its account, plan and
+market too); what additionalData carries (token, shopper reference, e-mail, our
+checkout metadata) is trusted only because basic authentication is required with
+an HMAC key (refrain.ingest.routes.adyen_route; docs/SECURITY.md).
 """
 
 from __future__ import annotations

@@ -18,7 +18,15 @@ from refrain.adapters.firestore import build_firestore
 from refrain.adapters.firestore_collections import keyed
 from refrain.domain.events import DomainEvent, from_pubsub_message
 from refrain.settings import CloudSettings
-from tests.support import FIXTURES, ROOT, adyen_sign, pull_messages, stripe_header
+from tests.support import (
+    ADYEN_AUTH_ENV,
+    FIXTURES,
+    ROOT,
+    adyen_auth,
+    adyen_sign,
+    pull_messages,
+    stripe_header,
+)
 
 STRIPE_SECRET = "whsec_refrain_integration"
 ADYEN_KEY = json.loads((FIXTURES / "adyen" / "hmac_vectors.json").read_text())["vectors"][0][
@@ -49,7 +57,7 @@ class Webhook:
                 {"NotificationRequestItem": adyen_sign(item, ADYEN_KEY)} for item in items
             ],
         }
-        return self.client.post("/adyen", json=body)
+        return self.client.post("/adyen", json=body, headers=adyen_auth())
 
     def subscription(self, sub_id: str) -> dict[str, Any] | None:
         snap = keyed(self.db, "subscriptions", sub_id).get()
@@ -64,6 +72,8 @@ class Webhook:
 def webhook(cloud: CloudSettings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Webhook]:
     monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", f"whsec_previous,{STRIPE_SECRET}")
     monkeypatch.setenv("ADYEN_HMAC_KEY", ADYEN_KEY)
+    for name, value in ADYEN_AUTH_ENV.items():
+        monkeypatch.setenv(name, value)
     app = functions_framework.create_app(target="checkout_webhook", source=str(SOURCE))
     yield Webhook(app.test_client(), build_firestore(cloud), cloud)
 

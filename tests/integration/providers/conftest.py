@@ -109,9 +109,12 @@ def stores(
 def door(stores: Stores, monkeypatch: pytest.MonkeyPatch) -> Stores:
     """The stores' webhook with the card providers' secrets too: one door for all four."""
     from tests.integration.ingest.conftest import ADYEN_KEY, STRIPE_SECRET
+    from tests.support import ADYEN_AUTH_ENV
 
     monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", STRIPE_SECRET)
     monkeypatch.setenv("ADYEN_HMAC_KEY", ADYEN_KEY)
+    for name, value in ADYEN_AUTH_ENV.items():
+        monkeypatch.setenv(name, value)
     return stores
 
 

@@ -24,7 +24,7 @@ from refrain_tools.simulator.apple import APP_APPLE_ID, BUNDLE_ID, apple_pki
 from refrain_tools.simulator.google_play import google_signer
 from tests.integration.ingest.conftest import ADYEN_KEY, STRIPE_SECRET
 from tests.integration.providers.conftest import Stores
-from tests.support import FIXTURES, adyen_sign, stripe_header
+from tests.support import FIXTURES, adyen_auth, adyen_sign, stripe_header
 
 APPLIED_OR_ACKNOWLEDGED = {
     "applied",
@@ -107,7 +107,7 @@ def test_every_adyen_example_and_merchant_reference_is_accepted(door: Stores) ->
             "live": "false",
             "notificationItems": [{"NotificationRequestItem": adyen_sign(item, ADYEN_KEY)}],
         }
-        answer = door.client.post("/adyen", json=body)
+        answer = door.client.post("/adyen", json=body, headers=adyen_auth())
         answers[name] = answer.status_code
         assert answer.data == b"[accepted]", name
     _assert_all_acknowledged(door, answers, len(answers))

@@ -31,7 +31,7 @@ from refrain_tools.simulator.google_play import (
 )
 from tests.integration.ingest.conftest import STRIPE_SECRET
 from tests.integration.providers.conftest import Stores
-from tests.support import stripe_header
+from tests.support import adyen_auth, stripe_header
 
 ROUTES = ("/stripe", "/adyen", "/google-play", "/apple")
 DEEP = b"[" * 1000 + b"]" * 1000
@@ -50,6 +50,13 @@ def _b64url(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
+def _credentials(path: str) -> dict[str, str]:
+    """What the provider itself would send: basic auth for Adyen, a Google token for Play."""
+    if path == "/adyen":
+        return adyen_auth()
+    return {"Authorization": f"Bearer {google_signer().token()}"}
+
+
 def _refused(door: Stores, statuses: dict[str, int]) -> None:
     server_errors = {case: s for case, s in statuses.items() if not 400 <= s < 500}
     assert server_errors == {}
@@ -62,8 +69,7 @@ def test_parser_breakers_are_4xx_on_every_route(door: Stores) -> None:
     for path in ROUTES:
         for name, body in (("deep", DEEP), ("long int", LONG_INT), ("not utf-8", NOT_UTF8)):
             statuses[f"{path} {name}"] = _post(door, path, body)
-            auth = {"Authorization": f"Bearer {google_signer().token()}"}
-            statuses[f"{path} {name} authenticated"] = _post(door, path, body, **auth)
+            statuses[f"{path} {name} authenticated"] = _post(door, path, body, **_credentials(path))
     _refused(door, statuses)
 
 

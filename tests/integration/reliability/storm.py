@@ -52,6 +52,7 @@ from refrain.renewals import sandbox
 from refrain.settings import CloudSettings
 from refrain_tools.simulator import events
 from refrain_tools.simulator.signing import adyen_request, stripe_signature
+from tests.support import ADYEN_AUTH_ENV, adyen_auth
 
 STRIPE_SECRET = "whsec_refrain_storm"  # a local test secret, not a real one
 ADYEN_KEY = "44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056"
@@ -239,7 +240,7 @@ def _adyen(
 def storm_service(cloud: CloudSettings, **faults: Any) -> WebhookService:
     """The real webhook service (Firestore ledger, Pub/Sub relay) with the storm's secrets."""
     webhook = WebhookSettings.model_validate(
-        {"STRIPE_WEBHOOK_SECRET": STRIPE_SECRET, "ADYEN_HMAC_KEY": ADYEN_KEY}
+        {"STRIPE_WEBHOOK_SECRET": STRIPE_SECRET, "ADYEN_HMAC_KEY": ADYEN_KEY, **ADYEN_AUTH_ENV}
     )
     return build_webhook_service(cloud, webhook=webhook, **faults)
 
@@ -284,7 +285,8 @@ def _post(service: WebhookService, delivery: Delivery) -> int:
         }
         return service.handle("POST", "/stripe", headers, body).status
     body = json.dumps(adyen_request([delivery.payload], ADYEN_KEY)).encode()
-    return service.handle("POST", "/adyen", {"Content-Type": "application/json"}, body).status
+    headers = {"Content-Type": "application/json", **adyen_auth()}
+    return service.handle("POST", "/adyen", headers, body).status
 
 
 T = TypeVar("T")

@@ -47,7 +47,7 @@ from tests.fakes.audit import RecordingAudit
 from tests.fakes.ledger import MemoryLedger
 from tests.fakes.outbox import RecordingRelay
 from tests.fakes.parking import MemoryParkingLot
-from tests.support import FIXTURES
+from tests.support import ADYEN_AUTH_ENV, FIXTURES
 
 STRIPE_SECRET = "whsec_refrain_fuzz_only"  # pragma: allowlist secret
 ADYEN_KEY: str = json.loads((FIXTURES / "adyen" / "hmac_vectors.json").read_text())["vectors"][0][
@@ -188,7 +188,7 @@ def build_harness(
     purchases = RecordingPurchases()
     # model_validate: the aliases, and nothing from the environment of the test run.
     webhook = WebhookSettings.model_validate(
-        {"STRIPE_WEBHOOK_SECRET": STRIPE_SECRET, "ADYEN_HMAC_KEY": ADYEN_KEY}
+        {"STRIPE_WEBHOOK_SECRET": STRIPE_SECRET, "ADYEN_HMAC_KEY": ADYEN_KEY, **ADYEN_AUTH_ENV}
     )
     store = StoreSettings.model_validate(
         {

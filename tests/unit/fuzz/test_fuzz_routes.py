@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 
 from refrain_tools.simulator.apple import apple_notification, apple_renewal, apple_transaction
 from refrain_tools.simulator.google_play import google_signer
-from tests.support import FIXTURES
+from tests.support import FIXTURES, adyen_auth
 from tests.unit.fuzz.harness import (
     DOCUMENTED,
     FUZZ_MAX_BODY,
@@ -121,7 +121,7 @@ ADYEN_SIGNED = sorted((FIXTURES / "adyen" / "signed").glob("*.json"))
 
 
 def _adyen_seeds() -> list[Seed]:
-    return [(p.read_bytes(), dict(JSON)) for p in ADYEN_SIGNED]
+    return [(p.read_bytes(), {**JSON, **adyen_auth()}) for p in ADYEN_SIGNED]
 
 
 def _first_item(body: bytes) -> tuple[Any, Any] | None:

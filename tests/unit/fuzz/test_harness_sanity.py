@@ -23,7 +23,7 @@ from refrain_tools.simulator.apple import (
 )
 from refrain_tools.simulator.google_play import google_signer
 from tests.integration.ingest.conftest import stripe_event
-from tests.support import FIXTURES, adyen_sign
+from tests.support import FIXTURES, adyen_auth, adyen_sign
 from tests.unit.fuzz.harness import (
     ADYEN_KEY,
     adyen_signature_valid,
@@ -75,7 +75,7 @@ def test_signed_adyen_fixtures_are_accepted_and_recorded() -> None:
         h.reset()
         body = path.read_bytes()
         assert adyen_signature_valid(body), path.name
-        answer = h.service.handle("POST", "/adyen", JSON, body)
+        answer = h.service.handle("POST", "/adyen", {**JSON, **adyen_auth()}, body)
         assert answer.status in (200, 422), (path.name, answer)  # 422: unknown subscription
         assert h.audit.records, path.name
         accepted += answer.status == 200
@@ -89,7 +89,7 @@ def test_signed_adyen_fixtures_are_accepted_and_recorded() -> None:
     ).encode()
     assert adyen_signature_valid(resigned)
     h.reset()
-    assert h.service.handle("POST", "/adyen", JSON, resigned).status == 200
+    assert h.service.handle("POST", "/adyen", {**JSON, **adyen_auth()}, resigned).status == 200
 
 
 def _play_body() -> bytes:

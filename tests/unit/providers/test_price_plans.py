@@ -74,3 +74,16 @@ def test_a_bad_price_map_or_convention_stops_the_function_at_start(
     monkeypatch.setenv("ADYEN_REFERENCE_PATTERN", "(?P<plan>.+)")
     with pytest.raises(InvalidInput, match="account"):
         adyen_route(WebhookSettings())
+
+
+def test_an_adyen_key_without_basic_authentication_stops_the_function_at_start(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Adyen's HMAC leaves additionalData unsigned: basic auth is what guards it."""
+    monkeypatch.setenv("ADYEN_HMAC_KEY", "44782DEF547AAA06C910C43932B1EB0C")
+    for missing in ("ADYEN_BASIC_AUTH_USER", "ADYEN_BASIC_AUTH_PASSWORD"):
+        monkeypatch.setenv("ADYEN_BASIC_AUTH_USER", "refrain")
+        monkeypatch.setenv("ADYEN_BASIC_AUTH_PASSWORD", "pw")  # pragma: allowlist secret
+        monkeypatch.delenv(missing)
+        with pytest.raises(ValueError, match="ADYEN_BASIC_AUTH_USER and ADYEN_BASIC_AUTH_PASSWORD"):
+            adyen_route(WebhookSettings())

@@ -68,6 +68,7 @@ from refrain_tools.stack.manager import StackManager
 STRIPE_SECRET = "whsec_demo_local_only"  # noqa: S105 - the demo's own local endpoint secret
 PLAN_IDS = tuple(plan for plan, _ in PLANS)
 ADYEN_KEY = "44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056"  # Adyen's test key
+ADYEN_BASIC_AUTH = ("refrain", "demo-basic-auth-local-only")  # pragma: allowlist secret
 
 
 @dataclass(frozen=True)
@@ -129,6 +130,8 @@ class DemoRun:
             CLOCK_FILE_ENV: str(self.work / "clock"),
             "STRIPE_WEBHOOK_SECRET": STRIPE_SECRET,
             "ADYEN_HMAC_KEY": ADYEN_KEY,
+            "ADYEN_BASIC_AUTH_USER": ADYEN_BASIC_AUTH[0],
+            "ADYEN_BASIC_AUTH_PASSWORD": ADYEN_BASIC_AUTH[1],
             "REFRAIN_SUBSCRIBER_PEPPER": "demo-pepper-local-only",
             "REFRAIN_ENVIRONMENT": "local",
             "REFRAIN_ACCOUNT_URL": "https://account.refrain.example",
@@ -146,6 +149,7 @@ class DemoRun:
             urls["checkout_webhook"],
             stripe_secret=STRIPE_SECRET,
             adyen_hmac_key=ADYEN_KEY,
+            adyen_basic_auth=ADYEN_BASIC_AUTH,
             push_token=google_signer().token,
             policy=DeliveryPolicy(seed=self.options.seed, duplicate_rate=0.1, shuffle_window=6),
         )

@@ -25,7 +25,6 @@ the same seed and the same calls give the same release order and duplicates.
 
 from __future__ import annotations
 
-import base64
 import json
 import random
 import threading
@@ -38,7 +37,7 @@ from typing import Any
 
 import requests
 
-from refrain_tools.simulator.signing import adyen_request, stripe_signature
+from refrain_tools.simulator.signing import adyen_request, basic_auth, stripe_signature
 
 Transport = Callable[[str, bytes, dict[str, str], float], int]
 """POST (url, body, headers, timeout) → HTTP status; raises OSError / RequestException."""
@@ -307,8 +306,7 @@ class WebhookSender:
         elif provider == "adyen":
             headers["User-Agent"] = "Adyen HttpClient 1.0"
             if self._adyen_auth:
-                raw = f"{self._adyen_auth[0]}:{self._adyen_auth[1]}".encode()
-                headers["Authorization"] = "Basic " + base64.b64encode(raw).decode()
+                headers["Authorization"] = basic_auth(*self._adyen_auth)
         return headers
 
 

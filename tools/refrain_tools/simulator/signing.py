@@ -9,6 +9,7 @@ Adyen: HMAC-SHA256 over the item's fixed fields with the hex key, in
 
 from __future__ import annotations
 
+import base64
 import copy
 import hashlib
 import hmac
@@ -44,3 +45,8 @@ def adyen_request(items: list[dict[str, Any]], key_hex: str) -> dict[str, Any]:
             {"NotificationRequestItem": sign_adyen_item(i, key_hex)} for i in items
         ],
     }
+
+
+def basic_auth(user: str, password: str) -> str:
+    """The ``Authorization`` value Adyen sends when basic authentication is configured."""
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()

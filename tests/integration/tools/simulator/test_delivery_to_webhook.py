@@ -17,6 +17,7 @@ from refrain.domain import load_catalog
 from refrain.settings import CloudSettings
 from refrain_tools.simulator import DeliveryPolicy, WebhookSender, events
 from tests.integration.ingest.conftest import ADYEN_KEY, SOURCE, STRIPE_SECRET
+from tests.support import ADYEN_AUTH_ENV, ADYEN_PASSWORD, ADYEN_USER
 
 CATALOG = load_catalog()
 
@@ -25,6 +26,8 @@ CATALOG = load_catalog()
 def webhook_url(cloud: CloudSettings, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", STRIPE_SECRET)
     monkeypatch.setenv("ADYEN_HMAC_KEY", ADYEN_KEY)
+    for name, value in ADYEN_AUTH_ENV.items():
+        monkeypatch.setenv(name, value)
     app = functions_framework.create_app(target="checkout_webhook", source=str(SOURCE))
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -62,8 +65,9 @@ def test_duplicated_reordered_deliveries_apply_each_event_once(
         backoff_base_s=0.05, backoff_max_s=1.0,
     )  # fmt: skip
     with WebhookSender(
-        webhook_url, stripe_secret=STRIPE_SECRET, adyen_hmac_key=ADYEN_KEY, policy=policy
-    ) as sender:
+        webhook_url, stripe_secret=STRIPE_SECRET, adyen_hmac_key=ADYEN_KEY, policy=policy,
+        adyen_basic_auth=(ADYEN_USER, ADYEN_PASSWORD),
+    ) as sender:  # fmt: skip
         sender.send_stripe(refund)  # the refund is queued first: it must wait for its checkout
         sender.send_adyen(adyen_refund)
         sender.send_stripe(checkout)
