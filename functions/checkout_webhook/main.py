@@ -15,8 +15,11 @@ from typing import Any
 import flask
 import functions_framework
 
-from refrain import bootstrap
+from refrain import bootstrap, serving
 from refrain.ingest.service import WebhookService
+
+# The public door: gunicorn's request-line bound, which functions-framework turns off.
+serving.bound_request_line()
 
 
 @functools.cache

@@ -6,9 +6,9 @@ item when handed the whole request, so we hand it each item). Dedupe key per
 item: (pspReference, eventCode, success), as Adyen may redeliver any item.
 
 Our references: `merchantReference` is our charge id for renewals
-("{subscription_id}:{billing anchor}:{attempt}") and "{subscription_id}:checkout"
-for the first payment, with `additionalData.metadata.*` carrying account_id, plan
-and market; or the merchant's own convention (refrain.providers.price_plans).
+("{subscription_id}:{billing anchor}:{attempt}") and, for the first payment,
+"{subscription_id}:checkout:{plan}:{market}:{account_id}" (`checkout_reference`);
+or the merchant's own convention (refrain.providers.price_plans).
 
 The stored payment method renewals charge is ``"{shopperReference}:{token}"``
 (a token is only valid with the shopper reference it was stored under): from a
@@ -17,11 +17,14 @@ successful AUTHORISATION's `tokenization.storedPaymentMethodId` (older accounts:
 `recurring.shopperReference` / `shopperReference`; replaced by RECURRING_CONTRACT,
 whose pspReference is the token. What the HMAC signs: pspReference,
 originalReference, merchantAccountCode, merchantReference, amount, eventCode and
-success, never additionalData. So the subscription is always the one the signed
-merchantReference names (and, with ADYEN_REFERENCE_PATTERN, its account, plan and
-market too); what additionalData carries (token, shopper reference, e-mail, our
-checkout metadata) is trusted only because basic authentication is required with
-an HMAC key (refrain.ingest.routes.adyen_route; docs/SECURITY.md).
+success, never additionalData. So identity and money come only from signed fields:
+the subscription, account, plan and market from merchantReference, the amount from
+amount. additionalData is information (e-mail, locale), never identity: Refrain's own
+checkout stores the card under the account's own shopper reference, and a token
+stored under any other shopper is not taken (Adyen charges a token only with the
+shopper it was stored under, so a rewritten token can name no other customer's card).
+Basic authentication is required with an HMAC key besides (refrain.ingest.routes;
+docs/SECURITY.md).
 """
 
 from __future__ import annotations
@@ -56,7 +59,7 @@ from refrain.ingest.model import (
     subscription_id_for,
 )
 from refrain.ingest.rejections import BadSignature, Malformed
-from refrain.providers.price_plans import ReferenceConvention
+from refrain.providers.price_plans import CheckoutReference, ReferenceConvention
 
 PROVIDER = "adyen"
 
@@ -127,13 +130,33 @@ def _our_charge(reference: str) -> tuple[str, datetime | None, int | None] | Non
     return parts[0], anchor, int(parts[2])
 
 
+_CHECKOUT = ":checkout"
+
+
+def checkout_reference(subscription_id: str, account_id: str, plan: str, market: str) -> str:
+    """The merchantReference of Refrain's own checkout: what it creates, signed by the HMAC."""
+    return f"{subscription_id}{_CHECKOUT}:{plan}:{market}:{account_id}"
+
+
+def _own_checkout(reference: str) -> tuple[str, CheckoutReference] | None:
+    """(subscription id, what it creates) of Refrain's own checkout reference, else None."""
+    sub_id, found, named = reference.partition(f"{_CHECKOUT}:")
+    plan, market, account_id = ([*named.split(":", 2), "", ""])[:3]
+    if not (found and sub_id and plan and market and account_id):
+        return None
+    return sub_id, CheckoutReference(account_id, plan, market)
+
+
 def _subscription_of(reference: str, convention: ReferenceConvention) -> str:
     """The subscription a reference names: a checkout to the merchant's convention is its own
-    subscription; ``{subscription_id}:checkout`` is Refrain's own checkout."""
+    subscription; Refrain's own checkout names it first (``{subscription_id}:checkout…``)."""
     if convention.read(reference) is not None:
         return subscription_id_for(PROVIDER, reference)
-    if reference.endswith(":checkout"):
-        return reference.removesuffix(":checkout")
+    own = _own_checkout(reference)
+    if own is not None:
+        return own[0]
+    if reference.endswith(_CHECKOUT):  # before checkout references named what they create
+        return reference.removesuffix(_CHECKOUT)
     return reference.split(":", maxsplit=1)[0]
 
 
@@ -183,17 +206,17 @@ def _normalise(
     at = {"input_id": base["event_id"], "occurred_at": base["occurred_at"]}
     original = str(item.get("originalReference") or psp)
     if code == "AUTHORISATION":
+        own = _own_checkout(reference) if charge is None else None
+        named = own[1] if own else convention.read(reference) if charge is None else None
         token = stored_method_ref(
             _shopper(extra),
             extra.get("tokenization.storedPaymentMethodId")
             or extra.get("recurring.recurringDetailReference"),
         )
-        plan, market = extra.get("metadata.plan"), extra.get("metadata.market")
-        account_id = extra.get("metadata.account_id") or extra.get("shopperReference")
-        named = convention.read(reference) if charge is None else None
-        if named is not None:  # the signed reference, written to the merchant's convention
+        if own and _shopper(extra) != own[1].account_id:  # stored under another shopper
+            token = None
+        if success and named is not None:  # identity only from the signed reference
             plan, market, account_id = named.plan, named.market, named.account_id
-        if success and plan and market and account_id:
             offer = catalog.offer(plan, market)
             amount = _money(item)
             if amount != offer.price:

@@ -9,6 +9,14 @@ resource "google_service_account" "runtime" {
 
 locals {
   member = "serviceAccount:${google_service_account.runtime.email}"
+  # functions-framework's gunicorn reads these. Its default is cpu_count() x 4 threads:
+  # on a 1-vCPU instance, 4 of the requests Cloud Run sends at once are served and the
+  # rest wait in the socket backlog. One worker, one thread per request Cloud Run may
+  # send (docs/SECURITY.md).
+  server_env = {
+    WORKERS = "1"
+    THREADS = tostring(var.concurrency)
+  }
 }
 
 resource "google_project_iam_member" "runtime" {
@@ -78,7 +86,7 @@ resource "google_cloudfunctions2_function" "this" {
     all_traffic_on_latest_revision   = true
     # Pub/Sub push and Cloud Scheduler count as internal traffic; only the webhook faces the internet.
     ingress_settings      = var.public ? "ALLOW_ALL" : "ALLOW_INTERNAL_ONLY"
-    environment_variables = var.environment
+    environment_variables = merge(var.environment, local.server_env)
 
     dynamic "secret_environment_variables" {
       for_each = var.secrets

@@ -14,6 +14,7 @@ from refrain.adapters.firestore_ledger import FirestoreLedger
 from refrain.domain.events import EventType
 from refrain.domain.inputs import RenewalDue
 from refrain.ledger import LedgerCommand, LedgerStatus
+from refrain.providers.adyen_webhook import checkout_reference
 from tests.integration.ingest.conftest import (
     STRIPE_SECRET,
     Webhook,
@@ -260,7 +261,7 @@ def test_adyen_checkout_then_refused_renewal(webhook: Webhook) -> None:
     from datetime import UTC, datetime, timedelta
 
     item.update(
-        merchantReference="sub_de_7:checkout",
+        merchantReference=checkout_reference("sub_de_7", "acct_de", "individual_monthly", "DE"),
         pspReference="PSP_CHECKOUT_1",
         eventDate=(datetime.now(UTC) - timedelta(days=1)).isoformat(),
         amount={"currency": "EUR", "value": 1099},
@@ -271,15 +272,9 @@ def test_adyen_checkout_then_refused_renewal(webhook: Webhook) -> None:
         .price("individual_monthly", "DE")
     )
     item["amount"]["value"] = price.amount
-    item["additionalData"].update(
-        {
-            "metadata.plan": "individual_monthly",
-            "metadata.market": "DE",
-            "metadata.account_id": "acct_de",
-        }
-    )
+    item["additionalData"]["tokenization.shopperReference"] = "acct_de"  # our checkout's shopper
     answer = webhook.post_adyen([item])
     assert answer.status_code == 200 and answer.data == b"[accepted]"
     sub = webhook.subscription("sub_de_7")
     assert sub is not None and sub["state"] == "active"
-    assert sub["payment_method_ref"] == "YOUR_SHOPPER_REFERENCE:M5N7TQ4TG5PFWR50"
+    assert sub["payment_method_ref"] == "acct_de:M5N7TQ4TG5PFWR50"

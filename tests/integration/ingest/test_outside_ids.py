@@ -17,6 +17,7 @@ from typing import Any
 from refrain.adapters.firestore_collections import keyed
 from refrain.adapters.firestore_ledger import FirestoreLedger
 from refrain.domain import load_catalog
+from refrain.providers.adyen_webhook import checkout_reference
 from tests.integration.ingest.conftest import Webhook
 from tests.support import FIXTURES
 
@@ -37,18 +38,12 @@ def checkout_item(sub_id: str, psp: str, account_id: str) -> dict[str, Any]:
     item: dict[str, Any] = signed["notificationItems"][0]["NotificationRequestItem"]
     price = load_catalog().price("individual_monthly", "DE")
     item.update(
-        merchantReference=f"{sub_id}:checkout",
+        merchantReference=checkout_reference(sub_id, account_id, "individual_monthly", "DE"),
         pspReference=psp,
         eventDate=(datetime.now(UTC) - timedelta(days=1)).isoformat(),
         amount={"currency": price.currency, "value": price.amount},
     )
-    item["additionalData"].update(
-        {
-            "metadata.plan": "individual_monthly",
-            "metadata.market": "DE",
-            "metadata.account_id": account_id,
-        }
-    )
+    item["additionalData"]["tokenization.shopperReference"] = account_id
     return item
 
 

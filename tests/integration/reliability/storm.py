@@ -48,6 +48,7 @@ from refrain.ingest.model import subscription_id_for
 from refrain.ingest.parking import LONGEST_WAIT
 from refrain.ingest.routes import WebhookSettings
 from refrain.ingest.service import WebhookService
+from refrain.providers.adyen_webhook import checkout_reference
 from refrain.renewals import sandbox
 from refrain.settings import CloudSettings
 from refrain_tools.simulator import events
@@ -232,8 +233,9 @@ def _adyen(
     if i % 2 == 0:
         at = t0 + timedelta(hours=1)
         refund = events.adyen_refund(
-            at=at, original_reference=psp, merchant_reference=f"{sub_id}:checkout", amount=amount
-        )
+            at=at, original_reference=psp, amount=amount,
+            merchant_reference=checkout_reference(sub_id, f"acct_ad_{i}", plan, market),
+        )  # fmt: skip
         corpus.add("adyen", at, refund, sub_id)
 
 

@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from refrain.domain import load_catalog
 from refrain.domain.inputs import (
@@ -20,7 +22,12 @@ from refrain.domain.inputs import (
 from refrain.domain.money import Money
 from refrain.ingest.model import subscription_id_for
 from refrain.ingest.rejections import BadSignature, Malformed
-from refrain.providers.adyen_webhook import normalise_adyen_item, notification_items, verify_adyen
+from refrain.providers.adyen_webhook import (
+    checkout_reference,
+    normalise_adyen_item,
+    notification_items,
+    verify_adyen,
+)
 from refrain.providers.price_plans import ReferenceConvention
 from tests.support import FIXTURES, adyen_sign
 
@@ -107,11 +114,44 @@ def test_refusal_reason_classifies_the_decline() -> None:
     assert not event.input.decline.hard
 
 
-def test_checkout_authorisation_with_metadata_creates_the_subscription() -> None:
+def _own_checkout(account: str = "acct_9", shopper: str | None = None) -> dict[str, Any]:
+    """An authentic AUTHORISATION of Refrain's own checkout, signed as Adyen signs it."""
     [item] = items(SIGNED / "authorisation_success.json")
     item = dict(item)
-    item["merchantReference"] = "sub_adyen_1:checkout"
+    item["merchantReference"] = checkout_reference("sub_adyen_1", account, "duo_monthly", "DE")
     item["amount"] = {"currency": "EUR", "value": CATALOG.price("duo_monthly", "DE").amount}
+    item["additionalData"] = {
+        **item["additionalData"],
+        "tokenization.shopperReference": shopper or account,
+    }
+    return adyen_sign(item, KEY)
+
+
+def test_our_checkout_reference_creates_the_subscription_it_names() -> None:
+    event = normalise_adyen_item(_own_checkout(), CATALOG)
+    assert isinstance(event.input, CheckoutCompleted)
+    assert event.subject is not None and event.subject.subscription_id == "sub_adyen_1"
+    assert event.draft is not None
+    assert (event.draft.account_id, event.draft.plan, event.draft.market) == (
+        "acct_9",
+        "duo_monthly",
+        "DE",
+    )
+    # the token with the shopper reference it was stored under: the account's own
+    assert event.draft.payment_method_ref == "acct_9:M5N7TQ4TG5PFWR50"
+    assert event.input.amount == Money(CATALOG.price("duo_monthly", "DE").amount, "EUR")
+
+
+def test_a_token_stored_under_another_shopper_is_not_taken() -> None:
+    event = normalise_adyen_item(_own_checkout(shopper="someone_else"), CATALOG)
+    assert isinstance(event.input, CheckoutCompleted)
+    assert event.draft is not None and event.draft.payment_method_ref is None
+
+
+def test_unsigned_metadata_creates_nothing() -> None:
+    """Before references named what they create, metadata did; it is not signed."""
+    [item] = items(SIGNED / "authorisation_success.json")
+    item = dict(item, merchantReference="sub_adyen_2:checkout")
     item["additionalData"] = {
         **item["additionalData"],
         "metadata.plan": "duo_monthly",
@@ -119,12 +159,50 @@ def test_checkout_authorisation_with_metadata_creates_the_subscription() -> None
         "metadata.account_id": "acct_9",
     }
     event = normalise_adyen_item(adyen_sign(item, KEY), CATALOG)
-    assert isinstance(event.input, CheckoutCompleted)
-    assert event.subject is not None and event.subject.subscription_id == "sub_adyen_1"
-    # the token with the shopper reference it was stored under (not the account id)
-    assert event.draft is not None
-    assert event.draft.payment_method_ref == "YOUR_SHOPPER_REFERENCE:M5N7TQ4TG5PFWR50"
-    assert event.input.amount == Money(CATALOG.price("duo_monthly", "DE").amount, "EUR")
+    assert event.draft is None and isinstance(event.input, PaymentSucceeded)
+    assert event.subject is not None and event.subject.subscription_id == "sub_adyen_2"
+
+
+UNSIGNED_KEYS = st.sampled_from(
+    [
+        "metadata.account_id", "metadata.plan", "metadata.market", "shopperReference",
+        "tokenization.shopperReference", "tokenization.storedPaymentMethodId",
+        "recurring.shopperReference", "recurring.recurringDetailReference", "shopperEmail",
+        "paymentMethod", "cardSummary", "merchantOrderReference",
+    ]
+)  # fmt: skip
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    rewrites=st.dictionaries(UNSIGNED_KEYS, st.text(min_size=0, max_size=40), max_size=6),
+    convention=st.booleans(),
+)
+def test_rewriting_unsigned_fields_changes_no_identity_amount_or_card(
+    rewrites: dict[str, str], convention: bool
+) -> None:
+    """An authentic item with any additionalData rewritten still passes the HMAC (Adyen does
+    not sign it); what it creates is the same customer, plan, market and amount, and the card
+    is the signed account's own or none."""
+    item = _authorised("ORD-90/acct_5/PREMIUM-DUO/DE") if convention else _own_checkout()
+    rules = CONVENTION if convention else None
+    signed: dict[str, Any] = adyen_sign(item, KEY)
+    before = normalise_adyen_item(signed, CATALOG, rules)
+    forged = dict(signed, additionalData={**signed["additionalData"], **rewrites})
+    verify_adyen([forged], KEY)  # still authentic: the HMAC does not cover additionalData
+    after = normalise_adyen_item(forged, CATALOG, rules)
+    assert after.subject == before.subject and after.account_id == before.account_id
+    assert after.draft is not None and before.draft is not None
+    assert (after.draft.account_id, after.draft.plan, after.draft.market) == (
+        before.draft.account_id, before.draft.plan, before.draft.market,
+    )  # fmt: skip
+    assert isinstance(after.input, CheckoutCompleted) and isinstance(
+        before.input, CheckoutCompleted
+    )
+    assert after.input.amount == before.input.amount
+    if not convention:
+        card = after.draft.payment_method_ref
+        assert card is None or card.startswith(f"{before.draft.account_id}:")
 
 
 def test_our_charge_reference_carries_period_and_attempt() -> None:

@@ -16,6 +16,7 @@ from typing import Any
 
 from refrain.domain.catalog import Catalog
 from refrain.domain.money import Money
+from refrain.providers.adyen_webhook import checkout_reference
 from refrain_tools.simulator import events
 from refrain_tools.simulator.stripe_checkout import CheckoutFlow, stripe_checkout
 
@@ -178,7 +179,9 @@ def chargeback_event(customer: Customer, catalog: Catalog, at: datetime) -> dict
     return events.adyen_chargeback(
         at=at,
         original_reference=customer.psp_reference,
-        merchant_reference=f"{customer.subscription_id}:checkout",
+        merchant_reference=checkout_reference(
+            customer.subscription_id, customer.account_id, customer.plan, customer.market
+        ),
         amount=catalog.price(customer.plan, customer.market),
     )
 

@@ -358,6 +358,19 @@ def check_iterates_topology(root: Path) -> list[str]:
     return problems
 
 
+def check_server_threads(root: Path) -> list[str]:
+    """Each function's server has one thread per request Cloud Run may send it at once."""
+    tfdir = load_tree(root)["modules/function"]
+    want = {"WORKERS": "1", "THREADS": "${tostring(var.concurrency)}"}
+    server = {k: tfdir.locals.get("server_env", {}).get(k) for k in want}
+    problems = [f"modules/function: server_env {server} is not {want}"] if server != want else []
+    for fn in tfdir.resources("google_cloudfunctions2_function"):
+        env = (_first(fn.body, "service_config") or {}).get("environment_variables")
+        if env != "${merge(var.environment, local.server_env)}":
+            problems.append(f"modules/function: {fn.name} environment lacks local.server_env")
+    return problems
+
+
 ALL_CHECKS = (
     check_functions_have_own_service_account,
     check_only_webhook_public,
@@ -365,6 +378,7 @@ ALL_CHECKS = (
     check_subscription_access,
     check_no_inline_secrets,
     check_iterates_topology,
+    check_server_threads,
 )
 
 

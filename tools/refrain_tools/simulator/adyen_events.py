@@ -1,7 +1,8 @@
 """Adyen NotificationRequestItems (unsigned; the sender signs), with simulated eventDate.
 
 Our references (see refrain.providers.adyen_webhook): ``merchantReference`` is
-``"{subscription_id}:checkout"`` for the first payment and our charge id
+``"{subscription_id}:checkout:{plan}:{market}:{account_id}"`` for the first payment
+(``checkout_reference``: what it creates, under the HMAC) and our charge id
 ``"{subscription_id}:{anchor %Y%m%dT%H%M%SZ}:{attempt}"`` for renewals;
 REFUND / CHARGEBACK point at the payment with ``originalReference``;
 RECURRING_CONTRACT's merchantReference starts with the subscription id.
@@ -15,6 +16,7 @@ from typing import Any
 
 from refrain.domain.money import Money
 from refrain.domain.provider_amounts import to_provider_amount
+from refrain.providers.adyen_webhook import checkout_reference
 
 ADYEN_MERCHANT_ACCOUNT = "RefrainECOM"
 _psp_counter = itertools.count(1)
@@ -73,13 +75,10 @@ def adyen_checkout(
     return adyen_item(
         "AUTHORISATION",
         at=at,
-        merchant_reference=f"{subscription_id}:checkout",
+        merchant_reference=checkout_reference(subscription_id, account_id, plan, market),
         amount=amount,
         psp_reference=psp_reference,
         additional={
-            "metadata.account_id": account_id,
-            "metadata.plan": plan,
-            "metadata.market": market,
             "metadata.locale": locale,
             "shopperEmail": email,
             "shopperReference": account_id,

@@ -125,6 +125,15 @@ def test_hardcoded_iteration_and_missing_settings_are_caught(broken: Path) -> No
     assert any(p.startswith("root: function_settings") for p in problems)
 
 
+def test_server_threads_off_concurrency_or_dropped_are_caught(broken: Path) -> None:
+    module = broken / "modules" / "function" / "main.tf"
+    _edit(module, "THREADS = tostring(var.concurrency)", 'THREADS = "4"')
+    _edit(module, "merge(var.environment, local.server_env)", "var.environment")
+    problems = hclcheck.check_server_threads(broken)
+    assert len(problems) == 2
+    assert "is not" in problems[0] and "lacks local.server_env" in problems[1]
+
+
 def test_function_outside_the_module_is_caught(broken: Path) -> None:
     (broken / "extra.tf").write_text(
         """resource "google_cloudfunctions2_function" "adhoc" {

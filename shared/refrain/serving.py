@@ -1,0 +1,42 @@
+"""The HTTP server's own limits, where functions-framework offers no setting.
+
+functions-framework (3.10) serves HTTP functions with gunicorn and sets
+``limit_request_line`` to 0, "unlimited". gunicorn 27 then reads a request line of
+any length, and the time grows with the square of it (measured: 1 MiB 0.14 s, 4 MiB
+1.6 s, 16 MiB 25 s of CPU); Cloud Run forwards requests of up to 32 MiB. One request
+could hold a CPU for minutes. gunicorn's own bound (8,190 bytes, its maximum) is put
+back after functions-framework's configuration, so an over-long line is a 414 from the
+server before any code of ours runs. Workers, threads and timeouts need no patch:
+functions-framework reads them from the environment (WORKERS, THREADS,
+CLOUD_RUN_TIMEOUT_SECONDS), and Terraform sets them (terraform/modules/function).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+REQUEST_LINE_LIMIT = 8190  # gunicorn's maximum and default-safe bound; providers send short paths
+
+
+def bound_request_line(limit: int = REQUEST_LINE_LIMIT) -> None:
+    """Make the gunicorn application functions-framework builds refuse longer request lines.
+
+    Called when a public function's module is imported, which functions-framework does
+    before it builds the server. Safe to call more than once.
+    """
+    try:
+        from functions_framework._http import gunicorn as served
+    except ImportError:  # no gunicorn (Windows, debug server): nothing to bound
+        return
+    application: Any = served.GunicornApplication
+    if getattr(application, "refrain_request_line_limit", None) == limit:
+        return
+    configure = getattr(application, "refrain_configure", application.load_config)
+
+    def load_config(self: Any) -> None:
+        configure(self)
+        self.cfg.set("limit_request_line", limit)
+
+    application.refrain_configure = configure
+    application.refrain_request_line_limit = limit
+    application.load_config = load_config
