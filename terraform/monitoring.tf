@@ -15,25 +15,15 @@ locals {
   renewal_service       = local.functions["renewal_charge"].cloud_name
 }
 
-# From our JSON logs: observability.py puts `outcome` into Cloud Logging labels.
-resource "google_logging_metric" "payment_failed" {
-  project     = var.project_id
-  name        = "refrain/payment_failed"
-  description = "Log lines with labels.outcome=payment_failed (any function)."
-  filter      = "labels.outcome=\"payment_failed\""
-
-  metric_descriptor {
-    metric_kind = "DELTA"
-    value_type  = "INT64"
-    unit        = "1"
-  }
-}
-
+# From our JSON logs: observability.py puts `outcome` into Cloud Logging labels. The
+# outcomes named here are the code's own constants (refrain.renewals.worker
+# CHARGE_OUTCOMES, refrain.ingest.parking PARKING_SWEPT); refrain_tools.infra.alertcheck
+# fails the tests when they drift apart.
 resource "google_logging_metric" "renewal_outcomes" {
   project     = var.project_id
   name        = "refrain/renewal_outcomes"
-  description = "Renewal charge outcomes, labelled by outcome."
-  filter      = "resource.type=\"cloud_run_revision\" AND resource.labels.service_name=\"${local.renewal_service}\" AND labels.outcome:*"
+  description = "Renewal charge outcomes (charged, declined, pending_confirmation), labelled by outcome."
+  filter      = "resource.type=\"cloud_run_revision\" AND resource.labels.service_name=\"${local.renewal_service}\" AND labels.outcome=(\"charged\" OR \"declined\" OR \"pending_confirmation\")"
 
   metric_descriptor {
     metric_kind = "DELTA"
@@ -49,6 +39,18 @@ resource "google_logging_metric" "renewal_outcomes" {
 
   label_extractors = {
     outcome = "EXTRACT(labels.outcome)"
+  }
+}
+
+# Monitoring answers 404 for a log-based metric for a while after Logging created it
+# (terraform-provider-google issue 11102), so a first apply that creates a metric and
+# its alert together fails. Alerts on our metrics wait for them to propagate.
+resource "time_sleep" "log_metrics_propagate" {
+  create_duration = "90s"
+
+  triggers = {
+    renewal_outcomes        = google_logging_metric.renewal_outcomes.id
+    oldest_parked_event_age = google_logging_metric.oldest_parked_event_age.id
   }
 }
 
@@ -117,14 +119,15 @@ resource "google_monitoring_alert_policy" "webhook_5xx" {
 
 resource "google_monitoring_alert_policy" "renewal_failures" {
   project               = var.project_id
+  depends_on            = [time_sleep.log_metrics_propagate]
   display_name          = "Refrain ${var.environment}: renewal failure rate"
   combiner              = "OR"
   notification_channels = local.notification_channels
 
   conditions {
-    display_name = "share of renewal charges ending payment_failed"
+    display_name = "share of renewal charges declined"
     condition_threshold {
-      filter             = "resource.type=\"cloud_run_revision\" AND metric.type=\"logging.googleapis.com/user/${google_logging_metric.renewal_outcomes.name}\" AND metric.label.outcome=\"payment_failed\""
+      filter             = "resource.type=\"cloud_run_revision\" AND metric.type=\"logging.googleapis.com/user/${google_logging_metric.renewal_outcomes.name}\" AND metric.label.outcome=\"declined\""
       denominator_filter = "resource.type=\"cloud_run_revision\" AND metric.type=\"logging.googleapis.com/user/${google_logging_metric.renewal_outcomes.name}\""
       comparison         = "COMPARISON_GT"
       threshold_value    = var.renewal_failure_ratio_threshold
@@ -176,6 +179,7 @@ resource "google_logging_metric" "oldest_parked_event_age" {
 
 resource "google_monitoring_alert_policy" "parked_events" {
   project               = var.project_id
+  depends_on            = [time_sleep.log_metrics_propagate]
   display_name          = "Refrain ${var.environment}: provider events parked too long"
   combiner              = "OR"
   notification_channels = local.notification_channels

@@ -43,6 +43,8 @@ __all__ = [
 
 FIRST_CHECK: Final = timedelta(minutes=1)
 LONGEST_WAIT: Final = timedelta(hours=6)
+# The `outcome` label of the sweep's log line; terraform/monitoring.tf reads its age field.
+PARKING_SWEPT: Final = "parking_swept"
 
 
 def waits_for_subscription(subscription_id: str) -> str:

@@ -40,6 +40,7 @@ from refrain.domain.subscription import Subscription
 from refrain.ingest.http import MAX_BODY_BYTES, HttpResponse, Route, read_body, route_for
 from refrain.ingest.model import MappingError, ProviderEvent
 from refrain.ingest.parking import (
+    PARKING_SWEPT,
     ParkedEvent,
     ParkingLot,
     kind_of,
@@ -188,7 +189,7 @@ class WebhookService:
         report = ParkingReport(len(due), applied, waiting, expired, age)
         self.log.info(
             "parked events swept",
-            outcome="parking_swept",
+            outcome=PARKING_SWEPT,
             due=report.due,
             applied=report.applied,
             waiting=report.waiting,

@@ -39,6 +39,10 @@ from refrain.renewals.gateway import ChargeStatus, GatewayCharge, GatewayResult,
 from refrain.renewals.messages import ChargeMessage, TimerKind
 
 SOURCE = "renewal"
+# The `outcome` label of a renewal charge's log line; terraform/monitoring.tf counts them
+# (refrain_tools.infra.alertcheck holds the two together).
+CHARGED, DECLINED, PENDING_CONFIRMATION = "charged", "declined", "pending_confirmation"
+CHARGE_OUTCOMES = (CHARGED, DECLINED, PENDING_CONFIRMATION)
 
 
 class PendingCharges(Protocol):
@@ -83,10 +87,10 @@ class ChargeWorker:
         outcome = self._call_gateway(charge, sub)
         report.gateway = outcome.status.value
         if outcome.status is ChargeStatus.PENDING:
-            report.outcome = "pending_confirmation"  # the webhook records it
+            report.outcome = PENDING_CONFIRMATION  # the webhook records it
         else:
             recorded = self._record(charge, outcome, sub.provider)
-            report.outcome = "charged" if outcome.status is ChargeStatus.SUCCEEDED else "declined"
+            report.outcome = CHARGED if outcome.status is ChargeStatus.SUCCEEDED else DECLINED
             if recorded.status is not LedgerStatus.APPLIED:
                 report.outcome = f"{report.outcome}:{recorded.status.value}"
                 report.reason = recorded.reason

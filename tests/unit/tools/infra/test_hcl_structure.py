@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -10,22 +9,8 @@ import pytest
 
 from refrain_tools.infra import hclcheck
 from tests.support import ROOT
-
-TERRAFORM = ROOT / "terraform"
-
-
-@pytest.fixture
-def broken(tmp_path: Path) -> Path:
-    """A scratch copy of terraform/ a test may damage."""
-    copy = tmp_path / "terraform"
-    shutil.copytree(TERRAFORM, copy, ignore=shutil.ignore_patterns(".terraform"))
-    return copy
-
-
-def _edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text(encoding="utf-8")
-    assert old in text, f"{old!r} not in {path}"
-    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+from tests.unit.tools.infra.conftest import TERRAFORM
+from tests.unit.tools.infra.conftest import edit as _edit
 
 
 @pytest.mark.parametrize("check", hclcheck.ALL_CHECKS, ids=lambda c: c.__name__)
