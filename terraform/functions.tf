@@ -6,7 +6,6 @@ locals {
   function_settings = {
     checkout_webhook = {
       memory        = "512Mi"
-      timeout_s     = 30
       concurrency   = 40
       min_instances = var.webhook_min_instances
       max_instances = var.webhook_max_instances
@@ -19,7 +18,6 @@ locals {
     }
     outbox_sweep = {
       memory        = "256Mi"
-      timeout_s     = 120
       concurrency   = 1
       min_instances = 0
       max_instances = 1
@@ -31,7 +29,6 @@ locals {
     }
     renewal_tick = {
       memory        = "256Mi"
-      timeout_s     = 300
       concurrency   = 1
       min_instances = 0
       max_instances = 1
@@ -43,7 +40,6 @@ locals {
     }
     renewal_charge = {
       memory        = "512Mi"
-      timeout_s     = 120
       concurrency   = 8
       min_instances = 0
       max_instances = var.worker_max_instances
@@ -55,7 +51,6 @@ locals {
     }
     receipt_email = {
       memory        = "512Mi"
-      timeout_s     = 120
       concurrency   = 4
       min_instances = 0
       max_instances = var.worker_max_instances
@@ -69,7 +64,6 @@ locals {
     # one flush at a time (the ticks are a minute apart, a flush takes seconds).
     churn_export = {
       memory        = "512Mi"
-      timeout_s     = 120
       concurrency   = 1
       min_instances = 0
       max_instances = 1
@@ -81,7 +75,6 @@ locals {
     }
     feature_snapshot = {
       memory        = "1Gi"
-      timeout_s     = 540
       concurrency   = 1
       min_instances = 0
       max_instances = 1
@@ -125,7 +118,7 @@ module "function" {
   service_account_id    = "fn-${each.value.cloud_name}"
 
   memory          = local.function_settings[each.key].memory
-  timeout_seconds = local.function_settings[each.key].timeout_s
+  timeout_seconds = local.functions[each.key].timeout_s
   concurrency     = local.function_settings[each.key].concurrency
   min_instances   = local.function_settings[each.key].min_instances
   max_instances   = local.function_settings[each.key].max_instances

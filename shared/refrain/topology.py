@@ -26,12 +26,18 @@ class Topic:
     retention_days: int = 7
 
 
+MAX_ACK_DEADLINE_S = 600  # Pub/Sub's maximum
+
+
 @dataclass(frozen=True)
 class Function:
     """One deployed Cloud Function (gen2): its source folder and entry point.
 
     Several functions may share a source folder (the renewal tick and the
     charge worker do); only `public` functions accept unauthenticated calls.
+    `timeout_s` is the function's request timeout; a push subscription's ack deadline
+    (for push, how long Pub/Sub waits for the answer) is set to cover it, so a long
+    run is never redelivered while it is still running.
     """
 
     name: str
@@ -39,6 +45,7 @@ class Function:
     entry_point: str
     signature: Literal["http", "cloudevent"]
     public: bool = False
+    timeout_s: int = 60
 
 
 @dataclass(frozen=True)
@@ -112,6 +119,16 @@ class Topology:
                 raise ValueError(f"subscription {sub.name} dead-letters into its own topic")
             if not 5 <= sub.max_delivery_attempts <= 100:
                 raise ValueError(f"subscription {sub.name}: attempts must be within 5..100")
+            if not 10 <= sub.ack_deadline_s <= MAX_ACK_DEADLINE_S:
+                raise ValueError(f"subscription {sub.name}: ack deadline must be within 10..600 s")
+            pushed = next(
+                (f for f in self.functions if sub.push and f.name == sub.push.function), None
+            )
+            if pushed is not None and sub.ack_deadline_s < pushed.timeout_s:
+                raise ValueError(
+                    f"subscription {sub.name}: ack deadline {sub.ack_deadline_s} s is shorter than "
+                    f"{pushed.name}'s timeout {pushed.timeout_s} s (redelivered while running)"
+                )
 
 
 SUBSCRIPTION_EVENTS = "subscription-events"
@@ -134,11 +151,33 @@ RECEIPT_EVENT_TYPES = (
 )
 
 
+# Timeouts chosen per function (docs/OPERATIONS.md "Functions"): the webhook answers
+# providers within seconds; a renewal tick pages through due subscriptions; the feature
+# snapshot runs a BigQuery job. Pub/Sub's ack deadline is at most 600 s.
+_FUNCTIONS = (
+    Function("checkout_webhook", "checkout_webhook", "checkout_webhook", "http", public=True,
+             timeout_s=30),
+    Function("outbox_sweep", "checkout_webhook", "outbox_sweep", "cloudevent", timeout_s=120),
+    Function("renewal_tick", "renewal_trigger", "renewal_tick", "cloudevent", timeout_s=300),
+    Function("renewal_charge", "renewal_trigger", "renewal_charge", "cloudevent", timeout_s=120),
+    Function("receipt_email", "receipt_email", "receipt_email", "cloudevent", timeout_s=120),
+    # Each export-flush tick pulls a batch from churn-export and writes it in batched MERGEs;
+    # main.py keeps the per-message push entry point `churn_export` for low volume.
+    Function("churn_export", "churn_export", "export_flush", "cloudevent", timeout_s=120),
+    Function("feature_snapshot", "churn_export", "feature_snapshot", "cloudevent",
+             timeout_s=540),
+)  # fmt: skip
+_TIMEOUTS = {f.name: f.timeout_s for f in _FUNCTIONS}
+
+
 def _dlq(name: str) -> str:
     return f"{name}-dead-letter"
 
 
 def _subscription(name: str, topic: str, push: PushTarget | None, **kw: object) -> Subscription:
+    """A consumer; a push subscription's ack deadline covers its function's timeout."""
+    if push is not None:
+        kw.setdefault("ack_deadline_s", _TIMEOUTS[push.function])
     return Subscription(name=name, topic=topic, dead_letter_topic=_dlq(name), push=push, **kw)  # type: ignore[arg-type]
 
 
@@ -152,7 +191,14 @@ _CONSUMERS = (
     # Pull, not push: the churn_export function drains it in batches on each export flush.
     # Unordered: rows are keyed by signal_id, and ordering would cap a pull at one
     # outstanding message per subscription.
-    _subscription(CHURN_EXPORT_SUBSCRIPTION, SUBSCRIPTION_EVENTS, None, ordering=False),
+    # Its drainer acks a batch within its own timeout.
+    _subscription(
+        CHURN_EXPORT_SUBSCRIPTION,
+        SUBSCRIPTION_EVENTS,
+        None,
+        ordering=False,
+        ack_deadline_s=_TIMEOUTS["churn_export"],
+    ),
     _subscription("export-flush", EXPORT_FLUSHES, PushTarget("churn_export"), ordering=False),
     _subscription("renewal-tick", RENEWAL_TICKS, PushTarget("renewal_tick"), ordering=False),
     _subscription("renewal-charge", RENEWAL_CHARGES, PushTarget("renewal_charge")),
@@ -185,18 +231,6 @@ SCHEDULED_TOPICS = {
     FEATURE_SNAPSHOTS: "every day 02:00 UTC",
     EXPORT_FLUSHES: "every 1 minutes",
 }
-
-_FUNCTIONS = (
-    Function("checkout_webhook", "checkout_webhook", "checkout_webhook", "http", public=True),
-    Function("outbox_sweep", "checkout_webhook", "outbox_sweep", "cloudevent"),
-    Function("renewal_tick", "renewal_trigger", "renewal_tick", "cloudevent"),
-    Function("renewal_charge", "renewal_trigger", "renewal_charge", "cloudevent"),
-    Function("receipt_email", "receipt_email", "receipt_email", "cloudevent"),
-    # Each export-flush tick pulls a batch from churn-export and writes it in batched MERGEs;
-    # main.py keeps the per-message push entry point `churn_export` for low volume.
-    Function("churn_export", "churn_export", "export_flush", "cloudevent"),
-    Function("feature_snapshot", "churn_export", "feature_snapshot", "cloudevent"),
-)
 
 
 def _columns(fields: tuple[tuple[str, str, str, str], ...]) -> tuple[Column, ...]:

@@ -94,3 +94,29 @@ def test_validate_accepts_a_pull_subscription_and_refuses_an_unknown_push_target
     pushed = Subscription("s", "a", dead_letter_topic="d", push=PushTarget("nowhere"))
     with pytest.raises(ValueError, match="unknown function"):
         Topology((Topic("a"), Topic("d")), (pushed,), (), (fn,)).validate()
+
+
+def test_every_push_deadline_covers_its_function_s_timeout() -> None:
+    """A push that outlives its ack deadline is redelivered while still running."""
+    timeouts = {f.name: f.timeout_s for f in TOPOLOGY.functions}
+    pushed = [s for s in TOPOLOGY.subscriptions if s.push]
+    assert pushed
+    for sub in pushed:
+        assert sub.push is not None
+        assert timeouts[sub.push.function] <= sub.ack_deadline_s <= 600, sub.name
+
+
+def test_validate_refuses_a_push_deadline_shorter_than_the_function_s_timeout() -> None:
+    """The mistake once shipped: 60 s deadlines before functions running up to 540 s."""
+    fn = Function("snapshot", "s", "s", "cloudevent", timeout_s=540)
+    topics = (Topic("a"), Topic("d"))
+    short = Subscription("s", "a", dead_letter_topic="d", push=PushTarget("snapshot"))
+    with pytest.raises(ValueError, match="shorter than snapshot's timeout 540 s"):
+        Topology(topics, (short,), (), (fn,)).validate()
+    covered = Subscription(
+        "s", "a", dead_letter_topic="d", push=PushTarget("snapshot"), ack_deadline_s=540
+    )
+    Topology(topics, (covered,), (), (fn,)).validate()
+    too_long = Subscription("s", "a", dead_letter_topic="d", ack_deadline_s=601)
+    with pytest.raises(ValueError, match=r"within 10\.\.600"):
+        Topology(topics, (too_long,), (), (fn,)).validate()

@@ -128,6 +128,7 @@ def topology_document(
                 "entry_point": f.entry_point,
                 "signature": f.signature,
                 "public": f.public,
+                "timeout_s": f.timeout_s,
             }
             for f in topology.functions
         ],

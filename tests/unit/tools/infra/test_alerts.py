@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from refrain.renewals.worker import CHARGE_OUTCOMES
-from refrain_tools.infra import alertcheck
+from refrain_tools.infra import alertcheck, runtimecheck
 from tests.unit.tools.infra.conftest import TERRAFORM
 from tests.unit.tools.infra.conftest import edit as _edit
 
@@ -69,3 +69,22 @@ def test_a_sleep_not_triggered_by_the_metric_is_caught(broken: Path) -> None:
 def test_outcomes_named_reads_both_filter_forms() -> None:
     text = 'labels.outcome=("a" OR "b") AND metric.label.outcome="c" AND labels.other="d"'
     assert alertcheck.outcomes_named(text) == {"a", "b", "c"}
+
+
+def test_timeouts_come_from_the_topology(broken: Path) -> None:
+    assert runtimecheck.check_timeouts_from_topology(TERRAFORM) == []
+    _edit(
+        broken / "functions.tf",
+        "timeout_seconds = local.functions[each.key].timeout_s",
+        "timeout_seconds = 60",
+    )
+    _edit(
+        broken / "functions.tf",
+        '      memory        = "512Mi"',
+        '      timeout_s = 30\n      memory        = "512Mi"',
+    )
+    problems = runtimecheck.check_timeouts_from_topology(broken)
+    assert problems == [
+        "root: module.function timeout_seconds = 60, not the topology's",
+        "root: function_settings.checkout_webhook restates timeout_s",
+    ]
