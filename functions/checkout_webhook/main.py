@@ -15,9 +15,11 @@ from typing import Any
 import flask
 import functions_framework
 
-from refrain import bootstrap, serving
+from refrain import bootstrap, config_contract, serving
 from refrain.ingest.service import WebhookService
 
+# In the cloud, a missing setting stops the instance here, by name.
+config_contract.refuse_incomplete("checkout_webhook")
 # The public door: gunicorn's request-line bound, which functions-framework turns off.
 serving.bound_request_line()
 

@@ -41,12 +41,15 @@ from typing import Any
 
 import functions_framework
 
-from refrain import bootstrap
+from refrain import bootstrap, config_contract
 from refrain.churn.export import ChurnExporter, PoisonMessage
 from refrain.churn.flush import BatchFlush, flush_max_messages
 from refrain.clocks import clock_from_env
 from refrain.observability import get_logger
 from refrain.push_envelope import MalformedPush, decode_push, push_message_id
+
+# In the cloud, a missing setting stops the instance here, by name.
+config_contract.refuse_incomplete("churn_export")
 
 log = get_logger("churn_export")
 

@@ -17,12 +17,15 @@ from typing import Any
 
 import functions_framework
 
-from refrain import bootstrap
+from refrain import bootstrap, config_contract
 from refrain.domain import DomainError, EventParseError, from_pubsub_message
 from refrain.invoicing import ReceiptService, RetryLater
 from refrain.observability import get_logger
 from refrain.push_envelope import MalformedPush, decode_push, push_message_id
 from refrain.topology import RECEIPT_EVENT_TYPES
+
+# In the cloud, a missing setting stops the instance here, by name.
+config_contract.refuse_incomplete("receipt_email")
 
 log = get_logger("receipt_email")
 

@@ -19,9 +19,12 @@ from typing import Any
 
 import functions_framework
 
-from refrain import bootstrap
+from refrain import bootstrap, config_contract
 from refrain.push_envelope import MalformedPush, decode_push, push_message_id
 from refrain.renewals.messages import BadMessage, ChargeMessage
+
+# In the cloud, a missing setting stops the instance here, by name.
+config_contract.refuse_incomplete("renewal_trigger")
 
 
 @functools.cache

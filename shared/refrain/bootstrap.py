@@ -202,11 +202,16 @@ def build_gateways(settings: GatewaySettings | None = None) -> GatewayRouter:
     if settings.adyen_api_key and settings.adyen_merchant_account:
         from refrain.adapters.gateway_adyen import AdyenGateway
 
+        live = settings.adyen_environment == "live"
+        if live and not settings.adyen_live_prefix:
+            raise ValueError(
+                "ADYEN_ENVIRONMENT=live needs ADYEN_LIVE_PREFIX (Customer Area → API URLs)"
+            )
         gateways["adyen"] = AdyenGateway.create(
             settings.adyen_api_key,
             settings.adyen_merchant_account,
             checkout_url=settings.adyen_checkout_url,
-            live_prefix=settings.adyen_live_prefix,
+            live_prefix=settings.adyen_live_prefix if live else None,
         )
     return GatewayRouter(gateways)
 

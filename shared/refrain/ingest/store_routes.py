@@ -25,6 +25,11 @@ from refrain.providers.google_play_mapping import PlayConfig, PlayPurchases, nor
 from refrain.providers.google_play_push_auth import GOOGLE_CERTS_URL, PushAuthenticator
 from refrain.providers.google_play_rtdn import PlayPush, decode_push
 
+# Apple's public root, shipped in every function archive (apple_roots/README.md).
+APPLE_ROOT_G3 = (
+    Path(__file__).resolve().parent.parent / "providers" / "apple_roots" / "AppleRootCA-G3.cer"
+)
+
 
 def _csv(value: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in value.split(",") if part.strip())
@@ -71,8 +76,8 @@ class StoreSettings(BaseSettings):
 
     @property
     def root_cert_paths(self) -> tuple[str, ...]:
-        """Comma-separated DER files: Apple's root CAs (AppleRootCA-G3.cer, ...)."""
-        return _csv(self.apple_root_certs)
+        """Comma-separated DER files; unset: Apple Root CA - G3, packaged with the code."""
+        return _csv(self.apple_root_certs) or (str(APPLE_ROOT_G3),)
 
 
 def google_play_route(settings: StoreSettings, purchases: PlayPurchases) -> Route:

@@ -1,4 +1,10 @@
-"""Which payment gateways renewals charge through, from the environment."""
+"""Which payment gateways renewals charge through, from the environment.
+
+The sandbox (the default) is for the local stack only: in the cloud,
+refrain.config_contract refuses to start renewal_charge unless
+REFRAIN_PAYMENT_GATEWAY=providers, and Adyen needs its merchant account and its
+platform named (ADYEN_ENVIRONMENT=test|live; live with ADYEN_LIVE_PREFIX).
+"""
 
 from __future__ import annotations
 
@@ -21,4 +27,7 @@ class GatewaySettings(BaseSettings):
         default=None, validation_alias="ADYEN_MERCHANT_ACCOUNT"
     )
     adyen_checkout_url: str | None = Field(default=None, validation_alias="ADYEN_CHECKOUT_URL")
+    adyen_environment: Literal["test", "live"] | None = Field(
+        default=None, validation_alias="ADYEN_ENVIRONMENT"
+    )
     adyen_live_prefix: str | None = Field(default=None, validation_alias="ADYEN_LIVE_PREFIX")
