@@ -1,5 +1,7 @@
 locals {
-  required_apis = toset([
+  # The Android Publisher API: the webhook reads Play purchases with it.
+  store_apis = var.google_play != null ? ["androidpublisher.googleapis.com"] : []
+  required_apis = toset(concat(local.store_apis, [
     "artifactregistry.googleapis.com",
     "bigquery.googleapis.com",
     "cloudbuild.googleapis.com",
@@ -14,7 +16,7 @@ locals {
     "run.googleapis.com",
     "secretmanager.googleapis.com",
     "storage.googleapis.com",
-  ])
+  ]))
 }
 
 resource "google_project_service" "this" {

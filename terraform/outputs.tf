@@ -1,6 +1,16 @@
 output "webhook_url" {
   description = "Base URL of checkout_webhook; register <url>/stripe and <url>/adyen with the providers."
   value       = module.function["checkout_webhook"].uri
+
+  precondition {
+    condition     = local.stripe || local.adyen || local.play || local.apple
+    error_message = "Configure at least one of stripe, adyen, google_play, apple: otherwise no provider can reach Refrain."
+  }
+}
+
+output "play_console_accounts" {
+  description = "Service accounts to invite in Google Play Console (Users and permissions: View financial data, Manage orders and subscriptions): they read purchases through the Android Publisher API."
+  value       = local.play ? [for fn in ["checkout_webhook", "outbox_sweep"] : module.function[fn].service_account_email] : []
 }
 
 output "function_urls" {

@@ -52,8 +52,12 @@ module "subscription" {
   ordering              = each.value.ordering
   filter                = each.value.filter
 
-  push_endpoint              = each.value.push_function == null ? null : "${trimsuffix(module.function[each.value.push_function].uri, "/")}${each.value.push_path}"
-  push_audience              = each.value.push_function == null ? null : module.function[each.value.push_function].uri
+  push_endpoint = each.value.push_function == null ? null : "${trimsuffix(module.function[each.value.push_function].uri, "/")}${each.value.push_path}"
+  # Cloud Run checks the token of a push to a private function (audience = its URL); the
+  # public webhook checks the Play push's token itself, against a fixed audience.
+  push_audience = each.value.push_function == null ? null : (
+    local.functions[each.value.push_function].public ? local.play_push_audience : module.function[each.value.push_function].uri
+  )
   push_service_account_email = each.value.push_function == null ? null : google_service_account.pubsub_push.email
   pubsub_service_agent       = local.pubsub_service_agent
   subscribers = {

@@ -13,7 +13,21 @@ resource "google_secret_manager_secret" "this" {
   labels    = { env-var = lower(replace(each.value, "_", "-")) }
 
   replication {
-    auto {}
+    dynamic "auto" {
+      for_each = var.secret_locations == null ? [1] : []
+      content {}
+    }
+    dynamic "user_managed" {
+      for_each = var.secret_locations == null ? [] : [1]
+      content {
+        dynamic "replicas" {
+          for_each = toset(var.secret_locations)
+          content {
+            location = replicas.value
+          }
+        }
+      }
+    }
   }
 
   depends_on = [google_project_service.this]

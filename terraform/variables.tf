@@ -62,9 +62,79 @@ variable "worker_max_instances" {
 }
 
 variable "function_env" {
-  description = "Extra non-secret environment variables for every function (e.g. APPLE_BUNDLE_ID)."
+  description = "Extra non-secret environment variables for every function, beyond what the variables below set (e.g. REFRAIN_INVOICE_SERIES_SHARDS). Settings Terraform sets win."
   type        = map(string)
   default     = {}
+}
+
+variable "account_url" {
+  description = "Where receipts' \"update your payment method\" links point (your account pages)."
+  type        = string
+}
+
+variable "stripe" {
+  description = "Take Stripe payments (webhooks and renewal charges); null turns Stripe off. Secrets: stripe-webhook-secret, stripe-api-key. price_plans maps your Stripe price ids or lookup keys to plans (\"plan\" or \"plan@MARKET\")."
+  type = object({
+    price_plans = optional(map(string), {})
+  })
+  default = null
+}
+
+variable "adyen" {
+  description = "Take Adyen payments; null turns Adyen off. environment is Adyen's platform, test or live; live needs live_prefix (Customer Area → Developers → API URLs). Secrets: adyen-hmac-key, adyen-basic-auth-password, adyen-api-key."
+  type = object({
+    merchant_account  = string
+    environment       = string
+    live_prefix       = optional(string)
+    reference_pattern = optional(string)
+    reference_plans   = optional(map(string), {})
+  })
+  default = null
+
+  validation {
+    condition     = var.adyen == null || contains(["test", "live"], try(var.adyen.environment, ""))
+    error_message = "adyen.environment must be \"test\" or \"live\"."
+  }
+  validation {
+    condition     = var.adyen == null || try(var.adyen.environment, "") != "live" || try(var.adyen.live_prefix, null) != null
+    error_message = "adyen.environment = \"live\" needs adyen.live_prefix: without it the client targets Adyen's test platform."
+  }
+}
+
+variable "google_play" {
+  description = "Google Play subscriptions (Real-time developer notifications); null turns Play off. push_audience is the fixed audience of the push's OIDC token (the webhook checks it; it cannot be the webhook's own URL, which is only known after the function exists)."
+  type = object({
+    package_names = list(string)
+    product_plans = map(string)
+    push_audience = optional(string, "refrain-google-play-push")
+  })
+  default = null
+}
+
+variable "apple" {
+  description = "App Store subscriptions (App Store Server Notifications v2); null turns Apple off. environment: Production or Sandbox; Production needs app_apple_id. Apple Root CA - G3 ships with the code."
+  type = object({
+    bundle_id     = string
+    environment   = string
+    app_apple_id  = optional(number)
+    product_plans = map(string)
+  })
+  default = null
+
+  validation {
+    condition     = var.apple == null || contains(["Production", "Sandbox"], try(var.apple.environment, ""))
+    error_message = "apple.environment must be \"Production\" or \"Sandbox\"."
+  }
+  validation {
+    condition     = var.apple == null || try(var.apple.environment, "") != "Production" || try(var.apple.app_apple_id, null) != null
+    error_message = "apple.environment = \"Production\" needs apple.app_apple_id (App Store Connect → App Information → Apple ID)."
+  }
+}
+
+variable "secret_locations" {
+  description = "Regions Secret Manager keeps the secrets' replicas in (data residency); null lets Google choose (global)."
+  type        = list(string)
+  default     = null
 }
 
 variable "mail_from" {
@@ -109,7 +179,7 @@ variable "webhook_5xx_ratio_threshold" {
 }
 
 variable "renewal_failure_ratio_threshold" {
-  description = "Alert when this share of renewal charge outcomes over 1 hour are payment_failed."
+  description = "Alert when this share of renewal charge outcomes over 1 hour are declined."
   type        = number
   default     = 0.25
 }

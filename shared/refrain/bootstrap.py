@@ -198,7 +198,9 @@ def build_gateways(settings: GatewaySettings | None = None) -> GatewayRouter:
     if settings.stripe_api_key:
         from refrain.adapters.gateway_stripe import StripeGateway
 
-        gateways["stripe"] = StripeGateway.create(settings.stripe_api_key, settings.stripe_api_base)
+        gateways["stripe"] = StripeGateway.create(
+            settings.stripe_api_key.get_secret_value(), settings.stripe_api_base
+        )
     if settings.adyen_api_key and settings.adyen_merchant_account:
         from refrain.adapters.gateway_adyen import AdyenGateway
 
@@ -208,7 +210,7 @@ def build_gateways(settings: GatewaySettings | None = None) -> GatewayRouter:
                 "ADYEN_ENVIRONMENT=live needs ADYEN_LIVE_PREFIX (Customer Area → API URLs)"
             )
         gateways["adyen"] = AdyenGateway.create(
-            settings.adyen_api_key,
+            settings.adyen_api_key.get_secret_value(),
             settings.adyen_merchant_account,
             checkout_url=settings.adyen_checkout_url,
             live_prefix=settings.adyen_live_prefix if live else None,

@@ -132,7 +132,7 @@ _RULES: dict[str, Callable[[Env], list[str]]] = {
     "renewal_charge": _renewal_charge,
     "receipt_email": _receipts,
     "churn_export": _churn,
-    "feature_snapshot": _churn,
+    "feature_snapshot": lambda env: [],  # BigQuery to BigQuery
 }
 
 # What each function needs set in the cloud in every deployment (the rules above may
@@ -149,7 +149,7 @@ ALWAYS_REQUIRED = {
         "REFRAIN_ACCOUNT_URL",
     ),
     "churn_export": ("GOOGLE_CLOUD_PROJECT", PEPPER_ENV),
-    "feature_snapshot": ("GOOGLE_CLOUD_PROJECT", PEPPER_ENV),
+    "feature_snapshot": ("GOOGLE_CLOUD_PROJECT",),
 }
 
 

@@ -18,8 +18,34 @@ analytics_partition_expiration_days = 90
 deletion_protection                 = false
 alert_email                         = null
 
-# Non-secret settings for every function. Never set REFRAIN_ENVIRONMENT to local/test/dev
-# in the cloud: those names let the churn export fall back to the public local pepper.
-function_env = {
-  REFRAIN_ACCOUNT_URL = "https://account.dev.refrain.example"
+account_url = "https://account.dev.refrain.example"
+
+# The providers this deployment takes payments from (null or absent: off). Each brings
+# its secrets; renewals charge through Stripe and Adyen (REFRAIN_PAYMENT_GATEWAY=providers).
+stripe = {
+  price_plans = {} # your own Stripe prices → plans, if checkouts do not carry Refrain's metadata
 }
+
+adyen = {
+  merchant_account = "RefrainECOM"
+  environment      = "test"
+}
+
+google_play = {
+  package_names = ["com.refrain.app"]
+  product_plans = { "premium_monthly" = "individual_monthly" }
+}
+
+apple = {
+  bundle_id     = "com.refrain.app"
+  environment   = "Sandbox"
+  product_plans = { "com.refrain.premium.monthly" = "individual_monthly" }
+}
+
+# Keep secrets' replicas in the EU.
+secret_locations = ["europe-west1", "europe-west4"]
+
+# Extra non-secret settings for every function, beyond the above. Never set
+# REFRAIN_ENVIRONMENT to local/test/dev in the cloud: those names let the churn export
+# fall back to the public local pepper and lift the start-up checks.
+function_env = {}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -20,9 +20,9 @@ class GatewaySettings(BaseSettings):
     mode: Literal["sandbox", "providers"] = Field(
         default="sandbox", validation_alias="REFRAIN_PAYMENT_GATEWAY"
     )
-    stripe_api_key: str | None = Field(default=None, validation_alias="STRIPE_API_KEY")
+    stripe_api_key: SecretStr | None = Field(default=None, validation_alias="STRIPE_API_KEY")
     stripe_api_base: str | None = Field(default=None, validation_alias="STRIPE_API_BASE")
-    adyen_api_key: str | None = Field(default=None, validation_alias="ADYEN_API_KEY")
+    adyen_api_key: SecretStr | None = Field(default=None, validation_alias="ADYEN_API_KEY")
     adyen_merchant_account: str | None = Field(
         default=None, validation_alias="ADYEN_MERCHANT_ACCOUNT"
     )

@@ -14,8 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from refrain.config_contract import ALWAYS_REQUIRED
 from refrain.topology import TOPOLOGY
 from refrain_tools import packaging
+from refrain_tools.infra import configcheck
 from tests.support import ROOT
 
 SOURCES = sorted({f.source for f in TOPOLOGY.functions})
@@ -62,12 +64,7 @@ def test_two_builds_of_the_repository_are_identical(requirements: str, tmp_path:
         print(f"{package.sha256}  {package.file}")
 
 
-@pytest.mark.parametrize("source", SOURCES)
-def test_packaged_function_imports_from_the_archive_alone(
-    source: str, requirements: str, tmp_path: Path
-) -> None:
-    if not (ROOT / "functions" / source / "main.py").is_file():
-        pytest.skip(f"functions/{source}/main.py not written yet")
+def _unpacked(source: str, requirements: str, tmp_path: Path) -> Path:
     out = tmp_path / "dist"
     packaging.build_packages(
         ROOT / "functions",
@@ -79,23 +76,47 @@ def test_packaged_function_imports_from_the_archive_alone(
     unpacked = tmp_path / "unpacked"
     with zipfile.ZipFile(out / f"{source}.zip") as archive:
         archive.extractall(unpacked)
-    entry_points = [f.entry_point for f in TOPOLOGY.functions if f.source == source]
+    return unpacked
+
+
+def _start(
+    unpacked: Path, entry_point: str, env: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    """Import the archive's main.py as Cloud Run would (FUNCTION_TARGET set), nothing else."""
     probe = (
         "import sys; sys.path.insert(0, sys.argv[1]); import main, refrain; "
         "assert refrain.__file__.startswith(sys.argv[1]), refrain.__file__; "
-        "missing = [e for e in sys.argv[2:] if not callable(getattr(main, e, None))]; "
-        "assert not missing, missing"
+        "assert callable(getattr(main, sys.argv[2], None)), sys.argv[2]"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", probe, str(unpacked), *entry_points],
-        cwd=tmp_path,
-        env={"PATH": "/usr/bin:/bin", "GOOGLE_CLOUD_PROJECT": "refrain-package-probe"},
+    return subprocess.run(
+        [sys.executable, "-c", probe, str(unpacked), entry_point],
+        cwd=unpacked.parent,
+        env={"PATH": "/usr/bin:/bin", **env, "FUNCTION_TARGET": entry_point},
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
     )
-    assert done.returncode == 0, done.stderr[-3000:]
+
+
+@pytest.mark.parametrize("function", [f.name for f in TOPOLOGY.functions])
+def test_each_packaged_function_starts_in_cloud_mode_or_names_what_is_missing(
+    function: str, requirements: str, tmp_path: Path
+) -> None:
+    """The dry cloud start: the archive alone, the environment Terraform gives it (every
+    provider on), no emulator. It starts; without any setting it always requires, it
+    refuses with the one error naming that setting."""
+    fn = next(f for f in TOPOLOGY.functions if f.name == function)
+    unpacked = _unpacked(fn.source, requirements, tmp_path)
+    env = configcheck.cloud_environment(ROOT / "terraform", function)
+    started = _start(unpacked, fn.entry_point, env)
+    assert started.returncode == 0, started.stderr[-3000:]
+    for name in ALWAYS_REQUIRED[function]:
+        refused = _start(unpacked, fn.entry_point, {k: v for k, v in env.items() if k != name})
+        assert refused.returncode != 0
+        last = refused.stderr.strip().splitlines()[-1]
+        assert last.startswith("refrain.config_contract.IncompleteConfiguration: ")
+        assert f"{function}: {name}" in last, last
 
 
 def _imported_top_levels(source: str) -> set[str]:

@@ -184,11 +184,12 @@ def test_pulling_a_push_subscription_or_project_wide_subscriber_is_caught(broken
         'subscribes_to = ["churn-export"]',
         'subscribes_to = ["churn-export", "receipt-email"]',
     )
-    roles = '"roles/datastore.user", "roles/bigquery.jobUser"'
     _edit(
         broken / "functions.tf",
-        f"project_roles = [{roles}]",
-        f'project_roles = [{roles}, "roles/pubsub.subscriber"]',
+        'subscribes_to = ["churn-export", "receipt-email"]\n'
+        '      project_roles = ["roles/bigquery.jobUser"]',
+        'subscribes_to = ["churn-export", "receipt-email"]\n'
+        '      project_roles = ["roles/bigquery.jobUser", "roles/pubsub.subscriber"]',
     )
     problems = hclcheck.check_subscription_access(broken)
     assert problems == [
