@@ -22,33 +22,41 @@ import functions_framework
 from refrain import bootstrap, config_contract
 from refrain.push_envelope import MalformedPush, decode_push, push_message_id
 from refrain.renewals.messages import BadMessage, ChargeMessage
+from refrain.renewals.tick import TickService
+from refrain.renewals.worker import ChargeWorker
 
 # In the cloud, a missing setting stops the instance here, by name.
 config_contract.refuse_incomplete("renewal_trigger")
 
 
 @functools.cache
-def renewals() -> bootstrap.Renewals:
+def tick() -> TickService:
     """One service per instance, built on the first delivery."""
-    return bootstrap.build_renewals()
+    return bootstrap.build_tick()
+
+
+@functools.cache
+def worker() -> ChargeWorker:
+    """One worker per instance, built on the first delivery."""
+    return bootstrap.build_charge_worker()
 
 
 @functions_framework.cloud_event
 def renewal_tick(cloud_event: Any) -> None:
-    renewals().tick.run()
+    tick().run()
 
 
 @functions_framework.cloud_event
 def renewal_charge(cloud_event: Any) -> None:
-    worker = renewals().worker
+    charges = worker()
     try:
         message = decode_push(cloud_event.data)
         charge = ChargeMessage.decode(message.data)
     except (MalformedPush, BadMessage) as exc:
-        worker.log.error(
+        charges.log.error(
             "malformed renewal message acked",
             message_id=push_message_id(cloud_event.data),
             reason=str(exc),
         )
         return
-    worker.handle(charge, trace=message.trace)
+    charges.handle(charge, trace=message.trace)

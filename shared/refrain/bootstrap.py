@@ -50,6 +50,7 @@ __all__ = [
     "Renewals",
     "build_care_service",
     "build_care_store",
+    "build_charge_worker",
     "build_exporter",
     "build_flush",
     "build_gateways",
@@ -58,6 +59,7 @@ __all__ = [
     "build_renewals",
     "build_snapshot_writer",
     "build_stored_requests",
+    "build_tick",
     "build_webhook_service",
     "sweep_outbox",
 ]
@@ -218,6 +220,68 @@ def build_gateways(settings: GatewaySettings | None = None) -> GatewayRouter:
     return GatewayRouter(gateways)
 
 
+def build_tick(
+    cloud: CloudSettings | None = None,
+    *,
+    clock: Clock | None = None,
+    queue: ChargeQueue | None = None,
+    log: Logger | None = None,
+) -> TickService:
+    """renewal_tick: reads what is due (Firestore, read only), queues charges on Pub/Sub."""
+    from refrain.adapters.firestore import build_firestore
+    from refrain.adapters.firestore_renewals import FirestoreDueSource, PubSubChargeQueue
+    from refrain.adapters.pubsub import build_publisher
+    from refrain.renewals.tick import TickService
+
+    cloud = cloud or CloudSettings()
+    if queue is None:
+        queue = PubSubChargeQueue(
+            build_publisher(cloud), cloud.project, timeout_s=cloud.publish_timeout_s
+        )
+    return TickService(
+        source=FirestoreDueSource(build_firestore(cloud)),
+        queue=queue,
+        clock=clock or clock_from_env(),
+        log=log or get_logger("renewal_trigger"),
+    )
+
+
+def build_charge_worker(
+    cloud: CloudSettings | None = None,
+    *,
+    clock: Clock | None = None,
+    gateways: GatewayRouter | None = None,
+    log: Logger | None = None,
+    crash_after_gateway: Callable[[GatewayCharge], None] | None = None,
+) -> ChargeWorker:
+    """renewal_charge: claim, charge once through the gateway, record (Firestore + Pub/Sub)."""
+    from refrain.adapters.firestore import build_firestore
+    from refrain.adapters.firestore_ledger import FirestoreLedger
+    from refrain.adapters.firestore_outbox import FirestoreOutbox
+    from refrain.adapters.firestore_renewals import FirestorePendingCharges
+    from refrain.adapters.pubsub import OrderedPublisher, build_publisher
+    from refrain.adapters.pubsub_relay import PubSubRelay
+    from refrain.outbox import OutboxPublisher
+    from refrain.renewals.worker import ChargeWorker
+
+    cloud = cloud or CloudSettings()
+    clock = clock or clock_from_env()
+    log = log or get_logger("renewal_trigger")
+    db = build_firestore(cloud)
+    relay = PubSubRelay(
+        OrderedPublisher(build_publisher(cloud), cloud.project, cloud.publish_timeout_s)
+    )
+    return ChargeWorker(
+        ledger=FirestoreLedger(db),
+        pending=FirestorePendingCharges(db),
+        gateways=gateways or build_gateways(),
+        publisher=OutboxPublisher(relay, FirestoreOutbox(db), clock, log),
+        clock=clock,
+        log=log,
+        crash_after_gateway=crash_after_gateway,
+    )
+
+
 def build_renewals(
     cloud: CloudSettings | None = None,
     *,
@@ -227,42 +291,10 @@ def build_renewals(
     log: Logger | None = None,
     crash_after_gateway: Callable[[GatewayCharge], None] | None = None,
 ) -> Renewals:
-    """renewal_trigger: Firestore + Pub/Sub; ``queue`` defaults to the `renewal-charges` topic."""
-    from refrain.adapters.firestore import build_firestore
-    from refrain.adapters.firestore_ledger import FirestoreLedger
-    from refrain.adapters.firestore_outbox import FirestoreOutbox
-    from refrain.adapters.firestore_renewals import (
-        FirestoreDueSource,
-        FirestorePendingCharges,
-        PubSubChargeQueue,
-    )
-    from refrain.adapters.pubsub import OrderedPublisher, build_publisher
-    from refrain.adapters.pubsub_relay import PubSubRelay
-    from refrain.outbox import OutboxPublisher
-    from refrain.renewals.tick import TickService
-    from refrain.renewals.worker import ChargeWorker
-
-    cloud = cloud or CloudSettings()
-    clock = clock or clock_from_env()
-    log = log or get_logger("renewal_trigger")
-    db = build_firestore(cloud)
-    publisher = build_publisher(cloud)
-    relay = PubSubRelay(OrderedPublisher(publisher, cloud.project, cloud.publish_timeout_s))
-    tick = TickService(
-        source=FirestoreDueSource(db),
-        queue=queue
-        or PubSubChargeQueue(publisher, cloud.project, timeout_s=cloud.publish_timeout_s),
-        clock=clock,
-        log=log,
-    )
-    worker = ChargeWorker(
-        ledger=FirestoreLedger(db),
-        pending=FirestorePendingCharges(db),
-        gateways=gateways or build_gateways(),
-        publisher=OutboxPublisher(relay, FirestoreOutbox(db), clock, log),
-        clock=clock,
-        log=log,
-        crash_after_gateway=crash_after_gateway,
+    """Both renewal_trigger entry points together (the demo, the CLI and tests)."""
+    tick = build_tick(cloud, clock=clock, queue=queue, log=log)
+    worker = build_charge_worker(
+        cloud, clock=clock, gateways=gateways, log=log, crash_after_gateway=crash_after_gateway
     )
     return Renewals(tick, worker)
 

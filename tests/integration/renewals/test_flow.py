@@ -44,7 +44,8 @@ def _pull(cloud: CloudSettings, want: int) -> list[Any]:
 
 def test_tick_function_publishes_due_ones_and_charge_function_renews(cloud: CloudSettings) -> None:
     module = load_function("renewal_trigger")
-    module.renewals.cache_clear()  # built from this environment (sandbox gateway, real clock)
+    module.tick.cache_clear()  # built from this environment (sandbox gateway, real clock)
+    module.worker.cache_clear()
     now = datetime.now(UTC)
     due = [
         active_subscription(
@@ -58,7 +59,7 @@ def test_tick_function_publishes_due_ones_and_charge_function_renews(cloud: Clou
         )
         for i in range(20)
     ]
-    db = module.renewals().worker.ledger.db
+    db = module.worker().ledger.db
     seed_subscriptions(db, due + later)
     module.renewal_tick(_event({"message": {"data": "", "messageId": "t1"}}))
     pulled = _pull(cloud, want=3)
@@ -77,7 +78,8 @@ def test_tick_function_publishes_due_ones_and_charge_function_renews(cloud: Clou
     module.renewal_charge(_event({"message": {"data": base64.b64encode(b"{oops").decode()}}))
     module.renewal_charge(_event({"message": {}}))
     assert len(list(db.collection(OUTBOX).stream())) == before
-    module.renewals.cache_clear()
+    module.tick.cache_clear()
+    module.worker.cache_clear()
 
 
 def test_due_query_reads_only_due_documents(rig: Rig) -> None:
