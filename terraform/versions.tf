@@ -4,11 +4,13 @@ terraform {
   required_providers {
     google = {
       source  = "hashicorp/google"
-      version = "~> 6.14"
+      # Exact pins until .terraform.lock.hcl is committed (docs/OPERATIONS.md): every run
+      # resolves the same provider releases.
+      version = "6.14.0"
     }
     time = {
       source  = "hashicorp/time"
-      version = "~> 0.12"
+      version = "0.12.0"
     }
   }
 

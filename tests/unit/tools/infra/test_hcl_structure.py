@@ -144,6 +144,10 @@ def test_cloud_build_applies_only_on_main_after_plan_and_tests() -> None:
     assert "package" in steps["terraform-plan"]["waitFor"]
     apply_script = " ".join(steps["terraform-apply"]["args"])
     assert '"${BRANCH_NAME}" = "main"' in apply_script and "tfplan" in apply_script
+    # a pull request's plan never takes the state lock (its account may not write state)
+    plan_script = " ".join(steps["terraform-plan"]["args"])
+    assert "lock=false" in plan_script and "-lock=$$lock" in plan_script
+    assert 'if [ "${BRANCH_NAME}" = "main" ]; then lock=true; fi' in plan_script
     assert "CI=true" in build["options"]["env"]
     assert "emulators" in build["substitutions"]["_CLI_IMAGE"]
 
