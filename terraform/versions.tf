@@ -3,7 +3,7 @@ terraform {
 
   required_providers {
     google = {
-      source  = "hashicorp/google"
+      source = "hashicorp/google"
       # Exact pins until .terraform.lock.hcl is committed (docs/OPERATIONS.md): every run
       # resolves the same provider releases.
       version = "6.14.0"

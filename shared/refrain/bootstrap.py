@@ -392,7 +392,8 @@ def build_care_service(
     from refrain.adapters.firestore_care import FirestoreCareStore
     from refrain.adapters.firestore_ledger import FirestoreLedger
     from refrain.adapters.firestore_outbox import FirestoreOutbox
-    from refrain.adapters.pubsub import build_ordered_publisher
+    from refrain.adapters.firestore_renewals import PubSubChargeQueue
+    from refrain.adapters.pubsub import build_ordered_publisher, build_publisher
     from refrain.adapters.pubsub_relay import PubSubRelay
     from refrain.care.actions import CareService
     from refrain.outbox import OutboxPublisher
@@ -403,4 +404,9 @@ def build_care_service(
     db = build_firestore(cloud)
     relay = PubSubRelay(build_ordered_publisher(cloud))
     publisher = OutboxPublisher(relay, FirestoreOutbox(db), clock, log)
-    return CareService(FirestoreLedger(db), FirestoreCareStore(db), publisher, clock, log=log)
+    charges = PubSubChargeQueue(
+        build_publisher(cloud), cloud.project, timeout_s=cloud.publish_timeout_s
+    )
+    return CareService(
+        FirestoreLedger(db), FirestoreCareStore(db), publisher, clock, log=log, charges=charges
+    )

@@ -148,6 +148,7 @@ RECEIPT_EVENT_TYPES = (
     "payment.failed",
     "subscription.on_hold",
     "subscription.expired",
+    "subscription.plan_change_declined",
 )
 
 

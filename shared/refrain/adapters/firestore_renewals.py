@@ -76,9 +76,9 @@ class FirestorePendingCharges:
         if not snap.exists:
             return None
         sub = Subscription.from_dict(snap.to_dict() or {})
-        if not sub.charge_pending:
+        charge_id = sub.pending_charge_key()
+        if charge_id is None:
             return None
-        charge_id = sub.charge_idempotency_key()
         charge = keyed(self.db, CHARGES, charge_id).get()
         data = charge.to_dict() if charge.exists else None
         if not data or data.get("status") != PENDING:

@@ -14,6 +14,12 @@ cancellation is illegal, and so on. Nothing here re-implements those rules.
 Idempotency: the dedupe key is ``care:{subscription}:{request id}``. An
 operator who retries with the same ``request_id`` gets the first outcome back
 (``duplicate``), never a second application.
+
+An upgrade with something to prorate is billed before it applies
+(refrain.domain.upgrades): the ledger claims its charge in the same transaction, and
+the charge goes to the renewal worker's queue, which makes it through the gateway with
+the charge's key and records the answer. A retry with the same request id while the
+upgrade still waits sends it again (the worker charges a claimed key at most once).
 """
 
 from __future__ import annotations
@@ -41,6 +47,8 @@ from refrain.domain.subscription import Subscription
 from refrain.ledger import Ledger, LedgerCommand, LedgerStatus
 from refrain.observability import Logger, get_logger
 from refrain.outbox import OutboxPublisher
+from refrain.renewals.messages import ChargeMessage
+from refrain.renewals.tick import ChargeQueue
 
 SOURCE = "care"
 
@@ -150,6 +158,7 @@ class CareService:
     clock: Clock
     catalog: Catalog = field(default_factory=load_catalog)
     log: Logger = field(default_factory=lambda: get_logger("care"))
+    charges: ChargeQueue | None = None  # where an upgrade's claimed charge goes to be made
 
     def perform(self, request: CareRequest) -> CareResult:
         sid = request.subscription_id
@@ -159,15 +168,22 @@ class CareService:
         now = self.clock.now()
         inp = build_input(request, sub, now, self.catalog)
         key = dedupe_key(sid, request.request_id)
+        billed = request.action is Action.CHANGE_PLAN
         result = self.ledger.apply(
-            LedgerCommand(dedupe_key=key, subscription_id=sid, input=inp, now=now, source=SOURCE)
-        )
+            LedgerCommand(
+                dedupe_key=key, subscription_id=sid, input=inp, now=now, source=SOURCE,
+                claim_charge=billed,
+            )
+        )  # fmt: skip
         if result.status is LedgerStatus.NO_SUBSCRIPTION:  # deleted between read and apply
             raise CareError(f"no subscription {sid!r}")
         previous = None
         if result.status is LedgerStatus.DUPLICATE:
             previous = self.store.entry_status(key)
         published = self.publisher.announce(result.outbox_id, result.events, log=self.log)
+        charge = result.charge
+        if billed:
+            charge = self._send_upgrade_charge(sid, result.subscription or sub, charge)
         self.log.bind(subscription_id=sid).info(
             "care action",
             action=request.action.value,
@@ -183,7 +199,21 @@ class CareService:
             reason=result.reason,
             subscription=result.subscription or sub,
             events=result.events,
-            charge=result.charge,
+            charge=charge,
             published=published,
             previous_status=previous,
         )
+
+    def _send_upgrade_charge(
+        self, sid: str, sub: Subscription, charge: ChargeRequest | None
+    ) -> ChargeRequest | None:
+        """Queue the upgrade's claimed charge (again, on a retry while it still waits)."""
+        key = charge.idempotency_key if charge is not None else None
+        if key is None and sub.upgrade is not None:
+            key = sub.upgrade.charge_id  # a retried request: the upgrade it made still waits
+        if key is None:
+            return charge
+        if self.charges is None:
+            raise CareError("no charge queue: an upgrade cannot be billed from here")
+        self.charges.send([ChargeMessage.for_upgrade(sid, key)])
+        return charge

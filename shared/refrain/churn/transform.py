@@ -55,6 +55,7 @@ SKIPPED_EVENT_TYPES: Final[dict[EventType, str]] = {
     EventType.TRIAL_STARTED: "trial start is not a paid lifecycle change",
     EventType.INVOICE_PAID: "money event; activated/renewed carry the lifecycle change",
     EventType.PAYMENT_METHOD_UPDATED: "not a lifecycle change",
+    EventType.PLAN_CHANGE_DECLINED: "the plan did not change (its upgrade charge was declined)",
 }
 _S = SignalType
 _SIMPLE: Final[dict[EventType, SignalType]] = {

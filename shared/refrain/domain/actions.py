@@ -27,6 +27,7 @@ from refrain.domain.outcome import Step, new_charge_request
 from refrain.domain.subscription import (
     ChurnType,
     PendingPlan,
+    PendingUpgrade,
     Subscription,
     add_months,
 )
@@ -89,6 +90,8 @@ def plan_change_requested(
         return "revert the scheduled cancellation before changing plan"
     if sub.charge_pending:
         return "a renewal charge is in flight; retry after it settles"
+    if sub.upgrade is not None:
+        return f"an upgrade to {sub.upgrade.plan} is waiting for its charge; retry after it settles"
     at = inp.occurred_at
     step = Step()
     payload: dict[str, Any] = {
@@ -105,14 +108,15 @@ def plan_change_requested(
             **payload,
         )  # fmt: skip
         return step
-    step.changes.update(
-        plan=inp.new_plan,
-        plan_rank=inp.new_plan_rank,
-        interval_months=inp.new_interval_months,
-        price=inp.new_price,
-        pending_plan=None,
-    )
+    changes: dict[str, Any] = {
+        "plan": inp.new_plan,
+        "plan_rank": inp.new_plan_rank,
+        "interval_months": inp.new_interval_months,
+        "price": inp.new_price,
+        "pending_plan": None,
+    }
     proration = 0
+    new_period: tuple[Any, Any] | None = None
     if sub.state is ACTIVE:
         assert sub.current_period_start is not None and sub.current_period_end is not None
         start, end = sub.current_period_start, sub.current_period_end
@@ -123,21 +127,34 @@ def plan_change_requested(
         else:  # new interval: a new period starts now, unused time is credited
             credit = div_round_half_up(sub.price.amount * left, total)
             proration = inp.new_price.amount - credit
-            new_end = add_months(at, inp.new_interval_months)
-            step.changes.update(
-                current_period_start=at, current_period_end=new_end, paid_through=new_end,
-                cycle_anchor=at, cycles_since_anchor=1, next_charge_at=new_end,
+            new_period = (at, add_months(at, inp.new_interval_months))
+        if proration > 0:  # billed first: the plan changes when this charge succeeds
+            key = f"{sub.subscription_id}:upgrade:{sub.version + 1}"
+            step.changes["upgrade"] = PendingUpgrade(
+                plan=inp.new_plan, plan_rank=inp.new_plan_rank,
+                interval_months=inp.new_interval_months, price=inp.new_price, charge_id=key,
+                amount=Money(proration, sub.currency), requested_at=at,
+                period_start=new_period[0] if new_period else None,
+                period_end=new_period[1] if new_period else None,
             )  # fmt: skip
-        if proration > 0:
             step.charge = new_charge_request(
                 subscription_id=sub.subscription_id,
-                idempotency_key=f"{sub.subscription_id}:upgrade:{sub.version + 1}",
+                idempotency_key=key,
                 amount=Money(proration, sub.currency),
                 billing_anchor=start,
                 attempt=0,
                 purpose="proration",
                 payment_method_ref=sub.payment_method_ref,
             )
+            return step
+        if new_period is not None:
+            new_start, new_end = new_period
+            changes.update(
+                current_period_start=new_start, current_period_end=new_end,
+                paid_through=new_end, cycle_anchor=new_start, cycles_since_anchor=1,
+                next_charge_at=new_end,
+            )  # fmt: skip
+    step.changes.update(changes)
     step.emit(
         EventType.PLAN_CHANGED, direction=direction.value, effective_at=iso(at), scheduled=False,
         proration_amount=proration, **payload,
@@ -150,7 +167,7 @@ def pause_requested(sub: Subscription, inp: PauseRequested, policy: DunningPolic
         return PROVIDER_OWNS
     if sub.state is not ACTIVE:
         return f"only an active subscription can pause, not {sub.state}"
-    if sub.cancel_at_period_end or sub.charge_pending:
+    if sub.cancel_at_period_end or sub.charge_pending or sub.upgrade is not None:
         return "cannot pause with a scheduled cancellation or a charge in flight"
     # a scheduled downgrade is kept (it cannot be withdrawn): renewal applies it after resume
     step = Step(

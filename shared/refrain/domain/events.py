@@ -56,6 +56,7 @@ class EventType(StrEnum):
     CANCEL_REQUESTED = "subscription.cancel_requested"
     CANCEL_REVERTED = "subscription.cancel_reverted"
     PLAN_CHANGED = "subscription.plan_changed"
+    PLAN_CHANGE_DECLINED = "subscription.plan_change_declined"
     PAUSED = "subscription.paused"
     RESUMED = "subscription.resumed"
     CHARGE_REFUNDED = "charge.refunded"
@@ -155,6 +156,19 @@ class PlanChangedPayload(_Payload):
     currency: str
 
 
+class PlanChangeDeclinedPayload(_Payload):
+    """An upgrade whose proration charge was declined: the plan did not change."""
+
+    from_plan: str
+    to_plan: str
+    charge_id: str
+    amount: int
+    currency: str
+    decline_category: str
+    decline_code: str | None
+    hard_decline: bool
+
+
 class PausedPayload(_Payload):
     resume_at: AwareDatetime | None
 
@@ -206,6 +220,7 @@ PAYLOAD_MODELS: Final[dict[EventType, type[_Payload]]] = {
     EventType.CANCEL_REQUESTED: CancelRequestedPayload,
     EventType.CANCEL_REVERTED: CancelRevertedPayload,
     EventType.PLAN_CHANGED: PlanChangedPayload,
+    EventType.PLAN_CHANGE_DECLINED: PlanChangeDeclinedPayload,
     EventType.PAUSED: PausedPayload,
     EventType.RESUMED: ResumedPayload,
     EventType.CHARGE_REFUNDED: ChargeRefundedPayload,

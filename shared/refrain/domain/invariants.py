@@ -57,6 +57,12 @@ def check_invariants(sub: Subscription) -> list[str]:  # noqa: PLR0915
         need(sub.pending_plan.plan_rank < sub.plan_rank, "pending plan must be a downgrade")
     if sub.charge_pending:
         need(merchant and sub.next_charge_at is not None, "charge in flight needs a lease")
+    if sub.upgrade is not None:
+        up = sub.upgrade
+        need(merchant and s is State.ACTIVE, "an upgrade waits for its charge only when active")
+        need(not sub.charge_pending, "an upgrade charge and a renewal charge never overlap")
+        need(up.plan_rank > sub.plan_rank and up.amount.amount > 0, "upgrade: higher, billed")
+        need(up.amount.currency == sub.currency == up.price.currency, "upgrade in sub currency")
     if sub.retry_blocked:
         need(sub.next_charge_at is None and not sub.charge_pending, "hard decline: no auto retry")
 

@@ -52,6 +52,7 @@ from typing import Any, Final
 
 from refrain.domain import actions as a
 from refrain.domain import transitions as t
+from refrain.domain import upgrades as u
 from refrain.domain.dunning import DEFAULT_POLICY, DunningPolicy
 from refrain.domain.errors import InvalidInput, NaiveDatetime
 from refrain.domain.events import build_event
@@ -141,8 +142,8 @@ def _route(
 _ROUTES: Final[dict[type[Input], _Route]] = dict(
     [
         _route(CheckoutCompleted, t.checkout_completed),
-        _route(PaymentSucceeded, t.payment_succeeded, stale=None),  # money moved: never stale
-        _route(PaymentFailed, t.payment_failed, stale=_stale_failure),
+        _route(PaymentSucceeded, u.charge_succeeded, stale=None),  # money moved: never stale
+        _route(PaymentFailed, u.charge_failed, stale=_stale_failure),
         _route(RenewalDue, t.renewal_due),
         _route(GracePeriodOver, t.grace_period_over),
         _route(HoldOver, t.hold_over),

@@ -28,6 +28,7 @@ __all__ = [
     "BillingMode",
     "ChurnType",
     "PendingPlan",
+    "PendingUpgrade",
     "State",
     "Subscription",
     "Watermark",
@@ -91,6 +92,25 @@ class PendingPlan:
     price: Money
 
 
+@dataclass(frozen=True, slots=True)
+class PendingUpgrade:
+    """An upgrade waiting for its proration charge: applied when the charge succeeds.
+
+    ``period_start``/``period_end`` are set when the interval changes (a new period
+    starts at the request and the unused time was credited in ``amount``).
+    """
+
+    plan: str
+    plan_rank: int
+    interval_months: int
+    price: Money
+    charge_id: str
+    amount: Money
+    requested_at: datetime
+    period_start: datetime | None = None
+    period_end: datetime | None = None
+
+
 @dataclass(frozen=True, kw_only=True)
 class Subscription:
     """Frozen, without ``__slots__`` on purpose: :func:`evolve` copies ``__dict__``."""
@@ -128,6 +148,7 @@ class Subscription:
     resume_at: datetime | None = None
     payment_method_ref: str | None = None
     pending_plan: PendingPlan | None = None
+    upgrade: PendingUpgrade | None = None
     ended_at: datetime | None = None
     churn_type: ChurnType | None = None
     version: int = 0
@@ -192,6 +213,12 @@ class Subscription:
         n = self.attempt if attempt is None else attempt
         stamp = basic_utc_stamp(self.billing_anchor)
         return f"{self.subscription_id}:{stamp}:{n}"
+
+    def pending_charge_key(self) -> str | None:
+        """The charge claimed and not yet decided: an upgrade's, else the renewal's in flight."""
+        if self.upgrade is not None:
+            return self.upgrade.charge_id
+        return self.charge_idempotency_key() if self.charge_pending else None
 
     def tenure(self, at: datetime) -> timedelta:
         return at - self.started_at if self.started_at else timedelta(0)
@@ -267,11 +294,27 @@ def _encode(value: Any) -> Any:
             "interval_months": value.interval_months,
             "price": value.price.to_dict(),
         }
+    if isinstance(value, PendingUpgrade):
+        return {
+            "plan": value.plan,
+            "plan_rank": value.plan_rank,
+            "interval_months": value.interval_months,
+            "price": value.price.to_dict(),
+            "charge_id": value.charge_id,
+            "amount": value.amount.to_dict(),
+            "requested_at": value.requested_at.isoformat(),
+            "period_start": _iso_or_none(value.period_start),
+            "period_end": _iso_or_none(value.period_end),
+        }
     if isinstance(value, tuple):
         return list(value)
     if isinstance(value, Mapping):
         return {k: [t.isoformat(), seq] for k, (t, seq) in value.items()}
     return value
+
+
+def _iso_or_none(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
 
 
 def _dt(value: Any) -> datetime | None:
@@ -293,6 +336,20 @@ def _decode(name: str, value: Any) -> Any:
             plan_rank=int(value["plan_rank"]),
             interval_months=int(value["interval_months"]),
             price=Money.from_dict(value["price"]),
+        )
+    if name == "upgrade":
+        requested_at = _dt(value["requested_at"])
+        assert requested_at is not None
+        return PendingUpgrade(
+            plan=value["plan"],
+            plan_rank=int(value["plan_rank"]),
+            interval_months=int(value["interval_months"]),
+            price=Money.from_dict(value["price"]),
+            charge_id=str(value["charge_id"]),
+            amount=Money.from_dict(value["amount"]),
+            requested_at=requested_at,
+            period_start=_dt(value.get("period_start")),
+            period_end=_dt(value.get("period_end")),
         )
     if name == "watermarks":
         return {k: (_dt(t), int(seq)) for k, (t, seq) in value.items()}

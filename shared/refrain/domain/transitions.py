@@ -72,6 +72,7 @@ def expire(sub: Subscription, step: Step, at: datetime, churn: ChurnType) -> Ste
         paused_at=None,
         resume_at=None,
         pending_plan=None,
+        upgrade=None,
     )
     tenure = sub.tenure(at).days if sub.started_at and at > sub.started_at else 0
     step.emit(
@@ -85,7 +86,7 @@ def expire(sub: Subscription, step: Step, at: datetime, churn: ChurnType) -> Ste
     return step
 
 
-def _invoice_paid(
+def emit_invoice_paid(
     step: Step, *, charge_id: str | None, amount: Money, period: dict[str, str], reason: str,
     attempt: int,
 ) -> None:  # fmt: skip
@@ -163,7 +164,7 @@ def checkout_completed(sub: Subscription, inp: CheckoutCompleted, policy: Dunnin
             step.changes["next_charge_at"] = None
         if inp.charge_id:  # the provider reports this payment again (Stripe's PaymentIntent)
             step.changes["paid_charge_ids"] = (*sub.paid_charge_ids, inp.charge_id)
-        _invoice_paid(
+        emit_invoice_paid(
             step, charge_id=inp.charge_id, amount=inp.amount, period=period,
             reason="subscription_create", attempt=1,
         )  # fmt: skip
@@ -193,7 +194,7 @@ def payment_succeeded(sub: Subscription, inp: PaymentSucceeded, policy: DunningP
     step = Step()
     if sub.state is PENDING:
         period = _first_period(sub, step, at, from_trial=False)
-        _invoice_paid(
+        emit_invoice_paid(
             step, charge_id=inp.charge_id, amount=inp.amount, period=period,
             reason="subscription_create", attempt=max(sub.attempt, 1),
         )  # fmt: skip
@@ -206,7 +207,7 @@ def payment_succeeded(sub: Subscription, inp: PaymentSucceeded, policy: DunningP
     attempt = sub.attempt
     if sub.state is TRIALING:
         period = _first_period(sub, step, sub.current_period_end, from_trial=True)
-        _invoice_paid(
+        emit_invoice_paid(
             step, charge_id=inp.charge_id, amount=inp.amount, period=period,
             reason="subscription_cycle", attempt=attempt,
         )  # fmt: skip
@@ -241,7 +242,7 @@ def payment_succeeded(sub: Subscription, inp: PaymentSucceeded, policy: DunningP
         step.emit(EventType.RECOVERED, from_state=sub.state.value)
     period = period_fields(start, end)
     step.emit(EventType.RENEWED, **period)
-    _invoice_paid(
+    emit_invoice_paid(
         step, charge_id=inp.charge_id, amount=inp.amount, period=period,
         reason="subscription_cycle", attempt=attempt,
     )  # fmt: skip
@@ -309,6 +310,10 @@ def renewal_due(sub: Subscription, inp: RenewalDue, policy: DunningPolicy) -> Re
     if at < due:
         return f"renewal not due until {due.isoformat()}"
     step = Step()
+    if sub.upgrade is not None:  # an upgrade waits for its own charge
+        if at < sub.upgrade.requested_at + policy.charge_lease:
+            return f"an upgrade charge is in flight until {sub.upgrade.requested_at.isoformat()}"
+        step.changes["upgrade"] = None  # never answered: the renewal goes on without it
     if sub.state in LIVE and sub.cancel_at_period_end:
         assert sub.current_period_end is not None
         return expire(sub, step, sub.current_period_end, ChurnType.VOLUNTARY)

@@ -5,8 +5,9 @@ attached), unless it is for zero (a free trial's start): that one is
 ``skipped``, with a reason, and numbers and mails nothing (the rule and why
 are in :mod:`refrain.invoicing.builder`), so it is acked, never dead-lettered.
 ``charge.refunded`` finalises a credit note against the invoice of that
-charge; ``payment.failed``, ``subscription.on_hold`` and
-``subscription.expired`` mail a notice. Every other type is ignored, and so is
+charge; ``payment.failed``, ``subscription.on_hold``, ``subscription.expired`` and
+``subscription.plan_change_declined`` (an upgrade whose charge was declined) mail a
+notice; the plan named in that one is the upgrade's. Every other type is ignored, and so is
 every event of an app-store subscription (Google Play, Apple): the store is
 merchant of record, sends the receipts and the billing notices itself, and
 we hold no e-mail address for its customers (nothing would ever be sent, and
@@ -51,6 +52,7 @@ from refrain.domain.events import (
     ExpiredPayload,
     InvoicePaidPayload,
     PaymentFailedPayload,
+    PlanChangeDeclinedPayload,
 )
 from refrain.domain.money import Money
 from refrain.invoicing.builder import build_credit_note, build_invoice, nothing_to_invoice
@@ -82,6 +84,7 @@ _NOTICES = {
     EventType.PAYMENT_FAILED: "payment_failed",
     EventType.ON_HOLD: "on_hold",
     EventType.EXPIRED: "expired",
+    EventType.PLAN_CHANGE_DECLINED: "upgrade_declined",
 }
 
 # Providers that are merchant of record: they mail their customers, we never do.
@@ -197,7 +200,8 @@ class ReceiptService:
     def _notice(self, event: DomainEvent, kind: str) -> HandleResult:
         payload = event.typed_payload()
         market = self._catalog.market(payload.market)
-        plan = self._catalog.plan(payload.plan)
+        named = payload.to_plan if isinstance(payload, PlanChangeDeclinedPayload) else payload.plan
+        plan = self._catalog.plan(named)
         entity = self._catalog.legal_entities[market.legal_entity]
         customer = self._customer(payload.account_id)
         loc = localizer_for(customer.locale, market.default_locale)
@@ -209,6 +213,8 @@ class ReceiptService:
         if isinstance(payload, PaymentFailedPayload):
             amount = Money(payload.amount, payload.currency)
             retry_at = None if payload.hard_decline else payload.next_retry_at
+        if isinstance(payload, PlanChangeDeclinedPayload):
+            amount = Money(payload.amount, payload.currency)
         if isinstance(payload, ExpiredPayload):
             ended_at = payload.ended_at
             involuntary = payload.churn_type == "involuntary"

@@ -168,7 +168,7 @@ def notice_view(
     ended_at: datetime | None = None,
     involuntary: bool = False,
 ) -> NoticeView:
-    """``kind`` is ``payment_failed``, ``on_hold`` or ``expired``."""
+    """``kind`` is ``payment_failed``, ``on_hold``, ``expired`` or ``upgrade_declined``."""
     if kind == "payment_failed":
         if amount is None:
             raise ValueError("a payment-failed notice needs the amount")
@@ -179,6 +179,14 @@ def notice_view(
         action = loc.t("update_payment")
     elif kind == "on_hold":
         paragraphs = [loc.t("on_hold_body"), loc.t("on_hold_action")]
+        action = loc.t("update_payment")
+    elif kind == "upgrade_declined":
+        if amount is None:
+            raise ValueError("an upgrade-declined notice needs the amount")
+        paragraphs = [
+            loc.t("upgrade_declined_body", amount=loc.money(amount), plan=plan),
+            loc.t("upgrade_declined_action"),
+        ]
         action = loc.t("update_payment")
     elif kind == "expired":
         if ended_at is None:

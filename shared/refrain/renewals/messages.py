@@ -28,6 +28,9 @@ class TimerKind(StrEnum):
     GRACE_OVER = "grace_over"
     HOLD_OVER = "hold_over"
     AUTO_RESUME = "auto_resume"
+    # Not a timer: an upgrade's proration charge, claimed by the care action, to be made
+    # through the same charge-once path (input_id is the charge key).
+    UPGRADE = "upgrade"
 
 
 _KIND_OF: Final[dict[type[Input], TimerKind]] = {
@@ -48,6 +51,11 @@ class ChargeMessage:
     @classmethod
     def for_timer(cls, subscription_id: str, timer: Input) -> ChargeMessage:
         return cls(subscription_id, _KIND_OF[type(timer)], timer.input_id)
+
+    @classmethod
+    def for_upgrade(cls, subscription_id: str, charge_key: str) -> ChargeMessage:
+        """``charge_key``: ``{subscription}:upgrade:{version}``, the claimed charge's key."""
+        return cls(subscription_id, TimerKind.UPGRADE, charge_key)
 
     def to_input(self, now: datetime) -> Input:
         """The timer input, stamped with the worker's clock (when it is really applied)."""
@@ -79,5 +87,5 @@ class ChargeMessage:
         if kind not in {k.value for k in TimerKind}:
             raise BadMessage(f"unknown kind {kind!r}")
         if not (isinstance(input_id, str) and input_id.startswith(f"{sid}:{kind}:")):
-            raise BadMessage("input_id must be '{subscription_id}:{kind}:{deadline}'")
+            raise BadMessage("input_id must be '{subscription_id}:{kind}:{deadline or version}'")
         return cls(sid, TimerKind(kind), input_id)

@@ -76,10 +76,16 @@ class ChargeWorker:
         """``trace``: the Cloud Logging trace the message carried, for this message's lines."""
         log = self.log.bind(trace=trace)
         sid = message.subscription_id
-        now = self.clock.now()
-        result = self._apply(message.dedupe_key, sid, message.to_input(now), claim=True)
-        report = WorkerReport(sid, result.status.value, result.reason, events=list(result.events))
-        charge, sub = self._charge_to_make(message, result)
+        if message.kind is TimerKind.UPGRADE:  # claimed already, by the care action
+            report = WorkerReport(sid, "no_pending_upgrade")
+            charge, sub = self._upgrade_to_charge(message)
+        else:
+            now = self.clock.now()
+            result = self._apply(message.dedupe_key, sid, message.to_input(now), claim=True)
+            report = WorkerReport(
+                sid, result.status.value, result.reason, events=list(result.events)
+            )
+            charge, sub = self._charge_to_make(message, result)
         if charge is None or sub is None:
             self._log(message, report, log)
             return report
@@ -116,6 +122,15 @@ class ChargeWorker:
             found = self.pending.pending_charge(message.subscription_id)
             if found is not None:
                 return found
+        return None, None
+
+    def _upgrade_to_charge(
+        self, message: ChargeMessage
+    ) -> tuple[ChargeRequest | None, Subscription | None]:
+        """The upgrade charge still claimed and undecided under this key (else decided)."""
+        found = self.pending.pending_charge(message.subscription_id)
+        if found is not None and found[0].idempotency_key == message.input_id:
+            return found
         return None, None
 
     def _call_gateway(self, charge: ChargeRequest, sub: Subscription) -> GatewayResult:

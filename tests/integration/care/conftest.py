@@ -51,7 +51,7 @@ class Ops:
             interval_months=1, market="SE", price=offer.price, created_at=at,
         )  # fmt: skip
         checkout = CheckoutCompleted(
-            input_id=f"evt_checkout_{sub_id}", occurred_at=at, payment_method_ref="pm_ok",
+            input_id=f"evt_checkout_{sub_id}", occurred_at=at, payment_method_ref="pm_sandbox_ok",
             paid=True, charge_id=f"ch_{sub_id}", amount=offer.price,
         )  # fmt: skip
         result = FirestoreLedger(self.db).apply(

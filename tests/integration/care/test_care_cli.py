@@ -3,10 +3,24 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
+from refrain.bootstrap import build_charge_worker
+from refrain.domain import ManualClock
 from refrain.domain.events import from_pubsub_message
 from refrain.domain.subscription import BillingMode
+from refrain.renewals.messages import ChargeMessage
 from tests.integration.care.conftest import Ops
+
+
+def _charge_the_upgrade(ops: Ops, key: str) -> None:
+    """What the renewal_charge function does with the message the care action queued."""
+    [queued] = ops.pull("renewal-charge", 1, settle=True)
+    message = ChargeMessage.decode(queued.data)
+    assert message.kind.value == "upgrade" and message.input_id == key
+    clock = ManualClock(datetime(2025, 1, 10, 0, 1, tzinfo=UTC))
+    report = build_charge_worker(ops.settings, clock=clock).handle(message)
+    assert report.outcome == "charged", report
 
 
 def _json(ops: Ops, *args: str) -> dict:  # type: ignore[type-arg]
@@ -34,10 +48,12 @@ def test_care_actions_apply_through_the_ledger_and_publish(ops: Ops) -> None:
 
     up = _json(ops, "subscriptions", "change-plan", "sub_care_1", "duo_monthly",
                "--at", "2025-01-10T00:00:00Z")  # fmt: skip
-    stored = ops.subscription()
-    assert stored["plan"] == "duo_monthly" and stored["price"]["amount"] == 18500
     # 22 of 31 days left, price difference 4600 öre
     assert up["proration_charge"]["amount"] == 3265  # 4600 * 22 / 31 = 3264.52
+    assert ops.subscription()["plan"] == "individual_monthly"  # billed before it applies
+    _charge_the_upgrade(ops, up["proration_charge"]["idempotency_key"])
+    stored = ops.subscription()
+    assert stored["plan"] == "duo_monthly" and stored["price"]["amount"] == 18500
 
     down = _json(ops, "subscriptions", "change-plan", "sub_care_1", "student_monthly",
                  "--at", "2025-01-11T00:00:00Z")  # fmt: skip
@@ -55,9 +71,9 @@ def test_care_actions_apply_through_the_ledger_and_publish(ops: Ops) -> None:
     assert stored["current_period_end"] == "2025-02-09T00:00:00+00:00"  # shifted by 8 days
 
     types = [from_pubsub_message(m.data, dict(m.attributes)).type.value
-             for m in ops.pull("churn-export", 5, settle=True)]  # fmt: skip
+             for m in ops.pull("churn-export", 6, settle=True)]  # fmt: skip
     assert types == [
-        "subscription.cancel_reverted", "subscription.plan_changed",
+        "subscription.cancel_reverted", "subscription.plan_changed", "invoice.paid",
         "subscription.plan_changed", "subscription.paused", "subscription.resumed",
     ]  # fmt: skip
     # Every care entry was marked published after the relay published it.
@@ -65,10 +81,10 @@ def test_care_actions_apply_through_the_ledger_and_publish(ops: Ops) -> None:
     history = shown["history"]
     assert [h["input_type"] for h in history] == [
         "CheckoutCompleted", "CancelRequested", "CancelReverted", "PlanChangeRequested",
-        "PlanChangeRequested", "PauseRequested", "ResumeRequested",
+        "PaymentSucceeded", "PlanChangeRequested", "PauseRequested", "ResumeRequested",
     ]  # fmt: skip
     assert all(h["published"] for h in history[1:])  # the seeded checkout was never relayed
-    assert {h["source"] for h in history[1:]} == {"care"}
+    assert [h["source"] for h in history[1:]] == ["care"] * 3 + ["renewal"] + ["care"] * 3
     assert shown["subscription"]["state"] == "active"
 
 

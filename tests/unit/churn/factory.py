@@ -69,6 +69,11 @@ EXTRA: dict[EventType, dict[str, Any]] = {
         "effective_at": T0.isoformat(), "scheduled": False, "proration_amount": 5000,
         "currency": "SEK", "plan": "family_monthly",
     },
+    EventType.PLAN_CHANGE_DECLINED: {
+        "from_plan": "individual_monthly", "to_plan": "family_monthly", "charge_id": "s:upgrade:3",
+        "amount": 5000, "currency": "SEK", "decline_category": "insufficient_funds",
+        "decline_code": "insufficient_funds", "hard_decline": False,
+    },
     EventType.PAUSED: {"resume_at": None, "state": "paused"},
     EventType.RESUMED: {"period_end": (T0 + timedelta(days=40)).isoformat()},
     EventType.CHARGE_REFUNDED: {"charge_id": "ch_1", "amount": 13900, "currency": "SEK",

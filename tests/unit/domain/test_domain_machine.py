@@ -134,21 +134,94 @@ def _change(
     )
 
 
-def test_upgrade_now_with_proration() -> None:
+def _upgrade_answer(
+    sub: Subscription, at: datetime, *, paid: bool
+) -> PaymentSucceeded | PaymentFailed:
+    """The worker's record of the upgrade's charge (same charge id, the prorated amount)."""
+    assert sub.upgrade is not None
+    charge = dict(input_id=new_id(), occurred_at=at, charge_id=sub.upgrade.charge_id,
+                  amount=sub.upgrade.amount, attempt=0)  # fmt: skip
+    if paid:
+        return PaymentSucceeded(**charge)  # type: ignore[arg-type]
+    return PaymentFailed(**charge, decline=classify_stripe("card_declined", "insufficient_funds"))  # type: ignore[arg-type]
+
+
+def test_an_upgrade_is_billed_before_it_applies() -> None:
     sub = active_sub()
     assert sub.current_period_end is not None
     out = step(sub, _change(sub, "family_monthly", 40, 23900))
-    new = out.subscription
-    assert new.plan == "family_monthly" and new.price == Money(23900, "SEK")
+    asked = out.subscription
+    # nothing changes yet but the pending upgrade; the prorated charge is requested
+    assert asked.plan == "individual_monthly" and asked.price == sub.price
+    assert asked.upgrade is not None and out.events == ()
     total = int((sub.current_period_end - T0).total_seconds())
     left = int((sub.current_period_end - (T0 + 14 * DAY)).total_seconds())
     exact = Fraction((23900 - 13900) * left, total)
-    payload = out.events[0].payload
-    assert payload["direction"] == "upgrade"
-    assert abs(payload["proration_amount"] - exact) <= Fraction(1, 2)
-    assert out.charge is not None and out.charge.amount == Money(payload["proration_amount"], "SEK")
-    assert out.charge.purpose == "proration"
-    assert new.current_period_end == sub.current_period_end
+    assert out.charge is not None and out.charge.purpose == "proration"
+    assert abs(out.charge.amount.amount - exact) <= Fraction(1, 2)
+    assert out.charge.idempotency_key == asked.upgrade.charge_id
+    # a second change, a pause or a renewal inside the lease waits for the charge
+    assert step(asked, _change(asked, "duo_monthly", 30, 17900)).kind is OutcomeKind.ILLEGAL
+    paused = step(asked, PauseRequested(input_id=new_id(), occurred_at=T0 + 15 * DAY))
+    assert paused.kind is OutcomeKind.ILLEGAL
+    paid = step(asked, _upgrade_answer(asked, T0 + 14 * DAY + timedelta(seconds=5), paid=True))
+    new = paid.subscription
+    assert new.plan == "family_monthly" and new.price == Money(23900, "SEK")
+    assert new.upgrade is None and new.current_period_end == sub.current_period_end
+    assert paid.event_types == [EventType.PLAN_CHANGED, EventType.INVOICE_PAID]
+    changed, invoice = paid.events
+    assert changed.payload["proration_amount"] == out.charge.amount.amount
+    assert invoice.payload["amount"] == out.charge.amount.amount
+    assert invoice.payload["billing_reason"] == "subscription_update"
+    assert invoice.payload["charge_id"] == out.charge.idempotency_key
+    # the same charge reported again (the provider's own webhook) changes nothing
+    again = step(new, _upgrade_answer(asked, T0 + 15 * DAY, paid=True))
+    assert again.kind is OutcomeKind.ILLEGAL and again.subscription.plan == "family_monthly"
+
+
+def test_a_declined_upgrade_keeps_the_old_plan_and_tells_the_customer() -> None:
+    sub = active_sub()
+    asked = step(sub, _change(sub, "family_monthly", 40, 23900)).subscription
+    out = step(asked, _upgrade_answer(asked, T0 + 14 * DAY, paid=False))
+    kept = out.subscription
+    assert kept.plan == sub.plan and kept.price == sub.price and kept.upgrade is None
+    assert kept.state is State.ACTIVE and kept.failed_attempts == 0  # no dunning
+    assert kept.next_charge_at == sub.next_charge_at
+    assert out.event_types == [EventType.PLAN_CHANGE_DECLINED]
+    assert out.events[0].payload["to_plan"] == "family_monthly"
+
+
+def test_an_interval_upgrade_starts_a_new_period_when_paid() -> None:
+    sub = active_sub()
+    at = T0 + 10 * DAY
+    asked = step(sub, _change(sub, "individual_yearly", 25, 139000, months=12, at=at))
+    upgrade = asked.subscription.upgrade
+    assert upgrade is not None and upgrade.period_start == at
+    credit = Fraction(13900 * int((sub.current_period_end - at).total_seconds()),  # type: ignore[operator]
+                      int((sub.current_period_end - T0).total_seconds()))  # type: ignore[operator]  # fmt: skip
+    assert abs(upgrade.amount.amount - (139000 - credit)) <= Fraction(1, 2)
+    paid = step(asked.subscription, _upgrade_answer(asked.subscription, at, paid=True)).subscription
+    assert paid.interval_months == 12 and paid.current_period_start == at
+    assert paid.current_period_end == add_months(at, 12) == paid.next_charge_at
+
+
+def test_an_unanswered_upgrade_never_blocks_the_renewal() -> None:
+    sub = active_sub()
+    asked = step(sub, _change(sub, "family_monthly", 40, 23900)).subscription
+    end = sub.current_period_end
+    assert end is not None
+    renewed, _ = run_timers(asked, end, succeed)
+    assert renewed.plan == sub.plan and renewed.upgrade is None
+    assert renewed.current_period_start == end
+
+
+def test_a_trial_upgrade_applies_now_with_nothing_to_charge() -> None:
+    trial = CheckoutCompleted(input_id="co_trial", occurred_at=T0, paid=False, trial_days=14)
+    trialing = step(new_sub(), trial).subscription
+    assert trialing.state is State.TRIALING
+    out = step(trialing, _change(trialing, "family_monthly", 40, 23900, at=T0 + DAY))
+    assert out.subscription.plan == "family_monthly" and out.charge is None
+    assert out.subscription.upgrade is None and out.event_types == [EventType.PLAN_CHANGED]
 
 
 def test_downgrade_waits_for_period_end() -> None:

@@ -141,3 +141,12 @@ def renewed(*, sequence: int = 8) -> DomainEvent:
         "period_end": PERIOD_END.isoformat(),
     }
     return event(EventType.RENEWED, payload, sequence=sequence)
+
+
+def upgrade_declined(*, amount: int = 3265, to_plan: str = "duo_monthly") -> DomainEvent:
+    payload = _base("acct_1", "individual_monthly", "SE") | {
+        "from_plan": "individual_monthly", "to_plan": to_plan, "charge_id": "sub_1:upgrade:4",
+        "amount": amount, "currency": "SEK", "decline_category": "insufficient_funds",
+        "decline_code": "insufficient_funds", "hard_decline": False,
+    }  # fmt: skip
+    return event(EventType.PLAN_CHANGE_DECLINED, payload)

@@ -27,6 +27,7 @@ from tests.unit.invoicing.factories import (
     on_hold,
     payment_failed,
     renewed,
+    upgrade_declined,
 )
 from tests.unit.invoicing.fakes import (
     MemoryCustomers,
@@ -187,6 +188,18 @@ def test_hard_decline_notice_promises_no_retry() -> None:
     h.service.handle(payment_failed(hard=True))
     text = plain(h.mails()[0])
     assert "try again" not in text and "update your payment method" in text.lower()
+
+
+def test_a_declined_upgrade_tells_the_customer_the_plan_did_not_change() -> None:
+    h = Harness(pdf=False, locale="en_GB")
+    result = h.service.handle(upgrade_declined())
+    assert result.kind == "upgrade_declined" and result.outcome == "sent"
+    [mail] = h.mails()
+    text = plain(mail)
+    assert "upgrade didn't go through" in mail["Subject"]
+    assert "SEK" in text and "32.65" in text and "hasn't changed" in text
+    assert "https://acct.example/payment-method" in text
+    assert h.service.handle(upgrade_declined()).outcome == "already_sent"
 
 
 @pytest.mark.parametrize(("make", "word"), [(on_hold, "pausat"), (expired, "avslutades")])

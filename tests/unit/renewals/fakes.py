@@ -22,9 +22,9 @@ class MemoryPending:
 
     def pending_charge(self, subscription_id: str) -> tuple[ChargeRequest, Subscription] | None:
         sub = self.ledger.subs.get(subscription_id)
-        if sub is None or not sub.charge_pending:
+        key = None if sub is None else sub.pending_charge_key()
+        if sub is None or key is None:
             return None
-        key = sub.charge_idempotency_key()
         doc = self.ledger.charges.get(key)
         if doc is None or doc["status"] != PENDING:
             return None

@@ -183,7 +183,10 @@ def _print_result(result: CareResult) -> None:
         console.print(f"events: {types} ({note})")
     if result.charge is not None:
         c = result.charge
-        console.print(f"proration charge requested: {c.amount} (key {c.idempotency_key})")
+        console.print(
+            f"upgrade billed first: {c.amount} queued for the renewal worker "
+            f"(key {c.idempotency_key}); the plan changes when it succeeds"
+        )
     sub = result.subscription
     if sub is not None:
         pending = sub.pending_plan.plan if sub.pending_plan else "-"
