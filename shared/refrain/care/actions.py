@@ -30,6 +30,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
+from refrain.care.preview import PlanChangePreview, preview_plan_change
 from refrain.domain.catalog import Catalog, load_catalog
 from refrain.domain.clock import Clock
 from refrain.domain.errors import InvalidInput, PlanNotOffered, UnknownMarket, UnknownPlan
@@ -150,6 +151,19 @@ def build_input(request: CareRequest, sub: Subscription, now: datetime, catalog:
     raise CareError(f"unknown action {request.action!r}")  # pragma: no cover - exhaustive
 
 
+def preview(
+    request: CareRequest, store: CareStore, clock: Clock, catalog: Catalog
+) -> PlanChangePreview:
+    """What ``request`` (a plan change) would charge and when, reading only."""
+    if request.action is not Action.CHANGE_PLAN:
+        raise CareError("only a plan change has a preview")
+    sub = store.subscription(request.subscription_id)
+    if sub is None:
+        raise CareError(f"no subscription {request.subscription_id!r}")
+    now = clock.now()
+    return preview_plan_change(sub, build_input(request, sub, now, catalog), now, catalog)
+
+
 @dataclass
 class CareService:
     ledger: Ledger
@@ -159,6 +173,10 @@ class CareService:
     catalog: Catalog = field(default_factory=load_catalog)
     log: Logger = field(default_factory=lambda: get_logger("care"))
     charges: ChargeQueue | None = None  # where an upgrade's claimed charge goes to be made
+
+    def preview(self, request: CareRequest) -> PlanChangePreview:
+        """A plan change's amounts, tax and dates, as :meth:`perform` would apply them now."""
+        return preview(request, self.store, self.clock, self.catalog)
 
     def perform(self, request: CareRequest) -> CareResult:
         sid = request.subscription_id

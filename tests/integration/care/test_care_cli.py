@@ -46,6 +46,12 @@ def test_care_actions_apply_through_the_ledger_and_publish(ops: Ops) -> None:
     assert revert["status"] == "applied" and revert["events"] == ["subscription.cancel_reverted"]
     assert ops.subscription()["cancel_at_period_end"] is False
 
+    entries = ops.outbox_ids()
+    shown = _json(ops, "subscriptions", "change-plan", "sub_care_1", "duo_monthly", "--preview",
+                  "--at", "2025-01-10T00:00:00Z")  # fmt: skip
+    assert shown["allowed"] and shown["charge"] == {"amount": 3265, "currency": "SEK"}
+    assert shown["net"]["amount"] + shown["tax"]["amount"] == 3265  # SE VAT is included
+    assert ops.outbox_ids() == entries and ops.subscription()["upgrade"] is None  # read only
     up = _json(ops, "subscriptions", "change-plan", "sub_care_1", "duo_monthly",
                "--at", "2025-01-10T00:00:00Z")  # fmt: skip
     # 22 of 31 days left, price difference 4600 öre

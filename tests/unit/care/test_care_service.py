@@ -131,3 +131,39 @@ def test_dedupe_keys_keep_the_ids_as_they_are() -> None:
     # Storage encodes the key (invariant 11); the key itself keeps "a/b" apart from "a_b".
     assert dedupe_key("sub/1", "a/b") == "care:sub/1:a/b"
     assert dedupe_key("sub_1", "a/b") != dedupe_key("sub_1", "a_b")
+
+
+@dataclass
+class RecordingQueue:
+    sent: list[object]
+
+    def send(self, messages: object) -> None:
+        self.sent.extend(messages)  # type: ignore[call-overload]
+
+
+def test_the_preview_shows_what_the_upgrade_then_claims_and_writes_nothing() -> None:
+    svc, ledger = service()
+    svc.charges = RecordingQueue([])
+    request = CareRequest(Action.CHANGE_PLAN, "sub_1", "r-preview", plan="family_monthly")
+    before = dict(ledger.outbox)
+    shown = svc.preview(request)
+    assert ledger.outbox == before and ledger.subs["sub_1"].upgrade is None  # nothing written
+    assert shown.allowed and shown.direction == "upgrade" and shown.charge is not None
+    assert shown.net is not None and shown.tax is not None
+    assert shown.net.amount + shown.tax.amount == shown.charge.amount  # SE: VAT included
+    assert shown.next_renewal_amount == load_catalog().offer("family_monthly", "SE").price
+    done = svc.perform(CareRequest(Action.CHANGE_PLAN, "sub_1", "r-real", plan="family_monthly"))
+    assert done.charge is not None and done.charge.amount == shown.charge  # the same charge
+    assert len(svc.charges.sent) == 1  # queued for the renewal worker
+
+
+def test_the_preview_of_a_downgrade_and_of_a_refused_change() -> None:
+    svc, _ = service()
+    down = svc.preview(CareRequest(Action.CHANGE_PLAN, "sub_1", "p1", plan="student_monthly"))
+    sub = active()
+    assert down.allowed and down.direction == "downgrade" and down.charge is None
+    assert down.effective_at == sub.current_period_end
+    same = svc.preview(CareRequest(Action.CHANGE_PLAN, "sub_1", "p2", plan="individual_monthly"))
+    assert not same.allowed and same.reason == "already on plan individual_monthly"
+    with pytest.raises(CareError, match="only a plan change"):
+        svc.preview(CareRequest(Action.CANCEL, "sub_1", "p3"))

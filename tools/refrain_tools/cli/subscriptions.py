@@ -228,17 +228,46 @@ def revert(
 @subscriptions.command("change-plan")
 @click.argument("subscription_id")
 @click.argument("plan")
+@click.option(
+    "--preview", is_flag=True, help="Show the exact charge, tax and dates; change nothing."
+)
 @_care_options
 def change_plan(
-    subscription_id: str, plan: str, request_id: str | None, at: datetime | None, as_json: bool
-) -> None:
+    subscription_id: str, plan: str, *, preview: bool, request_id: str | None,
+    at: datetime | None, as_json: bool,
+) -> None:  # fmt: skip
     """Move SUBSCRIPTION_ID to PLAN (a catalog plan id, priced in the subscription's market).
 
-    A higher-ranked plan is an upgrade now, with a proration charge request for the
-    rest of the period; a lower-ranked one is a downgrade at the period end.
+    A higher-ranked plan is an upgrade: the prorated rest of the period is charged first
+    (by the renewal worker, once) and the plan changes when that charge succeeds. A
+    lower-ranked one is a downgrade at the period end.
     """
     args = {"action": Action.CHANGE_PLAN, "subscription_id": subscription_id, "plan": plan}
+    if preview:
+        _preview({**args, "request_id": request_id or "preview"}, at, as_json)
+        return
     _run({**args, "request_id": request_id}, at, as_json)
+
+
+def _preview(request_args: dict[str, Any], at: datetime | None, as_json: bool) -> None:
+    from refrain.bootstrap import build_care_store
+    from refrain.care.actions import preview
+    from refrain.domain.catalog import load_catalog
+
+    clock: Clock = FixedClock(at) if at is not None else SystemClock()
+    store = build_care_store(CloudSettings())  # reads only: the preview writes nothing
+    try:
+        shown = preview(CareRequest(**request_args), store, clock, load_catalog())
+    except CareError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if as_json:
+        click.echo(json.dumps(shown.to_dict(), indent=2, sort_keys=True))
+    else:
+        console = _console()
+        for key, value in shown.to_dict().items():
+            console.print(f"{key}: {value}")
+    if not shown.allowed:
+        click.get_current_context().exit(1)
 
 
 @subscriptions.command()
