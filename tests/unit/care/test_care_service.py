@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -23,6 +24,7 @@ from refrain.domain.subscription import BillingMode, Subscription
 from refrain.ledger import LedgerStatus
 from refrain.observability import get_logger
 from refrain.outbox import OutboxPublisher
+from refrain.renewals.messages import ChargeMessage
 from tests.fakes.ledger import MemoryLedger
 from tests.fakes.outbox import RecordingRelay
 
@@ -135,10 +137,10 @@ def test_dedupe_keys_keep_the_ids_as_they_are() -> None:
 
 @dataclass
 class RecordingQueue:
-    sent: list[object]
+    sent: list[ChargeMessage]
 
-    def send(self, messages: object) -> None:
-        self.sent.extend(messages)  # type: ignore[call-overload]
+    def send(self, messages: Sequence[ChargeMessage]) -> None:
+        self.sent.extend(messages)
 
 
 def test_the_preview_shows_what_the_upgrade_then_claims_and_writes_nothing() -> None:
