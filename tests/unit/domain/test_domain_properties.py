@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
+from hypothesis import event as hypothesis_event
 from hypothesis import strategies as st
 
 from refrain.domain import (
@@ -78,6 +79,8 @@ MERCHANT_OPS = (
         "card",
         "refund",
         "chargeback",
+        "upgrade_answer",
+        "upgrade_answer",
     ]
 )
 PROVIDER_OPS = ["active"] * 4 + [
@@ -131,6 +134,16 @@ def _merchant_input(sub: Subscription, n: int, op: str, at: datetime, v: int) ->
                 charge_period=anchor,
                 attempt=sub.attempt - (v == 7),
             )
+        case "upgrade_answer":  # the worker's record of a waiting upgrade's charge
+            if sub.upgrade is None:
+                return RenewalDue(input_id=iid, occurred_at=at)
+            up = sub.upgrade
+            if v % 3:
+                return PaymentSucceeded(input_id=iid, occurred_at=at, charge_id=up.charge_id,
+                                        amount=up.amount, attempt=0)  # fmt: skip
+            decline = classify_stripe(None, DECLINES[v % len(DECLINES)])
+            return PaymentFailed(input_id=iid, occurred_at=at, charge_id=up.charge_id,
+                                 amount=up.amount, attempt=0, decline=decline)  # fmt: skip
         case "renewal":
             return RenewalDue(input_id=iid, occurred_at=at)
         case "grace_over":
@@ -232,6 +245,10 @@ def _state_view(sub: Subscription) -> dict[str, Any]:
 @example(provider_managed=True, ops=[(0, 0, 0), (0, 0, 1), (0, 0, 0)])
 # paid checkout, scheduled downgrade, pause: the downgrade must survive the pause
 @example(provider_managed=False, ops=[(0, 0, 0), (24, 0, 0), (26, 0, 0)])
+# paid checkout, an upgrade to family_monthly, its charge paid: billed, then applied
+@example(provider_managed=False, ops=[(0, 0, 0), (24, 1, 3), (33, 1, 1)])
+# the same upgrade declined: the plan stays
+@example(provider_managed=False, ops=[(0, 0, 0), (24, 1, 3), (33, 1, 0)])
 def test_random_sequences_keep_every_invariant(
     provider_managed: bool, ops: list[tuple[int, int, int]]
 ) -> None:
@@ -240,6 +257,8 @@ def test_random_sequences_keep_every_invariant(
     clock = T0
     applied_inputs: list[Input] = []
     paid: list[str] = []
+    claimed: dict[str, int] = {}  # upgrade charges requested: key -> amount
+    billed: set[str] = set()  # upgrade charges invoiced
     for n, (selector, hours, variant) in enumerate(ops):
         if hours >= 0:
             clock += timedelta(hours=hours)
@@ -276,6 +295,25 @@ def test_random_sequences_keep_every_invariant(
             # a stale report carrying a payment records the payment and nothing else
             assert [e.type for e in out.events] == [EventType.INVOICE_PAID], op
             assert _state_view(new) == _state_view(sub)
+        if out.applied and out.charge is not None and out.charge.purpose == "proration":
+            claimed[out.charge.idempotency_key] = out.charge.amount.amount
+        for event in out.events if out.applied else ():
+            # money conservation for upgrades: an upgrade's invoice is exactly the charge it
+            # claimed, once; a billed upgrade changes the plan only with that invoice
+            if event.payload.get("billing_reason") == "subscription_update":
+                key = event.payload["charge_id"]
+                assert claimed.get(key) == event.payload["amount"] and key not in billed
+                billed.add(key)
+                hypothesis_event("an upgrade billed and applied")
+            if (
+                event.type is EventType.PLAN_CHANGED
+                and (event.payload["proration_amount"] or 0) > 0
+            ):
+                reasons = [e.payload.get("billing_reason") for e in out.events]
+                assert "subscription_update" in reasons, "an upgrade applied without its charge"
+        up = sub.upgrade
+        if up is not None and new.plan == up.plan != sub.plan:  # the waiting upgrade applied
+            assert up.charge_id in billed, "the upgrade's plan only with its paid charge"
         if provider_managed:
             paid += [e.payload["charge_id"] for e in out.events if e.type is EventType.INVOICE_PAID]
             assert len(paid) == len(set(paid))  # one invoice.paid per provider invoice, ever
