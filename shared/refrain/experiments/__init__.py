@@ -1,0 +1,1 @@
+"""Experiments: declared in configuration, assigned by hashing, sticky while they run."""
