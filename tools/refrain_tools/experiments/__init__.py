@@ -1,0 +1,1 @@
+"""Experiment analysis (tooling: needs SciPy, never in a function archive)."""
