@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -47,7 +46,6 @@ if TYPE_CHECKING:
     from refrain.renewals.worker import ChargeWorker
 
 __all__ = [
-    "Renewals",
     "build_care_service",
     "build_care_store",
     "build_charge_worker",
@@ -56,7 +54,6 @@ __all__ = [
     "build_gateways",
     "build_parking_lot",
     "build_receipt_service",
-    "build_renewals",
     "build_snapshot_writer",
     "build_stored_requests",
     "build_tick",
@@ -178,14 +175,6 @@ def sweep_outbox(cloud: CloudSettings | None = None, clock: Clock | None = None)
 # -- renewals --------------------------------------------------------------------------
 
 
-@dataclass
-class Renewals:
-    """The two renewal entry points' services: the tick and the charge worker."""
-
-    tick: TickService
-    worker: ChargeWorker
-
-
 def build_gateways(settings: GatewaySettings | None = None) -> GatewayRouter:
     """The payment gateways renewals charge through (the sandbox locally)."""
     from refrain.renewals.gateway import GatewayRouter, PaymentGateway
@@ -280,23 +269,6 @@ def build_charge_worker(
         log=log,
         crash_after_gateway=crash_after_gateway,
     )
-
-
-def build_renewals(
-    cloud: CloudSettings | None = None,
-    *,
-    clock: Clock | None = None,
-    gateways: GatewayRouter | None = None,
-    queue: ChargeQueue | None = None,
-    log: Logger | None = None,
-    crash_after_gateway: Callable[[GatewayCharge], None] | None = None,
-) -> Renewals:
-    """Both renewal_trigger entry points together (the demo, the CLI and tests)."""
-    tick = build_tick(cloud, clock=clock, queue=queue, log=log)
-    worker = build_charge_worker(
-        cloud, clock=clock, gateways=gateways, log=log, crash_after_gateway=crash_after_gateway
-    )
-    return Renewals(tick, worker)
 
 
 # -- receipts --------------------------------------------------------------------------

@@ -30,9 +30,9 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from refrain.domain.catalog import Catalog
 from refrain.domain.errors import DomainError
@@ -48,46 +48,11 @@ from refrain.ingest.parking import (
     waits_for_ref,
     waits_for_subscription,
 )
+from refrain.ingest.ports import AuditLog, ParkingReport, Processed
 from refrain.ingest.rejections import Rejection, Unreadable
 from refrain.ledger import Ledger, LedgerCommand, LedgerResult, LedgerStatus
 from refrain.observability import Logger, trace_from_headers
 from refrain.outbox import OutboxPublisher
-
-
-class AuditLog(Protocol):
-    def record(
-        self, provider: str, headers: dict[str, str], body: bytes, received_at: datetime
-    ) -> str: ...
-
-    def finish(self, audit_id: str, outcome: str, detail: str | None, published: list[str]) -> None:
-        """Store the outcome, and mark the published outbox entries, in one commit."""
-        ...
-
-    def load(self, audit_id: str) -> StoredBody | None:
-        """A stored request again (None once its retention expired)."""
-        ...
-
-
-class StoredBody(Protocol):
-    provider: str
-    body: bytes
-
-
-@dataclass(frozen=True)
-class Processed:
-    """A request's answer, and what happened to each of its events (by dedupe key)."""
-
-    response: HttpResponse
-    statuses: Mapping[str, LedgerStatus] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class ParkingReport:
-    due: int = 0
-    applied: int = 0
-    waiting: int = 0
-    expired: int = 0
-    oldest_age_s: float | None = None
 
 
 @dataclass

@@ -37,7 +37,7 @@ from refrain.adapters.bigquery_signals import SubscriptionPuller
 from refrain.adapters.firestore import build_firestore
 from refrain.adapters.firestore_collections import SUBSCRIPTIONS
 from refrain.adapters.pubsub import OrderedPublisher, build_publisher, build_subscriber
-from refrain.bootstrap import build_exporter, build_flush, build_renewals
+from refrain.bootstrap import build_exporter, build_flush
 from refrain.churn.flush import flush
 from refrain.churn.rows import SignalRow
 from refrain.domain import ManualClock, from_pubsub_message
@@ -48,6 +48,7 @@ from refrain.renewals.messages import ChargeMessage
 from refrain.renewals.sandbox import SandboxGateway
 from refrain.settings import CloudSettings
 from refrain.topology import CHURN_EXPORT_SUBSCRIPTION, RECEIPT_EVENT_TYPES
+from refrain_tools.renewals.inline import build_renewals
 from tests.integration.reliability.storm import in_rounds
 from tests.support import load_function, pull_messages
 

@@ -35,14 +35,13 @@ from refrain.adapters.firestore import build_firestore
 from refrain.adapters.firestore_collections import CUSTOMERS, INVOICES, OUTBOX, WEBHOOK_AUDIT
 from refrain.adapters.firestore_outbox import events_of
 from refrain.adapters.firestore_renewals import seed_subscriptions
-from refrain.bootstrap import build_renewals
 from refrain.ingest.service import WebhookService
 from refrain.renewals import sandbox
 from refrain.renewals.gateway import GatewayRouter
 from refrain.renewals.sandbox import SandboxGateway
 from refrain.settings import CloudSettings
 from refrain.topology import CHURN_EXPORT_SUBSCRIPTION
-from refrain_tools.renewals.inline import build_inline
+from refrain_tools.renewals.inline import build_inline, build_renewals
 from refrain_tools.renewals.population import active_subscription
 from refrain_tools.stack.mailbox import sent_raw_mail
 from refrain_tools.stack.manager import StackManager

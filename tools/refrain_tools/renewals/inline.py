@@ -12,18 +12,18 @@ subscriptions concurrently (``concurrency`` threads).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from refrain.bootstrap import build_renewals
+from refrain.bootstrap import build_charge_worker, build_tick
 from refrain.clocks import clock_from_env
 from refrain.domain.clock import Clock
 from refrain.observability import Logger
-from refrain.renewals.gateway import GatewayRouter
+from refrain.renewals.gateway import GatewayCharge, GatewayRouter
 from refrain.renewals.messages import ChargeMessage
-from refrain.renewals.tick import TickService
+from refrain.renewals.tick import ChargeQueue, TickService
 from refrain.renewals.worker import ChargeWorker, WorkerReport
 from refrain.settings import CloudSettings
 
@@ -120,6 +120,31 @@ class InlineRenewals:
             report.outcomes[r.outcome] += 1
             report.events.update(e.type.value for e in r.events)
         report.reports.extend(reports)
+
+
+@dataclass
+class Renewals:
+    """Both renewal_trigger entry points' services, built together (demo, CLI, tests)."""
+
+    tick: TickService
+    worker: ChargeWorker
+
+
+def build_renewals(
+    cloud: CloudSettings | None = None,
+    *,
+    clock: Clock | None = None,
+    gateways: GatewayRouter | None = None,
+    queue: ChargeQueue | None = None,
+    log: Logger | None = None,
+    crash_after_gateway: Callable[[GatewayCharge], None] | None = None,
+) -> Renewals:
+    """The tick and the charge worker from the composition root's own builders."""
+    tick = build_tick(cloud, clock=clock, queue=queue, log=log)
+    worker = build_charge_worker(
+        cloud, clock=clock, gateways=gateways, log=log, crash_after_gateway=crash_after_gateway
+    )
+    return Renewals(tick, worker)
 
 
 def build_inline(
