@@ -344,3 +344,43 @@ def test_a_checkout_without_metadata_or_a_way_to_read_its_prices_is_unmatched() 
         normalise_stripe(_own_checkout(), CATALOG, PRICES)
     with pytest.raises(MappingError, match="price_x"):
         normalise_stripe(_own_checkout(), CATALOG, PRICES, lambda _: [{"id": "price_x"}])
+
+
+def test_a_stripe_billing_proration_invoice_is_mirrored_as_paid_without_moving_the_period() -> None:
+    """An upgrade made in Stripe Billing: Stripe invoices the proration itself
+    (billing_reason subscription_update, lines for the rest of the current period);
+    Refrain mirrors what was paid, for the receipt, and keeps the period."""
+    from datetime import UTC, datetime
+
+    from refrain.domain import EventType, Subscription, apply
+
+    event = copy.deepcopy(fixture("invoice.paid"))
+    obj = event["data"]["object"]
+    start, mid, end = 1_767_225_600, 1_768_435_200, 1_769_904_000  # Jan 1, Jan 15, Feb 1 2026
+    line = obj["lines"]["data"][0]
+    obj.update(billing_reason="subscription_update", amount_paid=468, currency="usd",
+               id="in_proration_1", period_start=mid, period_end=mid)  # fmt: skip
+    credit = copy.deepcopy(line) | {"amount": -500, "period": {"start": mid, "end": end}}
+    charge = copy.deepcopy(line) | {"amount": 968, "period": {"start": mid, "end": end}}
+    obj["lines"]["data"] = [credit, charge]
+    mapped = normalise_stripe(event, CATALOG)
+    assert isinstance(mapped.input, ProviderStateReported)
+    assert mapped.input.paid_amount == Money(468, "USD")
+    assert mapped.input.until is not None and int(mapped.input.until.timestamp()) == end
+    sub = Subscription.new(
+        subscription_id=mapped.subject.subscription_id if mapped.subject else "s",
+        account_id="acct", provider="stripe", billing_mode=BillingMode.PROVIDER_MANAGED,
+        plan="individual_monthly", plan_rank=20, interval_months=1, market="US",
+        price=Money(1099, "USD"), created_at=datetime.fromtimestamp(start, UTC),
+    )  # fmt: skip
+    active = ProviderStateReported(
+        input_id="evt_created", occurred_at=datetime.fromtimestamp(start, UTC),
+        status=ProviderStatus.ACTIVE, until=datetime.fromtimestamp(end, UTC),
+        period_start=datetime.fromtimestamp(start, UTC),
+    )  # fmt: skip
+    mirrored = apply(sub, active, active.occurred_at).subscription
+    out = apply(mirrored, mapped.input, mapped.input.occurred_at)
+    paid = [e for e in out.events if e.type is EventType.INVOICE_PAID]
+    assert [e.payload["amount"] for e in paid] == [468]
+    assert out.subscription.current_period_end == mirrored.current_period_end
+    assert out.subscription.current_period_start == mirrored.current_period_start
