@@ -368,7 +368,7 @@ def test_a_stripe_billing_proration_invoice_is_mirrored_as_paid_without_moving_t
     assert mapped.input.paid_amount == Money(468, "USD")
     assert mapped.input.until is not None and int(mapped.input.until.timestamp()) == end
     sub = Subscription.new(
-        subscription_id=mapped.subject.subscription_id if mapped.subject else "s",
+        subscription_id="sub_mirrored",
         account_id="acct", provider="stripe", billing_mode=BillingMode.PROVIDER_MANAGED,
         plan="individual_monthly", plan_rank=20, interval_months=1, market="US",
         price=Money(1099, "USD"), created_at=datetime.fromtimestamp(start, UTC),
