@@ -42,8 +42,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from refrain.domain.catalog import Catalog
-from refrain.domain.errors import DomainError, InvalidInput
+from refrain.domain.errors import DomainError, InvalidInput, ProviderAmountError
 from refrain.domain.inputs import ProviderStateReported, ProviderStatus
+from refrain.domain.money import Money
+from refrain.domain.provider_amounts import from_provider_amount
 from refrain.domain.subscription import BillingMode, ChurnType
 from refrain.ingest.model import (
     MappingError,
@@ -169,7 +171,7 @@ def normalise_apple(
             occurred_at=signed,
             plan=offer.plan.id,
             plan_rank=offer.plan.rank,
-            price=offer.price,
+            price=_store_price(txn, offer.price),
             **fields,
         )
     except InvalidInput as exc:
@@ -240,3 +242,15 @@ def _report_fields(
         "cancel_at_period_end": cancel,
         "cancel_reason": "customer_request" if cancel else None,
     }
+
+
+def _store_price(txn: Mapping[str, Any], catalog_price: Money) -> Money:
+    """What the App Store charges (the signed transaction's ``price``, in milliunits, and
+    ``currency``), when it is stated in the market's currency; else the catalog price."""
+    price, currency = txn.get("price"), txn.get("currency")
+    if not isinstance(price, int) or isinstance(price, bool) or currency != catalog_price.currency:
+        return catalog_price
+    try:
+        return from_provider_amount(price, currency, PROVIDER)
+    except ProviderAmountError as exc:
+        raise MappingError(f"App Store price {price} {currency}: {exc}") from exc

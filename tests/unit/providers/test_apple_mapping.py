@@ -11,6 +11,7 @@ import pytest
 from refrain.domain.catalog import load_catalog
 from refrain.domain.inputs import ProviderStateReported, ProviderStatus
 from refrain.domain.machine import apply
+from refrain.domain.money import Money
 from refrain.domain.outcome import OutcomeKind
 from refrain.domain.subscription import ChurnType, State
 from refrain.ingest.model import MappingError, ProviderEvent, subscription_id_for
@@ -111,10 +112,8 @@ def test_type_and_subtype_map_to_a_state_report(
     assert event.subject is not None
     assert event.subject.subscription_id == subscription_id_for("apple", "2000000111")
     assert got.occurred_at == SIGNED and got.paid_amount is None  # Apple sends receipts
-    assert (got.plan, got.price) == (
-        "individual_monthly",
-        CATALOG.price("individual_monthly", "SE"),
-    )
+    # what the App Store charges, from the signed transaction (119000 milliunits of SEK)
+    assert (got.plan, got.price) == ("individual_monthly", Money(11900, "SEK"))
     assert event.draft is not None and event.draft.market == "SE"
     assert event.draft.account_id == "7e3fb20b-4cdb-47cc-936d-99d65f608138"
 
@@ -287,3 +286,15 @@ def test_machine_refuses_an_older_notification_after_a_newer_one() -> None:
     )
     stale = apply(on_hold.subscription, report(older), now)
     assert stale.kind is OutcomeKind.STALE and stale.subscription.state is State.ON_HOLD
+
+
+def test_the_price_is_what_the_store_charged_in_the_market_currency() -> None:
+    def price_of(**txn: Any) -> Money:
+        tx = apple_transaction(purchased=START, expires=END, **txn)
+        return report(normalise_apple(decoded("DID_RENEW", txn=tx), CATALOG, CONFIG)).price  # type: ignore[return-value]
+
+    assert price_of(price=129000) == Money(12900, "SEK")
+    assert price_of(price=12900, currency="USD") == CATALOG.price("individual_monthly", "SE")
+    assert price_of(price=None) == CATALOG.price("individual_monthly", "SE")
+    with pytest.raises(MappingError, match="not a whole number"):
+        price_of(price=129005)  # half an öre
