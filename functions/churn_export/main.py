@@ -41,7 +41,7 @@ from typing import Any
 
 import functions_framework
 
-from refrain import bootstrap, config_contract
+from refrain import bootstrap, config_contract, serving
 from refrain.churn.export import ChurnExporter, PoisonMessage
 from refrain.churn.flush import BatchFlush, flush_max_messages
 from refrain.clocks import clock_from_env
@@ -50,6 +50,7 @@ from refrain.push_envelope import MalformedPush, decode_push, push_message_id
 
 # In the cloud, a missing setting stops the instance here, by name.
 config_contract.refuse_incomplete("churn_export")
+serving.bound_request_line()  # and no gunicorn control socket (refrain.serving)
 
 log = get_logger("churn_export")
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import functions_framework
 
-from refrain import bootstrap, config_contract
+from refrain import bootstrap, config_contract, serving
 from refrain.domain import DomainError, EventParseError, from_pubsub_message
 from refrain.invoicing import ReceiptService, RetryLater
 from refrain.observability import get_logger
@@ -26,6 +26,7 @@ from refrain.topology import RECEIPT_EVENT_TYPES
 
 # In the cloud, a missing setting stops the instance here, by name.
 config_contract.refuse_incomplete("receipt_email")
+serving.bound_request_line()  # and no gunicorn control socket (refrain.serving)
 
 log = get_logger("receipt_email")
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import functions_framework
 
-from refrain import bootstrap, config_contract
+from refrain import bootstrap, config_contract, serving
 from refrain.push_envelope import MalformedPush, decode_push, push_message_id
 from refrain.renewals.messages import BadMessage, ChargeMessage
 from refrain.renewals.tick import TickService
@@ -27,6 +27,7 @@ from refrain.renewals.worker import ChargeWorker
 
 # In the cloud, a missing setting stops the instance here, by name.
 config_contract.refuse_incomplete("renewal_trigger")
+serving.bound_request_line()  # and no gunicorn control socket (refrain.serving)
 
 
 @functools.cache

@@ -6,7 +6,10 @@ any length, and the time grows with the square of it (measured: 1 MiB 0.14 s, 4 
 1.6 s, 16 MiB 25 s of CPU); Cloud Run forwards requests of up to 32 MiB. One request
 could hold a CPU for minutes. gunicorn's own bound (8,190 bytes, its maximum) is put
 back after functions-framework's configuration, so an over-long line is a 414 from the
-server before any code of ours runs. Workers, threads and timeouts need no patch:
+server before any code of ours runs. gunicorn 27 also opens a control socket at one
+fixed path per user (``~/.gunicorn/gunicorn.ctl``); several servers on one machine (the
+demo, the tests) replace and remove each other's, logging plain-text errors. Refrain
+never uses it, so it is turned off. Workers, threads and timeouts need no patch:
 functions-framework reads them from the environment (WORKERS, THREADS,
 CLOUD_RUN_TIMEOUT_SECONDS), and Terraform sets them (terraform/modules/function).
 """
@@ -19,10 +22,11 @@ REQUEST_LINE_LIMIT = 8190  # gunicorn's maximum and default-safe bound; provider
 
 
 def bound_request_line(limit: int = REQUEST_LINE_LIMIT) -> None:
-    """Make the gunicorn application functions-framework builds refuse longer request lines.
+    """Make the gunicorn application functions-framework builds refuse longer request lines
+    (and open no control socket).
 
-    Called when a public function's module is imported, which functions-framework does
-    before it builds the server. Safe to call more than once.
+    Called when a function's module is imported, which functions-framework does before
+    it builds the server. Safe to call more than once.
     """
     try:
         from functions_framework._http import gunicorn as served
@@ -36,6 +40,8 @@ def bound_request_line(limit: int = REQUEST_LINE_LIMIT) -> None:
     def load_config(self: Any) -> None:
         configure(self)
         self.cfg.set("limit_request_line", limit)
+        if "control_socket_disable" in self.cfg.settings:  # gunicorn >= 27
+            self.cfg.set("control_socket_disable", True)
 
     application.refrain_configure = configure
     application.refrain_request_line_limit = limit
