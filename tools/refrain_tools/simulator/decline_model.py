@@ -71,7 +71,7 @@ MONTHLY_CARD_UPDATE = 0.06  # share of stale cards replaced in a month, with no 
 NOTICE_UPDATE = 0.30  # share of customers who update their card within a week of a notice
 
 
-def _unit(*parts: object) -> float:
+def draw(*parts: object) -> float:
     """A uniform draw in [0, 1) that depends only on its parts (common random numbers)."""
     digest = hashlib.sha256("|".join(str(p) for p in parts).encode()).digest()
     return int.from_bytes(digest[:8], "big") / 2**64
@@ -95,7 +95,7 @@ class DeclineModel:
 
     def reason(self, subscription_id: str, period: int) -> DeclineReason:
         """Why this subscription's renewal for ``period`` fails (when it fails)."""
-        u, acc = _unit(self.seed, "reason", subscription_id, period), 0.0
+        u, acc = draw(self.seed, "reason", subscription_id, period), 0.0
         for reason in REASONS:
             acc += reason.share
             if u < acc:
@@ -109,7 +109,7 @@ class DeclineModel:
         days = (at - failed_at).total_seconds() / 86400
         if days <= 0:
             return False
-        u = _unit(self.seed, "card", subscription_id, failed_at.isoformat())
+        u = draw(self.seed, "card", subscription_id, failed_at.isoformat())
         chance: float = 1.0 - (1.0 - MONTHLY_CARD_UPDATE) ** (days / 30)
         if noticed:
             chance = max(chance, NOTICE_UPDATE * min(1.0, days / 7))
@@ -145,7 +145,7 @@ class DeclineModel:
         if reason.hard:
             return False
         hour = at.replace(minute=0, second=0, microsecond=0)
-        u = _unit(self.seed, "attempt", subscription_id, failed_at.isoformat(), hour.isoformat())
+        u = draw(self.seed, "attempt", subscription_id, failed_at.isoformat(), hour.isoformat())
         if reason.recovery is Recovery.CARD_UPDATE:
             return self.card_updated_by(subscription_id, failed_at, at, noticed) and u < 0.9
         return u < self.success_chance(reason, market, failed_at, at)
