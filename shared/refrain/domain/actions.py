@@ -244,5 +244,6 @@ def chargeback_opened(sub: Subscription, inp: ChargebackOpened, policy: DunningP
     step.emit(
         EventType.CHARGE_DISPUTED, charge_id=inp.charge_id, amount=inp.amount.amount,
         currency=inp.amount.currency, reason_code=inp.reason_code, access_revoked=revoke,
+        evidence_due_at=iso(inp.evidence_due_at),
     )  # fmt: skip
     return expire(sub, step, inp.occurred_at, ChurnType.REVOKED) if revoke else step

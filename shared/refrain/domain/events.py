@@ -191,6 +191,7 @@ class ChargeDisputedPayload(_Payload):
     currency: str
     reason_code: str | None
     access_revoked: bool
+    evidence_due_at: AwareDatetime | None = None  # submit evidence before this, or lose
 
 
 class ExpiredPayload(_Payload):

@@ -206,6 +206,7 @@ class ChargebackOpened(Input):
     charge_id: str
     amount: Money
     reason_code: str | None = None
+    evidence_due_at: datetime | None = None  # when the provider needs the merchant's evidence
 
 
 class ProviderStatus(StrEnum):

@@ -315,6 +315,7 @@ def _dispute(
             charge_id=str(pi_id or charge),
             amount=money(obj.get("amount"), obj.get("currency")),
             reason_code=obj.get("reason"),
+            evidence_due_at=timestamp((obj.get("evidence_details") or {}).get("due_by")),
         ),
     )
 

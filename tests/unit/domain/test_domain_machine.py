@@ -286,9 +286,11 @@ def test_chargeback_revokes_access_and_refund_can() -> None:
             charge_id="ch_first",
             amount=PRICE,
             reason_code="4853",
+            evidence_due_at=T0 + 15 * DAY,
         ),
     )
     assert out.event_types == [EventType.CHARGE_DISPUTED, EventType.EXPIRED]
+    assert out.events[0].payload["evidence_due_at"] == (T0 + 15 * DAY).isoformat()
     assert out.subscription.churn_type is ChurnType.REVOKED
     sub2 = active_sub()
     keep = step(

@@ -229,6 +229,8 @@ def test_refund_and_dispute() -> None:
     dispute = normalise_stripe(fixture("charge.dispute.created"), CATALOG)
     assert isinstance(dispute.input, ChargebackOpened)
     assert dispute.input.reason_code == "general"
+    due = dispute.input.evidence_due_at  # Stripe's evidence_details.due_by
+    assert due is not None and int(due.timestamp()) == 1723679999 and due.utcoffset() is not None
     closed = fixture("charge.dispute.created")
     closed["type"] = "charge.dispute.closed"
     assert normalise_stripe(closed, CATALOG).ignored
