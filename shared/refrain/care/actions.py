@@ -97,6 +97,9 @@ class CareResult:
     charge: ChargeRequest | None = None
     published: bool = False
     previous_status: str | None = None  # for a duplicate: what the first request did
+    # An upgrade's claimed charge: queued for the renewal worker (None: no charge waits).
+    # False: recorded but not queued (Pub/Sub failed); the same request id again queues it.
+    charge_queued: bool | None = None
 
     @property
     def ok(self) -> bool:
@@ -199,9 +202,9 @@ class CareService:
         if result.status is LedgerStatus.DUPLICATE:
             previous = self.store.entry_status(key)
         published = self.publisher.announce(result.outbox_id, result.events, log=self.log)
-        charge = result.charge
+        charge, queued = result.charge, None
         if billed:
-            charge = self._send_upgrade_charge(sid, result.subscription or sub, charge)
+            queued = self._send_upgrade_charge(sid, result.subscription or sub, charge)
         self.log.bind(subscription_id=sid).info(
             "care action",
             action=request.action.value,
@@ -220,18 +223,30 @@ class CareService:
             charge=charge,
             published=published,
             previous_status=previous,
+            charge_queued=queued,
         )
 
     def _send_upgrade_charge(
         self, sid: str, sub: Subscription, charge: ChargeRequest | None
-    ) -> ChargeRequest | None:
-        """Queue the upgrade's claimed charge (again, on a retry while it still waits)."""
+    ) -> bool | None:
+        """Queue the upgrade's claimed charge (again, on a retry while it still waits).
+
+        The upgrade is already recorded: a queue that fails leaves it waiting, and says
+        so, rather than raising after the commit (the same request id queues it again).
+        """
         key = charge.idempotency_key if charge is not None else None
         if key is None and sub.upgrade is not None:
             key = sub.upgrade.charge_id  # a retried request: the upgrade it made still waits
         if key is None:
-            return charge
+            return None
         if self.charges is None:
             raise CareError("no charge queue: an upgrade cannot be billed from here")
-        self.charges.send([ChargeMessage.for_upgrade(sid, key)])
-        return charge
+        try:
+            self.charges.send([ChargeMessage.for_upgrade(sid, key)])
+        except Exception as exc:
+            self.log.bind(subscription_id=sid).error(
+                "upgrade charge not queued; retry the request with the same id",
+                charge_id=key, error=type(exc).__name__,
+            )  # fmt: skip
+            return False
+        return True

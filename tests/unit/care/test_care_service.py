@@ -169,3 +169,30 @@ def test_the_preview_of_a_downgrade_and_of_a_refused_change() -> None:
     assert not same.allowed and same.reason == "already on plan individual_monthly"
     with pytest.raises(CareError, match="only a plan change"):
         svc.preview(CareRequest(Action.CANCEL, "sub_1", "p3"))
+
+
+@dataclass
+class FailingQueue:
+    failures: int
+    sent: list[ChargeMessage]
+
+    def send(self, messages: Sequence[ChargeMessage]) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise TimeoutError("pubsub publish timed out")
+        self.sent.extend(messages)
+
+
+def test_an_upgrade_whose_charge_cannot_be_queued_is_recorded_and_queued_by_a_retry() -> None:
+    svc, ledger = service()
+    queue = FailingQueue(1, [])
+    svc.charges = queue
+    request = CareRequest(Action.CHANGE_PLAN, "sub_1", "r-up", plan="family_monthly")
+    first = svc.perform(request)
+    assert first.ok and first.charge_queued is False and queue.sent == []
+    waiting = ledger.subs["sub_1"].upgrade
+    assert waiting is not None  # recorded: the retry must not make a second one
+    again = svc.perform(request)
+    assert again.status is LedgerStatus.DUPLICATE and again.charge_queued is True
+    assert [m.input_id for m in queue.sent] == [waiting.charge_id]
+    assert ledger.subs["sub_1"].upgrade == waiting

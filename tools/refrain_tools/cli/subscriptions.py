@@ -147,7 +147,7 @@ def _run(request_args: dict[str, Any], at: datetime | None, as_json: bool) -> No
         click.echo(json.dumps(_result_dict(result), indent=2, sort_keys=True))
     else:
         _print_result(result)
-    if not result.ok:
+    if not result.ok or result.charge_queued is False:
         click.get_current_context().exit(1)
 
 
@@ -161,6 +161,7 @@ def _result_dict(result: CareResult) -> dict[str, Any]:
         "reason": result.reason,
         "events": [e.type.value for e in result.events],
         "published": result.published,
+        "charge_queued": result.charge_queued,
         "proration_charge": None
         if charge is None
         else {"idempotency_key": charge.idempotency_key, **charge.amount.to_dict()},
@@ -184,8 +185,13 @@ def _print_result(result: CareResult) -> None:
     if result.charge is not None:
         c = result.charge
         console.print(
-            f"upgrade billed first: {c.amount} queued for the renewal worker "
-            f"(key {c.idempotency_key}); the plan changes when it succeeds"
+            f"upgrade billed first: {c.amount} (key {c.idempotency_key}); "
+            "the plan changes when it succeeds"
+        )
+    if result.charge_queued is False:
+        console.print(
+            f"[red]the upgrade's charge could not be queued[/red]: run the same command "
+            f"again with --request-id {result.request_id} to queue it"
         )
     sub = result.subscription
     if sub is not None:
