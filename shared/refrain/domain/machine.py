@@ -269,11 +269,24 @@ def due_timers(sub: Subscription, now: datetime) -> list[Input]:
     return out
 
 
+# An upgrade's charge is queued by the care action; the tick queues it again once it has
+# waited this long (a lost message, a queue that was down): the worker charges a claimed
+# key at most once, so a second message costs nothing.
+UPGRADE_REQUEUE_AFTER = timedelta(minutes=5)
+
+
+def upgrade_requeue_due(sub: Subscription, now: datetime) -> bool:
+    upgrade = sub.upgrade
+    return upgrade is not None and now >= upgrade.requested_at + UPGRADE_REQUEUE_AFTER
+
+
 def next_deadline(sub: Subscription) -> datetime | None:
     """The earliest moment a timer input becomes due (what the scheduler indexes on)."""
     if sub.billing_mode is not BillingMode.MERCHANT_MANAGED:
         return None
     candidates = [sub.next_charge_at]
+    if sub.upgrade is not None:
+        candidates.append(sub.upgrade.requested_at + UPGRADE_REQUEUE_AFTER)
     if sub.state is State.PAST_DUE:
         candidates.append(sub.grace_until)
     elif sub.state is State.ON_HOLD:

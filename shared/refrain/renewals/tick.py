@@ -4,7 +4,9 @@ Cost is O(due): the source answers only subscriptions whose ``next_deadline``
 (earliest of next charge, grace end, hold end, auto-resume; stored as
 ``next_deadline_ts``) has passed, through a composite index, never scanning the
 collection. The tick writes nothing: overlapping or repeated ticks publish the
-same deterministic timer inputs, which the ledger applies once.
+same deterministic timer inputs, which the ledger applies once. An upgrade whose charge
+has waited longer than ``UPGRADE_REQUEUE_AFTER`` is queued again (the worker charges a
+claimed key at most once), so a lost message never leaves an upgrade unbilled.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from datetime import datetime
 from typing import Protocol
 
 from refrain.domain.clock import Clock
-from refrain.domain.machine import due_timers
+from refrain.domain.machine import due_timers, upgrade_requeue_due
 from refrain.domain.subscription import Subscription
 from refrain.observability import Logger
 from refrain.renewals.messages import ChargeMessage
@@ -74,7 +76,12 @@ class TickService:
         self, page: Iterable[Subscription], report: TickReport
     ) -> Iterator[ChargeMessage]:
         for sub in page:
+            if upgrade_requeue_due(sub, report.at):
+                assert sub.upgrade is not None
+                yield ChargeMessage.for_upgrade(sub.subscription_id, sub.upgrade.charge_id)
             timers = due_timers(sub, report.at)
+            if not timers and sub.upgrade is not None:
+                continue  # only its waiting upgrade was due
             if not timers:
                 report.nothing_due += 1
                 self.log.warning(

@@ -113,3 +113,30 @@ def test_a_declined_adyen_upgrade_keeps_the_plan_and_a_retry_charges_nothing_twi
     events = events_of(_doc(rig, OUTBOX, f"charge:{key}"))
     assert [e.type.value for e in events] == ["subscription.plan_change_declined"]
     assert _doc(rig, CHARGES, key)["status"] == "declined"
+
+
+class _LostQueue:
+    """A publish that never arrives (a queue that was down, a lost message)."""
+
+    def send(self, messages: object) -> None:
+        return None
+
+
+def test_the_tick_requeues_an_upgrade_whose_charge_never_arrived(
+    cloud: CloudSettings, server: tuple[str, ProviderState]
+) -> None:
+    base, state = server
+    rig = make_rig(cloud, gateway=StripeGateway.create("sk_test_local", base))
+    seed_subscriptions(rig.db, [active_subscription("sub_lost", payment_method_ref="cus_9:pm_ok",
+                                                    period_start=START)])  # fmt: skip
+    rig.clock.set(AT)
+    care = build_care_service(cloud, rig.clock)
+    care.charges = _LostQueue()
+    key = _upgrade(care, "sub_lost").charge.idempotency_key
+    assert rig.inline.run().outcomes == {}  # nothing due yet, nothing charged
+    rig.clock.set(AT + timedelta(minutes=6))  # past the requeue wait
+    report = rig.inline.run()
+    assert report.outcomes["charged"] == 1 and state.charges == {key: 1}
+    assert _doc(rig, "subscriptions", "sub_lost")["plan"] == "family_monthly"
+    rig.clock.set(AT + timedelta(minutes=12))
+    assert rig.inline.run().outcomes == {}  # settled: nothing requeued
