@@ -27,7 +27,6 @@ import io
 import json
 import os
 import sys
-import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -39,9 +38,7 @@ sys.path.insert(0, str(ROOT))
 
 from refrain.bootstrap import build_webhook_service  # noqa: E402
 from refrain_tools.infra.firestore_spec import TTL_FIELDS  # noqa: E402
-from refrain_tools.stack.config import StackConfig  # noqa: E402
-from refrain_tools.stack.manager import StackManager  # noqa: E402
-from refrain_tools.stack.seed import pointed_at  # noqa: E402
+from refrain_tools.stack.seed import own_stack  # noqa: E402
 
 
 def _webhook_bench() -> Any:
@@ -137,36 +134,29 @@ def main() -> None:
 
     bench = _webhook_bench()
     catalog = load_catalog()
-    manager = StackManager(
-        StackConfig(port_base=args.port_base, state_dir=Path(tempfile.mkdtemp()) / "stack")
-    )
-    manager.up()
-    try:
-        with pointed_at(manager.config) as cloud:
-            os.environ["STRIPE_WEBHOOK_SECRET"] = bench.SECRET
-            with contextlib.redirect_stdout(io.StringIO()):  # its JSON log lines
-                service: Any = build_webhook_service(cloud)
-            n = args.events
-            new = [bench.checkout_event(500_000 + i, catalog) for i in range(n)]
-            kinds = {
-                "new subscription (checkout)": new,
-                "new subscription (Stripe Billing)": [
-                    bench.billing_event(i, "created", False) for i in range(n)
-                ],
-                "existing subscription (update)": [
-                    bench.billing_event(i, "updated", True) for i in range(n)
-                ],
-                "duplicate delivery": new,
-            }
-            with contextlib.redirect_stdout(io.StringIO()):
-                rows = measure(service, bench, kinds)
-            db = service.ledger.db
-            outbox = [d.to_dict() or {} for d in db.collection("outbox").stream()]
-            events = [e for d in outbox for e in d.get("events") or []]
-            messages = len(events) / max(1, len(outbox))
-            size = sum(len(e.encode()) for e in events) / max(1, len(events))
-    finally:
-        manager.down()
+    with own_stack(args.port_base) as (_, cloud):
+        os.environ["STRIPE_WEBHOOK_SECRET"] = bench.SECRET
+        with contextlib.redirect_stdout(io.StringIO()):  # its JSON log lines
+            service: Any = build_webhook_service(cloud)
+        n = args.events
+        new = [bench.checkout_event(500_000 + i, catalog) for i in range(n)]
+        kinds = {
+            "new subscription (checkout)": new,
+            "new subscription (Stripe Billing)": [
+                bench.billing_event(i, "created", False) for i in range(n)
+            ],
+            "existing subscription (update)": [
+                bench.billing_event(i, "updated", True) for i in range(n)
+            ],
+            "duplicate delivery": new,
+        }
+        with contextlib.redirect_stdout(io.StringIO()):
+            rows = measure(service, bench, kinds)
+        db = service.ledger.db
+        outbox = [d.to_dict() or {} for d in db.collection("outbox").stream()]
+        events = [e for d in outbox for e in d.get("events") or []]
+        messages = len(events) / max(1, len(outbox))
+        size = sum(len(e.encode()) for e in events) / max(1, len(events))
     print(f"domain events per applied webhook event: {messages:.2f}, {size:.0f} bytes each")
     print("prices used (USD list):")
     for item, p in PRICES.items():

@@ -31,9 +31,7 @@ from tests.support import stripe_header  # noqa: E402
 
 from refrain.topology import TOPOLOGY, Topology  # noqa: E402
 from refrain_tools.demo.servers import FunctionServers  # noqa: E402
-from refrain_tools.stack.config import StackConfig  # noqa: E402
-from refrain_tools.stack.manager import StackManager  # noqa: E402
-from refrain_tools.stack.seed import pointed_at  # noqa: E402
+from refrain_tools.stack.seed import own_stack  # noqa: E402
 
 SECRET = "whsec_bench_hostile"  # pragma: allowlist secret (local benchmark, not a real one)
 WEBHOOK = next(f for f in TOPOLOGY.functions if f.name == "checkout_webhook")
@@ -120,40 +118,33 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=10)
     parser.add_argument("--port-base", type=int, default=8990)
     args = parser.parse_args()
-    manager = StackManager(
-        StackConfig(port_base=args.port_base, state_dir=Path(tempfile.mkdtemp()) / "stack")
-    )
-    manager.up()
-    try:
-        with pointed_at(manager.config):
-            base = {"STRIPE_WEBHOOK_SECRET": SECRET, "WORKERS": "1"}
-            servers, port = serve({**base, "THREADS": "4"})
-            try:
-                print(f"{'class':36} status   p50 ms   max ms   server CPU ms/request")
-                for name, build in CLASSES.items():
-                    request = build()
-                    before = servers.cpu_seconds()[WEBHOOK.name]
-                    times: list[float] = []
-                    statuses: set[int] = set()
-                    for _ in range(args.repeat):
-                        status, ms = answer(port, request)
-                        statuses.add(status)
-                        times.append(ms)
-                    cpu = (servers.cpu_seconds()[WEBHOOK.name] - before) * 1000 / args.repeat
-                    shown = ",".join(str(s) for s in sorted(statuses))
-                    print(f"{name:36} {shown:6} {statistics.median(times):8.1f} "
-                          f"{max(times):8.1f} {cpu:10.1f}")  # fmt: skip
-                print(f"slow clients, THREADS=4, 3 stalled: {slow_clients(port, 3)}")
-                print(f"slow clients, THREADS=4, 4 stalled: {slow_clients(port, 4)}")
-            finally:
-                servers.stop()
-            servers, port = serve({**base, "THREADS": "40"})
-            try:
-                print(f"slow clients, THREADS=40, 16 stalled: {slow_clients(port, 16)}")
-            finally:
-                servers.stop()
-    finally:
-        manager.down()
+    with own_stack(args.port_base):
+        base = {"STRIPE_WEBHOOK_SECRET": SECRET, "WORKERS": "1"}
+        servers, port = serve({**base, "THREADS": "4"})
+        try:
+            print(f"{'class':36} status   p50 ms   max ms   server CPU ms/request")
+            for name, build in CLASSES.items():
+                request = build()
+                before = servers.cpu_seconds()[WEBHOOK.name]
+                times: list[float] = []
+                statuses: set[int] = set()
+                for _ in range(args.repeat):
+                    status, ms = answer(port, request)
+                    statuses.add(status)
+                    times.append(ms)
+                cpu = (servers.cpu_seconds()[WEBHOOK.name] - before) * 1000 / args.repeat
+                shown = ",".join(str(s) for s in sorted(statuses))
+                print(f"{name:36} {shown:6} {statistics.median(times):8.1f} "
+                      f"{max(times):8.1f} {cpu:10.1f}")  # fmt: skip
+            print(f"slow clients, THREADS=4, 3 stalled: {slow_clients(port, 3)}")
+            print(f"slow clients, THREADS=4, 4 stalled: {slow_clients(port, 4)}")
+        finally:
+            servers.stop()
+        servers, port = serve({**base, "THREADS": "40"})
+        try:
+            print(f"slow clients, THREADS=40, 16 stalled: {slow_clients(port, 16)}")
+        finally:
+            servers.stop()
 
 
 if __name__ == "__main__":

@@ -40,9 +40,7 @@ from tests.support import stripe_header  # noqa: E402
 from refrain.bootstrap import build_webhook_service  # noqa: E402
 from refrain.topology import TOPOLOGY, Function, Topology  # noqa: E402
 from refrain_tools.demo.servers import FunctionServers  # noqa: E402
-from refrain_tools.stack.config import StackConfig  # noqa: E402
-from refrain_tools.stack.manager import StackManager  # noqa: E402
-from refrain_tools.stack.seed import pointed_at  # noqa: E402
+from refrain_tools.stack.seed import own_stack  # noqa: E402
 
 SECRET = "whsec_bench"  # local benchmark secret, not a real one
 WEBHOOK = next(f for f in TOPOLOGY.functions if f.name == "checkout_webhook")
@@ -194,126 +192,115 @@ def main() -> None:
     from refrain.domain import load_catalog
 
     catalog = load_catalog()
-    manager = StackManager(
-        StackConfig(port_base=args.port_base, state_dir=Path(tempfile.mkdtemp()) / "stack")
-    )
-    manager.up()
-    try:
-        with pointed_at(manager.config) as cloud:
-            os.environ["STRIPE_WEBHOOK_SECRET"] = SECRET
-            env = {"STRIPE_WEBHOOK_SECRET": SECRET}
-            report: list[str] = []
+    with own_stack(args.port_base) as (_, cloud):
+        os.environ["STRIPE_WEBHOOK_SECRET"] = SECRET
+        env = {"STRIPE_WEBHOOK_SECRET": SECRET}
+        report: list[str] = []
 
-            # 1. Operations per event, counted in-process on the real service.
-            service = build_webhook_service(cloud)
-            counter = RpcCounter(service.ledger.db)  # type: ignore[attr-defined]
-            new = [checkout_event(100_000 + i, catalog) for i in range(40)]
-            kinds = {
-                "checkout (new subscription)": new,
-                "provider state (new subscription)": [
-                    billing_event(i, "created", False) for i in range(40)
-                ],
-                "provider state (existing subscription)": [
-                    billing_event(i, "updated", True) for i in range(40)
-                ],
-                "duplicate delivery": new,
-            }
-            for name, events in kinds.items():
-                before = Counter(counter.counts)
-                for event in events:
-                    body, headers = signed(event)
-                    answer = service.handle("POST", "/stripe", headers, body)
-                    assert answer.status == 200, answer
-                used = counter.counts - before
-                n = len(events)
-                report.append(
-                    f"{name:<40} per event: reads {used['reads'] / n:.2f} "
-                    f"(queries {used['queries'] / n:.2f}), "
-                    f"writes {used['writes'] / n:.2f}, commits {used['commits'] / n:.2f} "
-                    "(all included; the audit record is 2 writes + 1 commit of these)"
-                )
-
-            # 2. Our own CPU per event (cProfile, functions in shared/refrain only).
-            profile = cProfile.Profile()
-            events = [checkout_event(200_000 + i, catalog) for i in range(100)]
-            cpu0 = time.process_time()
-            profile.enable()
+        # 1. Operations per event, counted in-process on the real service.
+        service = build_webhook_service(cloud)
+        counter = RpcCounter(service.ledger.db)  # type: ignore[attr-defined]
+        new = [checkout_event(100_000 + i, catalog) for i in range(40)]
+        kinds = {
+            "checkout (new subscription)": new,
+            "provider state (new subscription)": [
+                billing_event(i, "created", False) for i in range(40)
+            ],
+            "provider state (existing subscription)": [
+                billing_event(i, "updated", True) for i in range(40)
+            ],
+            "duplicate delivery": new,
+        }
+        for name, events in kinds.items():
+            before = Counter(counter.counts)
             for event in events:
                 body, headers = signed(event)
-                service.handle("POST", "/stripe", headers, body)
-            profile.disable()
-            cpu_all = (time.process_time() - cpu0) / len(events)
-            stats = pstats.Stats(profile)
-            ours = sum(
-                row[2]  # tottime
-                for (filename, _, _), row in stats.stats.items()  # type: ignore[attr-defined]
-                if "/shared/refrain/" in filename
-            ) / len(events)
-
-            # 3. HTTP throughput and latency at concurrency 1 and 16.
-            servers, url = serve(WEBHOOK, env)
-            base = 300_000
-            try:
-                warm = signed(checkout_event(base - 1, catalog))
-                first_answer(url + "/stripe", warm[0], warm[1], time.perf_counter())
-                for concurrency in (1, 16):
-                    payloads = [
-                        signed(checkout_event(base + i, catalog)) for i in range(args.events)
-                    ]
-                    base += args.events
-                    cpu_before = servers.cpu_seconds()[WEBHOOK.name]
-                    started = time.perf_counter()
-                    with ThreadPoolExecutor(concurrency) as pool:
-                        latencies = list(pool.map(lambda p: post(url + "/stripe", p), payloads))
-                    wall = time.perf_counter() - started
-                    cpu_after = servers.cpu_seconds()[WEBHOOK.name]
-                    latencies.sort()
-                    report.append(
-                        f"HTTP concurrency {concurrency:>2}: {len(payloads) / wall:7.1f} events/s, "
-                        f"p50 {statistics.median(latencies) * 1000:6.1f} ms, "
-                        f"p99 {latencies[int(len(latencies) * 0.99) - 1] * 1000:6.1f} ms, "
-                        f"server CPU {(cpu_after - cpu_before) / len(payloads) * 1000:.1f} ms/event"
-                    )
-            finally:
-                servers.stop()
+                answer = service.handle("POST", "/stripe", headers, body)
+                assert answer.status == 200, answer
+            used = counter.counts - before
+            n = len(events)
             report.append(
-                f"CPU per event in-process: all {cpu_all * 1000:.1f} ms, of which Refrain's "
-                f"own code {ours * 1000:.2f} ms (cProfile tottime in shared/refrain)"
+                f"{name:<40} per event: reads {used['reads'] / n:.2f} "
+                f"(queries {used['queries'] / n:.2f}), "
+                f"writes {used['writes'] / n:.2f}, commits {used['commits'] / n:.2f} "
+                "(all included; the audit record is 2 writes + 1 commit of these)"
             )
 
-            # 4. Cold start: spawn → first answered request, ours vs a bare function.
-            stand_ins = Path(tempfile.mkdtemp())
-            (stand_ins / BARE.source).mkdir()
-            (stand_ins / BARE.source / "main.py").write_text(
-                "import functions_framework\n"
-                "from google.cloud import firestore, pubsub_v1\n"
-                "@functions_framework.http\n"
-                "def bare(request):\n"
-                "    return 'ok'\n"
-            )
-            colds: dict[str, list[float]] = {"bare": [], "ours": []}
-            for i in range(3):
-                t0 = time.perf_counter()
-                servers, url = serve(BARE, env, stand_ins)
-                colds["bare"].append(
-                    first_answer(url, b"{}", {"Content-Type": "application/json"}, t0)
+        # 2. Our own CPU per event (cProfile, functions in shared/refrain only).
+        profile = cProfile.Profile()
+        events = [checkout_event(200_000 + i, catalog) for i in range(100)]
+        cpu0 = time.process_time()
+        profile.enable()
+        for event in events:
+            body, headers = signed(event)
+            service.handle("POST", "/stripe", headers, body)
+        profile.disable()
+        cpu_all = (time.process_time() - cpu0) / len(events)
+        stats = pstats.Stats(profile)
+        ours = sum(
+            row[2]  # tottime
+            for (filename, _, _), row in stats.stats.items()  # type: ignore[attr-defined]
+            if "/shared/refrain/" in filename
+        ) / len(events)
+
+        # 3. HTTP throughput and latency at concurrency 1 and 16.
+        servers, url = serve(WEBHOOK, env)
+        base = 300_000
+        try:
+            warm = signed(checkout_event(base - 1, catalog))
+            first_answer(url + "/stripe", warm[0], warm[1], time.perf_counter())
+            for concurrency in (1, 16):
+                payloads = [signed(checkout_event(base + i, catalog)) for i in range(args.events)]
+                base += args.events
+                cpu_before = servers.cpu_seconds()[WEBHOOK.name]
+                started = time.perf_counter()
+                with ThreadPoolExecutor(concurrency) as pool:
+                    latencies = list(pool.map(lambda p: post(url + "/stripe", p), payloads))
+                wall = time.perf_counter() - started
+                cpu_after = servers.cpu_seconds()[WEBHOOK.name]
+                latencies.sort()
+                report.append(
+                    f"HTTP concurrency {concurrency:>2}: {len(payloads) / wall:7.1f} events/s, "
+                    f"p50 {statistics.median(latencies) * 1000:6.1f} ms, "
+                    f"p99 {latencies[int(len(latencies) * 0.99) - 1] * 1000:6.1f} ms, "
+                    f"server CPU {(cpu_after - cpu_before) / len(payloads) * 1000:.1f} ms/event"
                 )
-                servers.stop()
-                body, headers = signed(checkout_event(900_000 + i, catalog))
-                t0 = time.perf_counter()
-                servers, url = serve(WEBHOOK, env)
-                colds["ours"].append(first_answer(url + "/stripe", body, headers, t0))
-                servers.stop()
-            b, o = statistics.median(colds["bare"]), statistics.median(colds["ours"])
-            report.append(
-                "cold start (spawn to first answered request, median of 3): bare functions-"
-                f"framework + Firestore/Pub/Sub clients {b * 1000:.0f} ms; checkout_webhook "
-                f"with its first Stripe event {o * 1000:.0f} ms; "
-                f"Refrain adds {(o - b) * 1000:.0f} ms"
-            )
-            print("\n".join(report))
-    finally:
-        manager.down()
+        finally:
+            servers.stop()
+        report.append(
+            f"CPU per event in-process: all {cpu_all * 1000:.1f} ms, of which Refrain's "
+            f"own code {ours * 1000:.2f} ms (cProfile tottime in shared/refrain)"
+        )
+
+        # 4. Cold start: spawn → first answered request, ours vs a bare function.
+        stand_ins = Path(tempfile.mkdtemp())
+        (stand_ins / BARE.source).mkdir()
+        (stand_ins / BARE.source / "main.py").write_text(
+            "import functions_framework\n"
+            "from google.cloud import firestore, pubsub_v1\n"
+            "@functions_framework.http\n"
+            "def bare(request):\n"
+            "    return 'ok'\n"
+        )
+        colds: dict[str, list[float]] = {"bare": [], "ours": []}
+        for i in range(3):
+            t0 = time.perf_counter()
+            servers, url = serve(BARE, env, stand_ins)
+            colds["bare"].append(first_answer(url, b"{}", {"Content-Type": "application/json"}, t0))
+            servers.stop()
+            body, headers = signed(checkout_event(900_000 + i, catalog))
+            t0 = time.perf_counter()
+            servers, url = serve(WEBHOOK, env)
+            colds["ours"].append(first_answer(url + "/stripe", body, headers, t0))
+            servers.stop()
+        b, o = statistics.median(colds["bare"]), statistics.median(colds["ours"])
+        report.append(
+            "cold start (spawn to first answered request, median of 3): bare functions-"
+            f"framework + Firestore/Pub/Sub clients {b * 1000:.0f} ms; checkout_webhook "
+            f"with its first Stripe event {o * 1000:.0f} ms; "
+            f"Refrain adds {(o - b) * 1000:.0f} ms"
+        )
+        print("\n".join(report))
 
 
 if __name__ == "__main__":

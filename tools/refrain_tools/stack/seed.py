@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import contextlib
 import os
+import tempfile
 from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import requests
 
 from refrain.settings import CloudSettings
 from refrain.topology import TOPOLOGY
 from refrain_tools.stack.config import StackConfig
+
+if TYPE_CHECKING:
+    from refrain_tools.stack.manager import StackManager
 
 
 @contextlib.contextmanager
@@ -27,6 +33,21 @@ def pointed_at(config: StackConfig) -> Iterator[CloudSettings]:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+@contextlib.contextmanager
+def own_stack(port_base: int) -> Iterator[tuple[StackManager, CloudSettings]]:
+    """A fresh local stack for one script (a benchmark), clients aimed at it; stopped after."""
+    from refrain_tools.stack.manager import StackManager
+
+    state_dir = Path(tempfile.mkdtemp(prefix="refrain-stack-")) / "stack"
+    manager = StackManager(StackConfig(port_base=port_base, state_dir=state_dir))
+    manager.up()
+    try:
+        with pointed_at(manager.config) as cloud:
+            yield manager, cloud
+    finally:
+        manager.down()
 
 
 def provision_everything(config: StackConfig, push_endpoints: Mapping[str, str]) -> None:
