@@ -44,6 +44,7 @@ from refrain.domain.transitions import (
     Result,
     expire,
     iso,
+    new_paid_period,
 )
 
 
@@ -148,12 +149,7 @@ def plan_change_requested(
             )
             return step
         if new_period is not None:
-            new_start, new_end = new_period
-            changes.update(
-                current_period_start=new_start, current_period_end=new_end,
-                paid_through=new_end, cycle_anchor=new_start, cycles_since_anchor=1,
-                next_charge_at=new_end,
-            )  # fmt: skip
+            changes.update(new_paid_period(*new_period))
     step.changes.update(changes)
     step.emit(
         EventType.PLAN_CHANGED, direction=direction.value, effective_at=iso(at), scheduled=False,

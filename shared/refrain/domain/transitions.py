@@ -10,6 +10,7 @@ machine to refuse inputs from the future, so a replay is deterministic.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from refrain.domain.clock import isoformat
 from refrain.domain.dunning import DunningPolicy
@@ -101,19 +102,26 @@ def emit_invoice_paid(
     )
 
 
+def new_paid_period(start: datetime, end: datetime) -> dict[str, Any]:
+    """The changes that start a paid period ``start``..``end``, anchoring the cycle there."""
+    return {
+        "current_period_start": start,
+        "current_period_end": end,
+        "paid_through": end,
+        "cycle_anchor": start,
+        "cycles_since_anchor": 1,
+        "next_charge_at": end,
+    }
+
+
 def _first_period(
     sub: Subscription, step: Step, start: datetime, from_trial: bool
 ) -> dict[str, str]:
     """Activate with a first paid period from ``start``; returns its ISO period fields."""
     end = add_months(start, sub.interval_months)
+    step.changes.update(new_paid_period(start, end))
     step.changes.update(
         state=ACTIVE,
-        current_period_start=start,
-        current_period_end=end,
-        paid_through=end,
-        cycle_anchor=start,
-        cycles_since_anchor=1,
-        next_charge_at=end,
         charge_pending=False,
         attempt=0,
         failed_attempts=0,

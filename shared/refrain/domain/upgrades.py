@@ -29,6 +29,7 @@ from refrain.domain.transitions import (
     Result,
     emit_invoice_paid,
     iso,
+    new_paid_period,
     payment_failed,
     payment_succeeded,
     period_fields,
@@ -64,10 +65,7 @@ def charge_succeeded(sub: Subscription, inp: PaymentSucceeded, policy: DunningPo
     start, end = sub.current_period_start, sub.current_period_end
     if upgrade.period_start is not None and upgrade.period_end is not None:
         start, end = upgrade.period_start, upgrade.period_end
-        step.changes.update(
-            current_period_start=start, current_period_end=end, paid_through=end,
-            cycle_anchor=start, cycles_since_anchor=1, next_charge_at=end,
-        )  # fmt: skip
+        step.changes.update(new_paid_period(start, end))
     step.emit(
         EventType.PLAN_CHANGED, from_plan=sub.plan, to_plan=upgrade.plan, direction="upgrade",
         effective_at=iso(inp.occurred_at), scheduled=False, proration_amount=inp.amount.amount,
