@@ -288,18 +288,10 @@ def _encode(value: Any) -> Any:
     if isinstance(value, Money):
         return value.to_dict()
     if isinstance(value, PendingPlan):
-        return {
-            "plan": value.plan,
-            "plan_rank": value.plan_rank,
-            "interval_months": value.interval_months,
-            "price": value.price.to_dict(),
-        }
+        return _plan_dict(value)
     if isinstance(value, PendingUpgrade):
         return {
-            "plan": value.plan,
-            "plan_rank": value.plan_rank,
-            "interval_months": value.interval_months,
-            "price": value.price.to_dict(),
+            **_plan_dict(value),
             "charge_id": value.charge_id,
             "amount": value.amount.to_dict(),
             "requested_at": value.requested_at.isoformat(),
@@ -311,6 +303,25 @@ def _encode(value: Any) -> Any:
     if isinstance(value, Mapping):
         return {k: [t.isoformat(), seq] for k, (t, seq) in value.items()}
     return value
+
+
+def _plan_dict(value: PendingPlan | PendingUpgrade) -> dict[str, Any]:
+    """The plan a pending change moves to, as stored (a downgrade's and an upgrade's alike)."""
+    return {
+        "plan": value.plan,
+        "plan_rank": value.plan_rank,
+        "interval_months": value.interval_months,
+        "price": value.price.to_dict(),
+    }
+
+
+def _plan_fields(value: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "plan": value["plan"],
+        "plan_rank": int(value["plan_rank"]),
+        "interval_months": int(value["interval_months"]),
+        "price": Money.from_dict(value["price"]),
+    }
 
 
 def _iso_or_none(value: datetime | None) -> str | None:
@@ -331,20 +342,12 @@ def _decode(name: str, value: Any) -> Any:
     if name == "price":
         return Money.from_dict(value)
     if name == "pending_plan":
-        return PendingPlan(
-            plan=value["plan"],
-            plan_rank=int(value["plan_rank"]),
-            interval_months=int(value["interval_months"]),
-            price=Money.from_dict(value["price"]),
-        )
+        return PendingPlan(**_plan_fields(value))
     if name == "upgrade":
         requested_at = _dt(value["requested_at"])
         assert requested_at is not None
         return PendingUpgrade(
-            plan=value["plan"],
-            plan_rank=int(value["plan_rank"]),
-            interval_months=int(value["interval_months"]),
-            price=Money.from_dict(value["price"]),
+            **_plan_fields(value),
             charge_id=str(value["charge_id"]),
             amount=Money.from_dict(value["amount"]),
             requested_at=requested_at,
