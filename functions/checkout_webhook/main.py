@@ -20,8 +20,8 @@ from refrain.ingest.service import WebhookService
 
 # In the cloud, a missing setting stops the instance here, by name.
 config_contract.refuse_incomplete("checkout_webhook")
-# The public door: gunicorn's request-line bound, which functions-framework turns off.
-serving.bound_request_line()
+# gunicorn's request-line bound (functions-framework turns it off), no control socket.
+serving.limit_the_server()
 
 
 @functools.cache

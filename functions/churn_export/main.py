@@ -50,7 +50,7 @@ from refrain.push_envelope import MalformedPush, decode_push, push_message_id
 
 # In the cloud, a missing setting stops the instance here, by name.
 config_contract.refuse_incomplete("churn_export")
-serving.bound_request_line()  # and no gunicorn control socket (refrain.serving)
+serving.limit_the_server()  # request-line bound, no control socket (refrain.serving)
 
 log = get_logger("churn_export")
 

@@ -26,7 +26,7 @@ from refrain.topology import RECEIPT_EVENT_TYPES
 
 # In the cloud, a missing setting stops the instance here, by name.
 config_contract.refuse_incomplete("receipt_email")
-serving.bound_request_line()  # and no gunicorn control socket (refrain.serving)
+serving.limit_the_server()  # request-line bound, no control socket (refrain.serving)
 
 log = get_logger("receipt_email")
 

@@ -27,7 +27,7 @@ from refrain.renewals.worker import ChargeWorker
 
 # In the cloud, a missing setting stops the instance here, by name.
 config_contract.refuse_incomplete("renewal_trigger")
-serving.bound_request_line()  # and no gunicorn control socket (refrain.serving)
+serving.limit_the_server()  # request-line bound, no control socket (refrain.serving)
 
 
 @functools.cache

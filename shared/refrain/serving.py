@@ -21,7 +21,7 @@ from typing import Any
 REQUEST_LINE_LIMIT = 8190  # gunicorn's maximum and default-safe bound; providers send short paths
 
 
-def bound_request_line(limit: int = REQUEST_LINE_LIMIT) -> None:
+def limit_the_server(limit: int = REQUEST_LINE_LIMIT) -> None:
     """Make the gunicorn application functions-framework builds refuse longer request lines
     (and open no control socket).
 
