@@ -116,13 +116,18 @@ def price(row: dict[str, Any], messages: float, message_bytes: float) -> dict[st
         + per_million("firestore_write", row["writes"])
         + per_million("firestore_delete", row["ttl_deletes"]),
         "pubsub": per_million("pubsub_tib", billed_bytes / TIB),
-        "function (CPU time)": per_million("run_vcpu_second", row["cpu_s"])
-        + per_million("run_gib_second", row["cpu_s"] * MEMORY_GIB)
-        + per_million("run_request", 1),
-        "function (wall time)": per_million("run_vcpu_second", row["wall_s"])
-        + per_million("run_gib_second", row["wall_s"] * MEMORY_GIB)
-        + per_million("run_request", 1),
+        "function (CPU time)": function_cost(row["cpu_s"]),
+        "function (wall time)": function_cost(row["wall_s"]),
     }
+
+
+def function_cost(seconds: float) -> float:
+    """One request held ``seconds`` on one vCPU and MEMORY_GIB, per million requests."""
+    return (
+        per_million("run_vcpu_second", seconds)
+        + per_million("run_gib_second", seconds * MEMORY_GIB)
+        + per_million("run_request", 1)
+    )
 
 
 def main() -> None:
