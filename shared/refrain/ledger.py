@@ -21,12 +21,13 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
-from refrain.domain import charges
+from refrain.domain import charges, refunds
 from refrain.domain.charges import RecordedCharge
 from refrain.domain.customer import CustomerDetails
 from refrain.domain.events import DomainEvent
-from refrain.domain.inputs import CheckoutCompleted, Input, PaymentSucceeded
+from refrain.domain.inputs import CheckoutCompleted, Input, PaymentSucceeded, RefundIssued
 from refrain.domain.machine import apply
+from refrain.domain.money import Money
 from refrain.domain.outcome import ChargeRequest, OutcomeKind
 from refrain.domain.subscription import Subscription
 
@@ -95,6 +96,7 @@ class Loaded:
     seen_status: str | None = None  # ...and the status it recorded
     subscription: Subscription | None = None  # as stored (None: not stored yet)
     charge: RecordedCharge | None = None  # the claimed charge a payment outcome reports on
+    tally: refunds.RefundTally | None = None  # a refund's payment: what was given back
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +135,7 @@ class Decision:
     charge_outcome: str | None = None  # the claimed charge that records this payment outcome
     contact: tuple[str, dict[str, str]] | None = None  # (account id, details to merge)
     refs: tuple[str, ...] = ()  # provider references to index to the subscription
+    refund_tally: tuple[str, refunds.RefundTally] | None = None  # (tally key, tally to store)
 
     def claimed(self, existing: RecordedCharge | None) -> Decision:
         """The decision once the claimed charge was read (None: no record yet, it is created)."""
@@ -167,7 +170,21 @@ def decide(cmd: LedgerCommand, loaded: Loaded) -> Decision:
     if loaded.charge is not None and charges.repeats(loaded.charge, cmd.input):
         reason = f"charge outcome already recorded by {loaded.charge.recorded_by}"
         return Decision(LedgerResult(LedgerStatus.DUPLICATE, reason, subscription=sub))
-    outcome = apply(sub, cmd.input, cmd.now)
+    inp, tally = cmd.input, None
+    if isinstance(inp, RefundIssued):
+        # Credit only what this report adds to the payment's refunds (refrain.domain.refunds).
+        try:
+            adds, after, why = refunds.credit(loaded.tally, inp)
+        except refunds.RefundRefused as exc:
+            illegal = _entry(cmd, LedgerStatus.ILLEGAL, str(exc))
+            return Decision(LedgerResult(LedgerStatus.ILLEGAL, str(exc)), illegal)
+        tally = (refunds.tally_key(inp), after)
+        if adds == 0:
+            ignored = _entry(cmd, LedgerStatus.IGNORED, why)
+            result = LedgerResult(LedgerStatus.IGNORED, why, subscription=sub)
+            return Decision(result, ignored, refund_tally=tally)
+        inp = replace(inp, amount=Money(adds, inp.amount.currency))
+    outcome = apply(sub, inp, cmd.now)
     status = _STATUS[outcome.kind]
     claim = None
     if cmd.claim_charge and outcome.applied and outcome.charge is not None:
@@ -207,6 +224,7 @@ def decide(cmd: LedgerCommand, loaded: Loaded) -> Decision:
         charge_outcome=charge_outcome,
         contact=contact,
         refs=refs,
+        refund_tally=tally if outcome.applied else None,
     )
 
 

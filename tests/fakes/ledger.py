@@ -17,7 +17,9 @@ from typing import Any
 
 from refrain.adapters import firestore_charges as charge_docs
 from refrain.domain.charges import RecordedCharge, payment_charge_id
+from refrain.domain.inputs import RefundIssued
 from refrain.domain.machine import next_deadline
+from refrain.domain.refunds import RefundTally, tally_key
 from refrain.domain.subscription import DUE_STATES, BillingMode, Subscription
 from refrain.ledger import Decision, LedgerCommand, LedgerResult, Loaded, OutboxEntry, decide
 from refrain.outbox import PendingEntry
@@ -30,6 +32,7 @@ class MemoryLedger:
     charges: dict[str, dict[str, Any]] = field(default_factory=dict)  # firestore_charges shapes
     refs: dict[str, str] = field(default_factory=dict)  # provider reference -> subscription id
     customers: dict[str, dict[str, str]] = field(default_factory=dict)
+    refunds: dict[str, RefundTally] = field(default_factory=dict)  # payment ref -> its refunds
     # The due query's index: next deadline of merchant-managed subscriptions in DUE_STATES.
     deadlines: dict[str, datetime | None] = field(default_factory=dict)
     commands: list[LedgerCommand] = field(default_factory=list)
@@ -84,6 +87,7 @@ class MemoryLedger:
     def clear(self) -> None:
         for store in (self.subs, self.outbox, self.charges, self.refs, self.customers):
             store.clear()
+        self.refunds.clear()
         for record in (self.commands, self.lookups, self.marked):
             record.clear()
         self.deadlines.clear()
@@ -97,7 +101,10 @@ class MemoryLedger:
         sub = self.subs.get(cmd.subscription_id) if cmd.subscription_id else None
         charge_id = payment_charge_id(cmd.input)
         charge = _recorded(self.charges.get(charge_id)) if charge_id else None
-        return Loaded(subscription=sub, charge=charge)
+        tally = None
+        if isinstance(cmd.input, RefundIssued):
+            tally = self.refunds.get(tally_key(cmd.input))
+        return Loaded(subscription=sub, charge=charge, tally=tally)
 
     def _write(
         self, cmd: LedgerCommand, decision: Decision, existing_claim: RecordedCharge | None
@@ -112,6 +119,9 @@ class MemoryLedger:
             self.customers.setdefault(account_id, {}).update(details)
         for ref in decision.refs:
             self.refs[ref] = str(cmd.subscription_id)
+        if decision.refund_tally is not None:
+            key, tally = decision.refund_tally
+            self.refunds[key] = tally
         if decision.claim is not None:
             claim = decision.claim
             key = claim.charge.idempotency_key

@@ -29,6 +29,9 @@ WEBHOOK_AUDIT = "webhook_audit"  # {request_id}: verified raw request + outcome,
 # input produced and `published`; the relay publishes what is left unpublished.
 OUTBOX = "outbox"
 CHARGES = "charges"  # {charge_id}: one claimed charge attempt (subscription, period, attempt)
+# {provider payment reference}: refunds of one payment (credited total, refund ids, operator
+# requests reserved against what is left); see refrain.domain.refunds.
+REFUNDS = "refunds"
 INVOICES = "invoices"  # {invoice_id}: finalised invoices and credit notes
 INVOICE_SERIES = "invoice_series"  # {series_id}: gapless counter per series
 RECEIPT_SENDS = "receipt_sends"  # {notice_id}: e-mail send lease and SES message id

@@ -35,13 +35,16 @@ from refrain.adapters.firestore_collections import (
     CUSTOMERS,
     OUTBOX,
     PROVIDER_REFS,
+    REFUNDS,
     SUBSCRIPTIONS,
     keyed,
 )
 from refrain.adapters.firestore_outbox import entry_document
 from refrain.domain import charges
 from refrain.domain.charges import RecordedCharge
+from refrain.domain.inputs import RefundIssued
 from refrain.domain.machine import next_deadline
+from refrain.domain.refunds import RefundTally, tally_key
 from refrain.domain.subscription import Subscription
 from refrain.ledger import Decision, LedgerCommand, LedgerResult, LedgerStatus, Loaded, decide
 
@@ -110,23 +113,29 @@ def _apply_in(
 def _load(transaction: firestore.Transaction, db: firestore.Client, cmd: LedgerCommand) -> Loaded:
     """The dedupe record and the subscription in one round trip; then the reported charge."""
     outbox_ref = keyed(db, OUTBOX, cmd.dedupe_key)
-    if cmd.subscription_id is None:
-        refs = [outbox_ref]
-    else:
-        refs = [outbox_ref, keyed(db, SUBSCRIPTIONS, cmd.subscription_id)]
+    refs = [outbox_ref]
+    if cmd.subscription_id is not None:
+        refs.append(keyed(db, SUBSCRIPTIONS, cmd.subscription_id))
+    tally_ref = None
+    if isinstance(cmd.input, RefundIssued):  # a refund also reads its payment's tally
+        tally_ref = keyed(db, REFUNDS, tally_key(cmd.input))
+        refs.append(tally_ref)
     snaps = {snap.reference.path: snap for snap in transaction.get_all(refs)}
     seen = snaps[outbox_ref.path]
     if seen.exists:
         return Loaded(seen=True, seen_status=(seen.to_dict() or {}).get("status"))
     sub = None
-    if len(refs) == 2 and snaps[refs[1].path].exists:
+    if cmd.subscription_id is not None and snaps[refs[1].path].exists:
         sub = Subscription.from_dict(snaps[refs[1].path].to_dict() or {})
+    tally = None
+    if tally_ref is not None and snaps[tally_ref.path].exists:
+        tally = RefundTally.from_dict(snaps[tally_ref.path].to_dict() or {})
     charge = None
     charge_id = charges.payment_charge_id(cmd.input)
     known = cmd.subscription_id is not None and (sub is not None or cmd.draft is not None)
     if cmd.input is not None and charge_id is not None and known:
         charge = _recorded(_charge_ref(db, charge_id).get(transaction=transaction))
-    return Loaded(subscription=sub, charge=charge)
+    return Loaded(subscription=sub, charge=charge, tally=tally)
 
 
 def _write(
@@ -150,6 +159,9 @@ def _write(
     for ref in decision.refs:
         index_entry = {"subscription_id": cmd.subscription_id, "at": cmd.now}
         transaction.set(db.collection(PROVIDER_REFS).document(ref_doc_id(ref)), index_entry)
+    if decision.refund_tally is not None:
+        key, tally = decision.refund_tally
+        transaction.set(keyed(db, REFUNDS, key), tally.to_dict())
     _write_charges(transaction, db, cmd, decision, existing_claim)
 
 

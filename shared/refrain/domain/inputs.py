@@ -193,11 +193,25 @@ class PaymentMethodUpdated(Input):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RefundIssued(Input):
+    """Money given back on a past payment.
+
+    ``amount`` is this refund. Where the provider says more, it is kept:
+    ``refund_id`` names this refund (Adyen's modification pspReference, a Stripe
+    ``re_`` id), ``refunded_total`` is the payment's signed cumulative refunded
+    amount (Stripe's ``amount_refunded``), ``payment_ref`` the provider's payment
+    (PaymentIntent, Adyen pspReference) the refund tally is kept under, and
+    ``request_id`` the operator request it answers. See refrain.domain.refunds.
+    """
+
     stream: ClassVar[str] = "charge"
     charge_id: str
     amount: Money
     reason: str | None = None
     revoke_access: bool = False
+    refund_id: str | None = None
+    refunded_total: Money | None = None
+    payment_ref: str | None = None
+    request_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -266,7 +266,9 @@ def _normalise(
         return ProviderEvent(
             **base,
             subject=subject,
-            input=RefundIssued(**at, charge_id=original, amount=_money(item)),
+            input=RefundIssued(
+                **at, charge_id=original, amount=_money(item), refund_id=psp, payment_ref=original
+            ),
         )
     if code == "CHARGEBACK":
         return ProviderEvent(

@@ -293,6 +293,8 @@ def _charge_refunded(
             amount=refunded,
             reason=meta.get("refund_reason"),
             revoke_access=meta.get("revoke_access") == "true",
+            refunded_total=total,
+            payment_ref=str(pi_id or obj.get("id")),
         ),
     )
 

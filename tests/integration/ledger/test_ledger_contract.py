@@ -25,6 +25,7 @@ from refrain.domain.inputs import (
     Input,
     PaymentFailed,
     PaymentSucceeded,
+    RefundIssued,
 )
 from refrain.domain.machine import due_timers
 from refrain.domain.money import Money
@@ -65,6 +66,8 @@ class Backend(Protocol):
 
     def customer(self, account_id: str) -> dict[str, Any] | None: ...
 
+    def refunds(self, payment_ref: str) -> dict[str, Any] | None: ...
+
     def everything(self) -> dict[str, Any]:
         """Every stored record, to assert that a command wrote nothing."""
         ...
@@ -90,8 +93,12 @@ class MemoryBackend:
     def customer(self, account_id: str) -> dict[str, Any] | None:
         return self.ledger.customers.get(account_id)
 
+    def refunds(self, payment_ref: str) -> dict[str, Any] | None:
+        found = self.ledger.refunds.get(payment_ref)
+        return None if found is None else found.to_dict()
+
     def everything(self) -> dict[str, Any]:
-        stores = ("subs", "outbox", "charges", "refs", "customers")
+        stores = ("subs", "outbox", "charges", "refs", "customers", "refunds")
         return copy.deepcopy({name: getattr(self.ledger, name) for name in stores})
 
 
@@ -128,6 +135,9 @@ class FirestoreBackend:
 
     def customer(self, account_id: str) -> dict[str, Any] | None:
         return self._doc("customers", account_id)
+
+    def refunds(self, payment_ref: str) -> dict[str, Any] | None:
+        return self._doc("refunds", payment_ref)
 
     def everything(self) -> dict[str, Any]:
         return {
@@ -392,3 +402,44 @@ def test_the_events_returned_are_the_outbox_entrys_events(backend: Backend) -> N
         assert result.outbox_id is not None and result.events
         entry = backend.entry(result.outbox_id)
         assert entry is not None and entry.events == result.events and not entry.published
+
+
+def refund_report(event_id: str, amount: int, **extra: Any) -> LedgerCommand:
+    at = T0 + timedelta(days=2)
+    inp = RefundIssued(
+        input_id=event_id, occurred_at=at, charge_id="pi_sub_1", payment_ref="pi_sub_1",
+        amount=Money(amount, "SEK"), **extra,
+    )  # fmt: skip
+    return command(f"stripe:{event_id}", inp, at, source="stripe")
+
+
+def test_a_refund_is_credited_once_whichever_reporter_comes_first(backend: Backend) -> None:
+    backend.ledger.apply(checkout_command())
+    total = Money(3_000, "SEK")
+    first = backend.ledger.apply(refund_report("evt_r1", 3_000, refunded_total=total))
+    [event] = first.events
+    assert event.payload["amount"] == 3_000
+    # The operator's own answer for the same refund: its id is new, the total is not.
+    answer = refund_report("op_r1", 3_000, refunded_total=total, refund_id="re_1")
+    second = backend.ledger.apply(answer)
+    assert second.status is LedgerStatus.IGNORED and not second.events
+    stored = backend.refunds("pi_sub_1")
+    assert stored is not None
+    assert (stored["credited"], stored["refund_ids"]) == (3_000, ["re_1"])
+    assert backend.entry("stripe:op_r1") is not None  # recorded: its redelivery is a duplicate
+    # A later refund on top credits only what it adds.
+    third = backend.ledger.apply(refund_report("evt_r2", 900, refunded_total=Money(3_900, "SEK")))
+    assert [e.payload["amount"] for e in third.events] == [900]
+
+
+def test_a_refund_in_another_currency_than_its_payment_changes_nothing(backend: Backend) -> None:
+    backend.ledger.apply(checkout_command())
+    backend.ledger.apply(refund_report("evt_r1", 100, refund_id="psp_1"))
+    tally, sub = backend.refunds("pi_sub_1"), backend.subscription("sub_1")
+    eur = RefundIssued(
+        input_id="evt_eur", occurred_at=T0, charge_id="pi_sub_1", payment_ref="pi_sub_1",
+        amount=Money(100, "EUR"), refund_id="psp_2",
+    )  # fmt: skip
+    result = backend.ledger.apply(command("stripe:evt_eur", eur, T0, source="stripe"))
+    assert result.status is LedgerStatus.ILLEGAL and not result.events
+    assert (backend.refunds("pi_sub_1"), backend.subscription("sub_1")) == (tally, sub)
