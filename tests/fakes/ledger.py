@@ -136,7 +136,7 @@ class MemoryLedger:
         if decision.charge_outcome is not None:
             assert cmd.input is not None
             status = decision.result.status.value
-            fields = charge_docs.outcome_fields(cmd.input, cmd.source, status, cmd.now)
+            fields = charge_docs.outcome_fields(cmd.input, cmd.source, status, cmd.now, cmd.refs)
             self.charges[decision.charge_outcome].update(fields)
 
     def _index(self, sub: Subscription) -> None:

@@ -50,13 +50,19 @@ def charge_from_document(charge_id: str, data: dict[str, Any]) -> ChargeRequest:
     )
 
 
-def outcome_fields(inp: Input, source: str, ledger_status: str, now: datetime) -> dict[str, Any]:
+def outcome_fields(
+    inp: Input, source: str, ledger_status: str, now: datetime, refs: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """The outcome on the charge record, with the provider's references to the payment
+    (``stripe:pi_…``, ``adyen:{psp}``): what a refund of this charge is sent against."""
     fields: dict[str, Any] = {
         "status": outcome_of(inp),
         "recorded_by": source,
         "recorded_at": now,
         "ledger_status": ledger_status,
     }
+    if refs:
+        fields["provider_refs"] = list(refs)
     if isinstance(inp, PaymentFailed):
         fields["decline"] = {
             "category": inp.decline.category.value,

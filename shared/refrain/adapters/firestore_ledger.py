@@ -185,7 +185,7 @@ def _write_charges(
     if decision.charge_outcome is not None:
         assert cmd.input is not None
         status = decision.result.status.value
-        fields = charge_docs.outcome_fields(cmd.input, cmd.source, status, cmd.now)
+        fields = charge_docs.outcome_fields(cmd.input, cmd.source, status, cmd.now, cmd.refs)
         transaction.update(_charge_ref(db, decision.charge_outcome), fields)
 
 

@@ -28,7 +28,16 @@ from Adyen.exceptions import AdyenAPIResponseError, AdyenError
 
 from refrain.domain.declines import Decline, DeclineCategory, classify_adyen
 from refrain.domain.provider_amounts import to_provider_amount
-from refrain.renewals.gateway import ChargeStatus, GatewayCharge, GatewayResult, GatewayUnavailable
+from refrain.renewals.gateway import (
+    ChargeStatus,
+    GatewayCharge,
+    GatewayResult,
+    GatewayUnavailable,
+    RefundAnswer,
+    RefundCall,
+    RefundDeclined,
+    RefundStatus,
+)
 
 PROVIDER = "adyen"
 CHECKOUT_VERSION = "v71"
@@ -58,7 +67,9 @@ class AdyenGateway:
             http_timeout=timeout_s,
         )
         if checkout_url:
-            adyen.checkout.payments_api.baseUrl = f"{checkout_url.rstrip('/')}/{CHECKOUT_VERSION}"
+            base = f"{checkout_url.rstrip('/')}/{CHECKOUT_VERSION}"
+            adyen.checkout.payments_api.baseUrl = base
+            adyen.checkout.modifications_api.baseUrl = base
         return cls(adyen, merchant_account)
 
     def charge(self, request: GatewayCharge) -> GatewayResult:
@@ -92,6 +103,39 @@ class AdyenGateway:
         except AdyenError as exc:
             raise GatewayUnavailable(f"adyen: {type(exc).__name__}") from exc
         return _from_response(dict(result.message or {}))
+
+    def refund(self, call: RefundCall) -> RefundAnswer:
+        """``POST /payments/{psp}/refunds``: Adyen answers ``received``; REFUND confirms it.
+
+        ``reference`` is our charge id, which the REFUND notification returns as its
+        merchantReference, so a renewal's refund finds the renewal's invoice.
+        """
+        body = {
+            "merchantAccount": self.merchant_account,
+            "amount": {
+                "value": to_provider_amount(call.amount, PROVIDER),
+                "currency": call.amount.currency,
+            },
+            "reference": call.charge_id,
+        }
+        try:
+            result = self.adyen.checkout.modifications_api.refund_captured_payment(
+                body, call.payment_ref, idempotency_key=call.idempotency_key
+            )
+        except requests.RequestException as exc:
+            raise GatewayUnavailable(f"adyen: {type(exc).__name__}") from exc
+        except AdyenAPIResponseError as exc:
+            status = getattr(exc, "status_code", None)
+            if status in (400, 404, 422):
+                code = getattr(exc, "error_code", None)
+                raise RefundDeclined(f"adyen: HTTP {status} {code}") from exc
+            raise GatewayUnavailable(f"adyen: HTTP {status}") from exc
+        except AdyenError as exc:
+            raise GatewayUnavailable(f"adyen: {type(exc).__name__}") from exc
+        answer = dict(result.message or {})
+        if answer.get("status") != "received" or not answer.get("pspReference"):
+            raise GatewayUnavailable(f"adyen: refund status {answer.get('status')!r}")
+        return RefundAnswer(str(answer["pspReference"]), RefundStatus.PENDING)
 
 
 def split_ref(ref: str | None) -> tuple[str | None, str | None]:

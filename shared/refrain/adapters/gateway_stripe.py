@@ -31,8 +31,17 @@ from typing import Any
 import stripe
 
 from refrain.domain.declines import Decline, DeclineCategory, classify_stripe
-from refrain.domain.provider_amounts import to_provider_amount
-from refrain.renewals.gateway import ChargeStatus, GatewayCharge, GatewayResult, GatewayUnavailable
+from refrain.domain.provider_amounts import from_provider_amount, to_provider_amount
+from refrain.renewals.gateway import (
+    ChargeStatus,
+    GatewayCharge,
+    GatewayResult,
+    GatewayUnavailable,
+    RefundAnswer,
+    RefundCall,
+    RefundDeclined,
+    RefundStatus,
+)
 
 PROVIDER = "stripe"
 _TRANSIENT = (
@@ -43,6 +52,8 @@ _TRANSIENT = (
     stripe.AuthenticationError,
     stripe.PermissionError,
 )
+
+_STRIPE_REFUND_REASONS = ("duplicate", "fraudulent", "requested_by_customer")
 
 
 def split_ref(ref: str | None) -> tuple[str | None, str | None]:
@@ -108,6 +119,48 @@ class StripeGateway:
             # Stripe refuses the request itself (e.g. a detached payment method): permanent.
             return GatewayResult(ChargeStatus.DECLINED, None, _hard(exc.code or "invalid_request"))
         return _from_intent(intent.to_dict())
+
+    def refund(self, call: RefundCall) -> RefundAnswer:
+        """``POST /v1/refunds`` against the PaymentIntent (or charge), the charge expanded.
+
+        The expanded charge's ``amount_refunded`` (pending refunds included) is the total
+        the ledger credits up to, so the ``charge.refunded`` webhook for the same refund
+        adds nothing. Stripe's ``reason`` takes only its three values; ours goes in metadata.
+        """
+        params: dict[str, Any] = {
+            "amount": to_provider_amount(call.amount, PROVIDER),
+            "metadata": {
+                "charge_id": call.charge_id,
+                "request_id": call.request_id,
+                "refund_reason": call.reason[:500],
+            },
+            "expand": ["charge"],
+        }
+        params["charge" if call.payment_ref.startswith("ch_") else "payment_intent"] = (
+            call.payment_ref
+        )
+        if call.reason in _STRIPE_REFUND_REASONS:
+            params["reason"] = call.reason
+        try:
+            found = self.client.v1.refunds.create(
+                params,  # type: ignore[arg-type]
+                {"idempotency_key": call.idempotency_key},
+            )
+        except _TRANSIENT as exc:
+            raise GatewayUnavailable(f"stripe: {type(exc).__name__}: {exc}") from exc
+        except stripe.InvalidRequestError as exc:  # e.g. charge_already_refunded
+            raise RefundDeclined(f"stripe: {exc.code or 'invalid_request'}") from exc
+        refund = found.to_dict()
+        status = refund.get("status")
+        if status in ("failed", "canceled"):
+            raise RefundDeclined(f"stripe: refund {status}: {refund.get('failure_reason')}")
+        charge = refund.get("charge")
+        total = None
+        if isinstance(charge, dict) and isinstance(charge.get("amount_refunded"), int):
+            currency = str(charge.get("currency") or call.amount.currency).upper()
+            total = from_provider_amount(charge["amount_refunded"], currency, PROVIDER)
+        settled = RefundStatus.SUCCEEDED if total is not None else RefundStatus.PENDING
+        return RefundAnswer(str(refund["id"]), settled, total)
 
     def invoice_default(self, customer: str) -> str | None:
         """The customer's invoice default payment method, as Stripe holds it now."""

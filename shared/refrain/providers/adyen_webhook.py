@@ -266,8 +266,14 @@ def _normalise(
         return ProviderEvent(
             **base,
             subject=subject,
+            # A refund we sent names our renewal's charge id as its reference (its invoice);
+            # any other is known by the payment's pspReference (a checkout's invoice).
             input=RefundIssued(
-                **at, charge_id=original, amount=_money(item), refund_id=psp, payment_ref=original
+                **at,
+                charge_id=reference if charge else original,
+                amount=_money(item),
+                refund_id=psp,
+                payment_ref=original,
             ),
         )
     if code == "CHARGEBACK":

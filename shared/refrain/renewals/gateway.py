@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from refrain.domain.declines import Decline
 from refrain.domain.money import Money
@@ -34,6 +34,11 @@ __all__ = [
     "GatewayRouter",
     "GatewayUnavailable",
     "PaymentGateway",
+    "RefundAnswer",
+    "RefundCall",
+    "RefundDeclined",
+    "RefundGateway",
+    "RefundStatus",
 ]
 
 
@@ -105,3 +110,44 @@ class GatewayRouter:
         if gateway is None:
             raise LookupError(f"no payment gateway for provider {provider!r}")
         return gateway
+
+
+# -- refunds: the same gateways give money back (refrain.care.refunds) -------------------------
+
+
+class RefundDeclined(Exception):
+    """The provider refused the refund (nothing was refunded): its message, no secrets."""
+
+
+class RefundStatus(StrEnum):
+    SUCCEEDED = "succeeded"  # refunded now: credited from the answer
+    PENDING = "pending"  # accepted; the provider's notification confirms it
+
+
+@dataclass(frozen=True, slots=True)
+class RefundCall:
+    """One refund for a gateway. ``request_id`` makes its idempotency key."""
+
+    payment_ref: str  # the provider's payment (PaymentIntent, Adyen pspReference)
+    amount: Money
+    request_id: str
+    reason: str
+    charge_id: str  # our charge id (Adyen's refund reference, Stripe metadata)
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"refund:{self.request_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class RefundAnswer:
+    refund_id: str
+    status: RefundStatus
+    refunded_total: Money | None = None  # the payment's refunded total, where the answer has it
+
+
+@runtime_checkable
+class RefundGateway(Protocol):
+    def refund(self, call: RefundCall) -> RefundAnswer:
+        """Refund once per ``call.idempotency_key``; raise GatewayUnavailable when unsure."""
+        ...

@@ -31,7 +31,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from refrain.domain.declines import classify_stripe
-from refrain.renewals.gateway import ChargeStatus, GatewayCharge, GatewayResult, GatewayUnavailable
+from refrain.domain.money import Money
+from refrain.renewals.gateway import (
+    ChargeStatus,
+    GatewayCharge,
+    GatewayResult,
+    GatewayUnavailable,
+    RefundAnswer,
+    RefundCall,
+    RefundStatus,
+)
 
 OK = "pm_sandbox_ok"
 INSUFFICIENT_FUNDS = "pm_sandbox_insufficient_funds"
@@ -49,6 +58,8 @@ class SandboxGateway:
     successes: Counter[tuple[str, datetime]] = field(default_factory=Counter)  # per period
     _results: dict[str, GatewayResult] = field(default_factory=dict)
     _attempts: Counter[tuple[str, datetime]] = field(default_factory=Counter)
+    _refunds: dict[str, RefundAnswer] = field(default_factory=dict)  # per idempotency key
+    refunded: Counter[str] = field(default_factory=Counter)  # minor units per payment
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def charge(self, request: GatewayCharge) -> GatewayResult:
@@ -67,6 +78,18 @@ class SandboxGateway:
             if _method(request.payment_method_ref) == TIMEOUT:
                 raise GatewayUnavailable("sandbox: charged, but the answer timed out")
             return result
+
+    def refund(self, call: RefundCall) -> RefundAnswer:
+        """Refunded at once, like a card refund at Stripe: the payment's total with it."""
+        with self._lock:
+            stored = self._refunds.get(call.idempotency_key)
+            if stored is not None:
+                return stored
+            self.refunded[call.payment_ref] += call.amount.amount
+            total = Money(self.refunded[call.payment_ref], call.amount.currency)
+            answer = RefundAnswer(f"sbx_re_{len(self._refunds) + 1}", RefundStatus.SUCCEEDED, total)
+            self._refunds[call.idempotency_key] = answer
+            return answer
 
     @property
     def charges(self) -> int:
