@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from refrain.adapters.firestore_care import FirestoreCareStore
     from refrain.adapters.firestore_parking import FirestoreParkingLot
     from refrain.care.actions import CareService
+    from refrain.care.refunds import RefundService
     from refrain.churn.export import ChurnExporter
     from refrain.churn.flush import BatchFlush
     from refrain.domain.clock import Clock
@@ -54,6 +55,7 @@ __all__ = [
     "build_gateways",
     "build_parking_lot",
     "build_receipt_service",
+    "build_refund_service",
     "build_snapshot_writer",
     "build_stored_requests",
     "build_tick",
@@ -381,4 +383,37 @@ def build_care_service(
     )
     return CareService(
         FirestoreLedger(db), FirestoreCareStore(db), publisher, clock, log=log, charges=charges
+    )
+
+
+def build_refund_service(
+    cloud: CloudSettings | None = None,
+    clock: Clock | None = None,
+    log: Logger | None = None,
+    gateways: GatewayRouter | None = None,
+) -> RefundService:
+    """Operator refunds: reserved, refunded through the payment's gateway, credited once."""
+    from refrain.adapters.firestore import build_firestore
+    from refrain.adapters.firestore_ledger import FirestoreLedger
+    from refrain.adapters.firestore_outbox import FirestoreOutbox
+    from refrain.adapters.firestore_refunds import FirestoreRefundBook
+    from refrain.adapters.pubsub import build_ordered_publisher
+    from refrain.adapters.pubsub_relay import PubSubRelay
+    from refrain.care.refunds import RefundService
+    from refrain.outbox import OutboxPublisher
+
+    cloud = cloud or CloudSettings()
+    clock = clock or clock_from_env()
+    log = log or get_logger("care")
+    db = build_firestore(cloud)
+    publisher = OutboxPublisher(
+        PubSubRelay(build_ordered_publisher(cloud)), FirestoreOutbox(db), clock, log
+    )
+    return RefundService(
+        FirestoreRefundBook(db),
+        gateways or build_gateways(),
+        FirestoreLedger(db),
+        publisher,
+        clock,
+        log,
     )

@@ -107,16 +107,21 @@ class AdyenGateway:
     def refund(self, call: RefundCall) -> RefundAnswer:
         """``POST /payments/{psp}/refunds``: Adyen answers ``received``; REFUND confirms it.
 
-        ``reference`` is our charge id, which the REFUND notification returns as its
-        merchantReference, so a renewal's refund finds the renewal's invoice.
+        The REFUND notification returns ``reference`` as its merchantReference, which
+        names the subscription first (refrain.providers.adyen_webhook): a renewal's own
+        charge id (so its credit note finds the renewal's invoice), else
+        ``{subscription}:refund:{request}`` (a checkout's invoice is the payment's psp).
         """
+        reference = call.charge_id
+        if not reference.startswith(f"{call.subscription_id}:"):
+            reference = f"{call.subscription_id}:refund:{call.request_id}"
         body = {
             "merchantAccount": self.merchant_account,
             "amount": {
                 "value": to_provider_amount(call.amount, PROVIDER),
                 "currency": call.amount.currency,
             },
-            "reference": call.charge_id,
+            "reference": reference,
         }
         try:
             result = self.adyen.checkout.modifications_api.refund_captured_payment(

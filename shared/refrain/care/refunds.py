@@ -137,7 +137,7 @@ class RefundService:
                 "duplicate", request.request_id, payment.invoice_number, amount, request.refund_id
             )
         call = RefundCall(payment.payment_ref, amount, request.request_id, request.reason,
-                          payment.charge_id)  # fmt: skip
+                          payment.charge_id, payment.subscription_id)  # fmt: skip
         try:
             answer = gateway.refund(call)  # GatewayUnavailable: stays reserved, run it again
         except RefundDeclined:

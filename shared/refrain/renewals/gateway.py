@@ -132,7 +132,8 @@ class RefundCall:
     amount: Money
     request_id: str
     reason: str
-    charge_id: str  # our charge id (Adyen's refund reference, Stripe metadata)
+    charge_id: str  # our charge id, as the invoice names it
+    subscription_id: str
 
     @property
     def idempotency_key(self) -> str:

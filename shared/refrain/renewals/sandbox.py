@@ -31,7 +31,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from refrain.domain.declines import classify_stripe
-from refrain.domain.money import Money
 from refrain.renewals.gateway import (
     ChargeStatus,
     GatewayCharge,
@@ -58,8 +57,8 @@ class SandboxGateway:
     successes: Counter[tuple[str, datetime]] = field(default_factory=Counter)  # per period
     _results: dict[str, GatewayResult] = field(default_factory=dict)
     _attempts: Counter[tuple[str, datetime]] = field(default_factory=Counter)
-    _refunds: dict[str, RefundAnswer] = field(default_factory=dict)  # per idempotency key
     refunded: Counter[str] = field(default_factory=Counter)  # minor units per payment
+    _refund_keys: set[str] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def charge(self, request: GatewayCharge) -> GatewayResult:
@@ -80,16 +79,13 @@ class SandboxGateway:
             return result
 
     def refund(self, call: RefundCall) -> RefundAnswer:
-        """Refunded at once, like a card refund at Stripe: the payment's total with it."""
+        """Refunded at once. Its id comes from the key (unique across processes); no total,
+        since a sandbox per process cannot know what another one refunded."""
         with self._lock:
-            stored = self._refunds.get(call.idempotency_key)
-            if stored is not None:
-                return stored
-            self.refunded[call.payment_ref] += call.amount.amount
-            total = Money(self.refunded[call.payment_ref], call.amount.currency)
-            answer = RefundAnswer(f"sbx_re_{len(self._refunds) + 1}", RefundStatus.SUCCEEDED, total)
-            self._refunds[call.idempotency_key] = answer
-            return answer
+            if call.idempotency_key not in self._refund_keys:
+                self._refund_keys.add(call.idempotency_key)
+                self.refunded[call.payment_ref] += call.amount.amount
+            return RefundAnswer(f"sbx_{call.idempotency_key}", RefundStatus.SUCCEEDED)
 
     @property
     def charges(self) -> int:

@@ -7,6 +7,7 @@ import click
 from refrain_tools.cli.demo import demo
 from refrain_tools.cli.dlq import dlq
 from refrain_tools.cli.exports import exports
+from refrain_tools.cli.refunds import refunds
 from refrain_tools.cli.renewals import renewals
 from refrain_tools.cli.stack import stack
 from refrain_tools.cli.subscriptions import subscriptions
@@ -27,3 +28,4 @@ main.add_command(exports)
 main.add_command(renewals)
 main.add_command(subscriptions)
 main.add_command(dlq)
+main.add_command(refunds)

@@ -115,15 +115,22 @@ def adyen_renewal(
 
 
 def adyen_refund(
-    *, at: datetime, original_reference: str, merchant_reference: str, amount: Money
+    *,
+    at: datetime,
+    original_reference: str,
+    merchant_reference: str,
+    amount: Money,
+    psp_reference: str | None = None,
 ) -> dict[str, Any]:
-    """REFUND of a captured payment (originalReference = its pspReference)."""
+    """REFUND of a captured payment (originalReference = its pspReference; pspReference
+    = the refund's own, as the refund request's answer gave it)."""
     return adyen_item(
         "REFUND",
         at=at,
         merchant_reference=merchant_reference,
         amount=amount,
         original_reference=original_reference,
+        psp_reference=psp_reference,
     )
 
 

@@ -16,6 +16,9 @@ Serves, on 127.0.0.1:
 * Adyen Checkout ``POST /v{n}/payments`` (JSON, ``x-api-key`` required):
   200 ``Authorised`` or ``Refused`` with ``refusalReason`` and
   ``refusalReasonCode``, or 422 for an unknown token.
+* Refunds of what it charged (and of payments saved with :meth:`save_payment`):
+  Stripe ``POST /v1/refunds``, Adyen ``POST /v{n}/payments/{psp}/refunds``; see
+  :mod:`refrain_tools.simulator.refunds`.
 
 Both honour ``Idempotency-Key``: the same key gets the stored answer (Stripe
 adds ``Idempotent-Replayed: true``; a Stripe key reused with other parameters
@@ -56,6 +59,7 @@ from refrain_tools.simulator.protocol import (
     parse_stripe_form,
     stripe_error,
 )
+from refrain_tools.simulator.refunds import Paid, RefundDesk, adyen_refund_psp
 
 PeriodKey = tuple[str, datetime]
 
@@ -106,6 +110,7 @@ class GatewaySimulator:
         self._tries: Counter[tuple[str, str]] = Counter()  # (subscription, method)
         self._customers: dict[str, dict[str, Any]] = {}
         self._line_items: dict[str, list[dict[str, Any]]] = {}
+        self.refunds = RefundDesk(lambda: self.clock.now())  # noqa: PLW0108 - clock may be swapped
         self._server = ThreadingHTTPServer(("127.0.0.1", port), _handler_for(self))
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -179,6 +184,11 @@ class GatewaySimulator:
         with self._lock:
             self._customers[str(customer["id"])] = dict(customer)
 
+    def save_payment(self, provider: str, ref: str, amount: Money, **metadata: str) -> None:
+        """A payment the simulated checkout captured, so that it can be refunded."""
+        with self._lock:
+            self.refunds.save_payment(Paid(provider, ref, amount, dict(metadata)))
+
     def save_line_items(self, session_id: str, items: list[dict[str, Any]]) -> None:
         """Hold what a Checkout Session sold (Stripe keeps it off the webhook payload)."""
         with self._lock:
@@ -224,6 +234,13 @@ class GatewaySimulator:
             return self._idempotent("stripe", headers, body, self._stripe)
         if is_adyen_payments(path):
             return self._idempotent("adyen", headers, body, self._adyen)
+        if path == "/v1/refunds":
+            return self._idempotent("stripe", headers, body, self.refunds.stripe)
+        psp = adyen_refund_psp(path)
+        if psp is not None:
+            return self._idempotent(
+                "adyen", headers, body, lambda key, raw: self.refunds.adyen(psp, key, raw)
+            )
         return Reply(
             *stripe_error(
                 404, "invalid_request_error", None, f"Unrecognized request URL (POST: {path})"
@@ -337,6 +354,9 @@ class GatewaySimulator:
             p.get("customer"),
         )  # fmt: skip
         self._charges.append(record)
+        if refusal is None:
+            paid = Paid("stripe", intent["id"], amount, dict(meta), intent["latest_charge"])
+            self.refunds.save_payment(paid)
         webhook = events.payment_intent_event(intent, now)
         if refusal is None:
             return (200, intent), webhook, decision
@@ -371,6 +391,8 @@ class GatewaySimulator:
         self._charges.append(
             ChargeRecord("adyen", key, sub, anchor, method, amount, decision.kind, psp, now)
         )
+        if refusal is None:
+            self.refunds.save_payment(Paid("adyen", psp, amount))
         answer: dict[str, Any] = {
             "pspReference": psp,
             "merchantReference": reference,

@@ -2,39 +2,20 @@
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import functions_framework
 import pytest
-from werkzeug.serving import make_server
 
 from refrain.adapters.firestore import build_firestore
 from refrain.domain import load_catalog
 from refrain.settings import CloudSettings
 from refrain_tools.simulator import DeliveryPolicy, WebhookSender, events
-from tests.integration.ingest.conftest import ADYEN_KEY, SOURCE, STRIPE_SECRET
-from tests.support import ADYEN_AUTH_ENV, ADYEN_PASSWORD, ADYEN_USER
+from tests.integration.ingest.conftest import ADYEN_KEY, STRIPE_SECRET
+from tests.support import ADYEN_PASSWORD, ADYEN_USER
 
 CATALOG = load_catalog()
-
-
-@pytest.fixture
-def webhook_url(cloud: CloudSettings, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", STRIPE_SECRET)
-    monkeypatch.setenv("ADYEN_HMAC_KEY", ADYEN_KEY)
-    for name, value in ADYEN_AUTH_ENV.items():
-        monkeypatch.setenv(name, value)
-    app = functions_framework.create_app(target="checkout_webhook", source=str(SOURCE))
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=5)
 
 
 @pytest.mark.timeout(120)
