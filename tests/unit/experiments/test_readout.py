@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import random
 from datetime import UTC, datetime
-from typing import Any
 
 import numpy as np
 import pytest
@@ -29,7 +28,9 @@ EXPERIMENT = Experiment.model_validate({
 })  # fmt: skip
 
 
-def _unit(i: int, variant: str, recovered: bool, retries: int, covariate: float | None) -> Any:
+def _unit(
+    i: int, variant: str, recovered: bool, retries: int, covariate: float | None
+) -> UnitOutcome:
     return UnitOutcome(
         subscriber_key=f"k{i}", variant=variant, exposed_at=AS_OF, covariate=covariate,
         failed=1, failed_amount=13900, recovered=int(recovered),
@@ -38,9 +39,9 @@ def _unit(i: int, variant: str, recovered: bool, retries: int, covariate: float 
     )  # fmt: skip
 
 
-def _units(n: dict[str, int], p: dict[str, float], retries: dict[str, int]) -> list[Any]:
+def _units(n: dict[str, int], p: dict[str, float], retries: dict[str, int]) -> list[UnitOutcome]:
     rng = random.Random(3)
-    out = []
+    out: list[UnitOutcome] = []
     for variant, count in n.items():
         for _ in range(count):
             covariate = float(rng.randrange(11))
