@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import random
+import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -29,6 +30,7 @@ from refrain_tools.cli import main as cli
 from tests.unit.churn.factory import T0
 
 UNITS = 1000
+CONFIG_DIR = Path(tempfile.mkdtemp(prefix="refrain-experiments-"))
 CONFIG = """
 [[experiments]]
 key = "{key}"
@@ -107,7 +109,7 @@ def _seed(key: str) -> tuple[list[SignalRow], list[Truth], dict[str, float]]:
 
 
 def _config_text(key: str) -> Path:
-    path = Path(f"/tmp/refrain-test-experiments-{key}.toml")
+    path = CONFIG_DIR / f"{key}.toml"
     path.write_text(CONFIG.format(key=key), encoding="utf-8")
     return path
 
