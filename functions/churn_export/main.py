@@ -12,7 +12,9 @@ redelivers it with backoff and dead-letters it to ``churn-export-dead-letter``
 after the bounded attempts, where ``refrain dlq`` can look at it). If the write
 fails, the whole batch is nacked and the tick raises (retried). Signals reach
 BigQuery within about a minute; a redelivered or late event never makes a
-second row. ``refrain exports flush`` runs the same flush by hand.
+second row. The same flush writes the experiment exposures those signals record (one
+row per experiment and unit in ``experiment_exposures``, docs/EXPERIMENTS.md).
+``refrain exports flush`` runs the same flush by hand.
 
 ``churn_export`` is the per-message alternative for low volume: point a push
 subscription on ``subscription-events`` at this entry point and each message
@@ -110,6 +112,7 @@ def export_flush(cloud_event: Any) -> None:
         inserted=report.inserted,
         skipped=report.skipped,
         poison=len(report.poison),
+        exposures=report.exposures,
         max_messages=max_messages,
         duration_ms=round((time.monotonic() - started) * 1000),
     )

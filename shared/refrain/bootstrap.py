@@ -313,18 +313,25 @@ def build_receipt_service(
 
 
 def build_exporter(cloud: CloudSettings | None = None) -> ChurnExporter:
-    """Exporter writing to BigQuery; raises ``MissingPepper`` outside local/test without one."""
+    """Exporter writing signals and experiment exposures to BigQuery.
+
+    Raises ``MissingPepper`` outside local/test without one.
+    """
     from refrain.adapters.bigquery import build_bigquery
+    from refrain.adapters.bigquery_exposures import ExposureWriter
     from refrain.adapters.bigquery_signals import SignalWriter
     from refrain.churn.export import ChurnExporter
     from refrain.churn.pseudonym import Pseudonymizer, load_pepper
     from refrain.churn.transform import SignalTransformer
+    from refrain.experiments.config import load_experiments
+    from refrain.experiments.exposure import ExposureLog, ExposureRecorder
 
     cloud = cloud or CloudSettings()
     pepper = load_pepper(local=cloud.is_local or bool(cloud.bigquery_endpoint))
-    return ChurnExporter(
-        SignalTransformer(Pseudonymizer(pepper)), SignalWriter(build_bigquery(cloud))
-    )
+    client = build_bigquery(cloud)
+    # The declared experiments' exposures ride the same flush (refrain.experiments.exposure).
+    exposures = ExposureRecorder(ExposureLog(load_experiments()), ExposureWriter(client))
+    return ChurnExporter(SignalTransformer(Pseudonymizer(pepper)), SignalWriter(client), exposures)
 
 
 def build_flush(

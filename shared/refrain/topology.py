@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from refrain.churn import rows as _churn_rows
+from refrain.experiments import exposure as _exposure
 
-FieldType = Literal["STRING", "INT64", "BOOL", "TIMESTAMP", "DATE", "JSON"]
+FieldType = Literal["STRING", "INT64", "FLOAT64", "BOOL", "TIMESTAMP", "DATE", "JSON"]
 FieldMode = Literal["NULLABLE", "REQUIRED", "REPEATED"]
 
 
@@ -238,7 +239,7 @@ def _columns(fields: tuple[tuple[str, str, str, str], ...]) -> tuple[Column, ...
     return tuple(Column(n, t, m, d) for n, t, m, d in fields)  # type: ignore[arg-type]
 
 
-# Both tables are generated from the pydantic row models (refrain.churn.rows, no Google import).
+# Tables are generated from the pydantic row models (refrain.churn.rows, no Google import).
 _CHURN_SIGNALS = Table(
     name=_churn_rows.SIGNALS_TABLE,
     description="One row per subscription lifecycle signal (signal_id unique); pseudonymous.",
@@ -253,12 +254,21 @@ _CHURN_FEATURES = Table(
     clustering=("market",),
     columns=_columns(_churn_rows.bigquery_fields(_churn_rows.FeatureRow)),
 )
+# Written by the same export flush as the signals (refrain.experiments.exposure).
+_EXPERIMENT_EXPOSURES = Table(
+    name=_exposure.EXPOSURES_TABLE,
+    description="One row per experiment and unit: its first exposure and variant; pseudonymous.",
+    partition_field="exposed_at",
+    clustering=("experiment_key", "subscriber_key"),
+    columns=_columns(_churn_rows.bigquery_fields(_exposure.ExposureRow)),
+)
+_ANALYTICS_TABLES = (_CHURN_SIGNALS, _CHURN_FEATURES, _EXPERIMENT_EXPOSURES)
 
 TOPOLOGY = Topology(
     topics=tuple(Topic(n) for n in _BASE_TOPICS)
     + tuple(Topic(s.dead_letter_topic, retention_days=7) for s in _CONSUMERS),
     subscriptions=_CONSUMERS,
-    datasets=(Dataset(ANALYTICS_DATASET, tables=(_CHURN_SIGNALS, _CHURN_FEATURES)),),
+    datasets=(Dataset(ANALYTICS_DATASET, tables=_ANALYTICS_TABLES),),
     functions=_FUNCTIONS,
 )
 TOPOLOGY.validate()

@@ -38,7 +38,13 @@ from google.api_core.exceptions import DeadlineExceeded
 from google.cloud import bigquery
 
 from refrain.churn.features import snapshot_script
-from refrain.churn.rows import SIGNALS_TABLE, SNAPSHOT_TABLE, SignalRow, bigquery_fields
+from refrain.churn.rows import (
+    SIGNALS_TABLE,
+    SNAPSHOT_TABLE,
+    FieldSpec,
+    SignalRow,
+    bigquery_fields,
+)
 from refrain.push_envelope import PushMessage
 from refrain.topology import ANALYTICS_DATASET
 
@@ -56,20 +62,26 @@ MAX_BATCH_BYTES: Final = 4_000_000  # well under jobs.query's 10 MB request limi
 _CASTS: Final = {
     "STRING": "JSON_VALUE(r, '$.{n}')",
     "INT64": "CAST(JSON_VALUE(r, '$.{n}') AS INT64)",
+    "FLOAT64": "CAST(JSON_VALUE(r, '$.{n}') AS FLOAT64)",
     "BOOL": "CAST(JSON_VALUE(r, '$.{n}') AS BOOL)",
     "TIMESTAMP": "TIMESTAMP(JSON_VALUE(r, '$.{n}'))",
     "DATE": "DATE(JSON_VALUE(r, '$.{n}'))",
 }
 
 
+def json_rows_source(fields: Sequence[FieldSpec]) -> str:
+    """A SELECT of typed columns from the JSON array parameter ``@rows`` (one object a row)."""
+    select = ",\n    ".join(f"{_CASTS[t].format(n=n)} AS {n}" for n, t, _, _ in fields)
+    return f"SELECT\n    {select}\n  FROM UNNEST(JSON_QUERY_ARRAY(@rows)) AS r"
+
+
 def merge_sql(table: str) -> str:
     """The MERGE generated from :class:`SignalRow` (the same schema the table was built from)."""
     fields = bigquery_fields(SignalRow)
-    select = ",\n    ".join(f"{_CASTS[t].format(n=n)} AS {n}" for n, t, _, _ in fields)
     names = ", ".join(n for n, _, _, _ in fields)
     values = ", ".join(f"S.{n}" for n, _, _, _ in fields)
     # Table and column names come from code; every value travels as a parameter.
-    source = f"SELECT\n    {select}\n  FROM UNNEST(JSON_QUERY_ARRAY(@rows)) AS r"
+    source = json_rows_source(fields)
     on = "T.signal_id = S.signal_id AND T.occurred_at >= @lo AND T.occurred_at < @hi"
     insert = f"INSERT ({names}) VALUES ({values})"  # noqa: S608
     return f"MERGE `{table}` T\nUSING (\n  {source}\n) S\nON {on}\nWHEN NOT MATCHED THEN {insert}"

@@ -17,19 +17,27 @@ Per message, one of three outcomes:
   retries with backoff and, after ``max_delivery_attempts``, moves it to
   ``churn-export-dead-letter`` where ``refrain dlq`` can inspect and replay
   it. A sink failure is not poison: the whole batch is retried.
+
+With an :class:`~refrain.experiments.exposure.ExposureRecorder`, the rows of each
+batch also yield the experiment exposures they record (a unit meeting the decision an
+experiment varies), written after the signals in the same flush: a failure there too
+nacks the batch, and both writes are idempotent, so the redelivery completes it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from refrain.churn.rows import SignalRow
 from refrain.churn.transform import SKIPPED_EVENT_TYPES, SignalTransformer, Skip
 from refrain.domain.errors import EventParseError
 from refrain.domain.events import DomainEvent, EventType, from_pubsub_message
 from refrain.push_envelope import PushMessage
+
+if TYPE_CHECKING:
+    from refrain.experiments.exposure import ExposureRecorder
 
 __all__ = [
     "EXPORTED_EVENT_TYPES",
@@ -59,12 +67,20 @@ class ExportReport:
     poison: list[str] = field(default_factory=list)  # message ids, for the caller to nack
     done: list[str] = field(default_factory=list)  # message ids safe to ack
     skip_reasons: dict[str, int] = field(default_factory=dict)
+    exposures: int = 0  # experiment exposures the rows recorded (one per experiment and unit)
+    exposures_written: int = 0  # rows the exposure MERGE inserted or moved earlier
 
 
 class ChurnExporter:
-    def __init__(self, transformer: SignalTransformer, sink: SignalSink) -> None:
+    def __init__(
+        self,
+        transformer: SignalTransformer,
+        sink: SignalSink,
+        exposures: ExposureRecorder | None = None,
+    ) -> None:
         self._transformer = transformer
         self._sink = sink
+        self._exposures = exposures
 
     def classify(self, message: PushMessage) -> SignalRow | Skip:
         """Row or skip; raises :class:`PoisonMessage` for what can never be exported."""
@@ -98,8 +114,13 @@ class ChurnExporter:
         if rows:
             result = self._sink.write(rows)
             report.inserted = int(getattr(result, "inserted", len(rows)))
+            self._record_exposures(rows, report)
         report.exported = len(rows)
         return report
+
+    def _record_exposures(self, rows: Sequence[SignalRow], report: ExportReport) -> None:
+        if self._exposures is not None:
+            report.exposures, report.exposures_written = self._exposures.record(rows)
 
     def export_one(self, message: PushMessage) -> ExportReport:
         """The push path: like :meth:`export`, but poison raises (so Pub/Sub retries it)."""
@@ -112,4 +133,5 @@ class ChurnExporter:
         result = self._sink.write([outcome])
         report.exported = 1
         report.inserted = int(getattr(result, "inserted", 1))
+        self._record_exposures([outcome], report)
         return report

@@ -112,6 +112,7 @@ class FeatureRow(_Row):
 _SCALARS: Final[dict[type, str]] = {
     str: "STRING",
     int: "INT64",
+    float: "FLOAT64",
     bool: "BOOL",
     datetime: "TIMESTAMP",
     AwareDatetime: "TIMESTAMP",

@@ -4,8 +4,11 @@ Each experiment says what it tests and how it will be judged before it starts: i
 and hash seed, variants and weights, the unit (the pseudonymous subscriber key, never
 an account id), who is eligible, when it runs, the primary success metric, guardrail
 metrics each with a non-inferiority margin, and the planned sample size and minimum
-detectable effect the plan was powered for. A running experiment's weights change only
-with a version bump (assignment.py keeps assigned units where they are).
+detectable effect the plan was powered for, how many times it will be read (the
+sequential test's boundary depends on it), the decision it varies (where a unit is
+exposed, ``refrain.experiments.exposure``) and the pre-exposure covariate CUPED uses. A
+running experiment's weights change only with a version bump (assignment.py keeps
+assigned units where they are).
 """
 
 from __future__ import annotations
@@ -21,6 +24,12 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validato
 from refrain.experiments.assignment import Assignment, Sticky, assign
 
 CONFIG = Path(__file__).with_name("experiments.toml")
+# The decisions an experiment can vary; each names where its units are exposed.
+Decision = Literal["dunning_retry_schedule"]
+# Pre-exposure covariates an exposure can carry for CUPED (known before the decision).
+Covariate = Literal["renewal_count"]
+# Planned reads: Pocock's boundary is tabulated for these numbers of looks.
+Looks = Literal[1, 2, 3, 4, 5, 10]
 _KEY = re.compile(r"^[a-z][a-z0-9_]{1,62}$")
 
 
@@ -74,6 +83,9 @@ class Experiment(BaseModel):
     guardrails: tuple[Guardrail, ...] = ()
     planned_units_per_variant: int = Field(ge=100)
     minimum_detectable_effect: float = Field(gt=0, lt=1)  # relative lift the plan detects
+    decision: Decision  # what the assignment decides: where a unit is exposed
+    covariate: Covariate | None = None  # recorded with each exposure, for CUPED
+    planned_looks: Looks = 1  # how many times it will be read (the sequential boundary)
 
     @model_validator(mode="after")
     def _consistent(self) -> Experiment:

@@ -22,6 +22,7 @@ def _declared(**changes: Any) -> dict[str, Any]:
         "start": "2027-01-01T00:00:00Z", "primary_metric": "recovered_revenue",
         "guardrails": [{"metric": "attempts", "direction": "lower_is_better", "margin": 0.02}],
         "planned_units_per_variant": 20000, "minimum_detectable_effect": 0.05,
+        "decision": "dunning_retry_schedule",
     }  # fmt: skip
     return base | changes
 
@@ -50,6 +51,9 @@ def test_the_shipped_experiments_load_and_assign() -> None:
         ({"colour": "blue"}, "Extra inputs"),
         ({"guardrails": [{"metric": "m", "direction": "up", "margin": 0.02}]}, "lower_is_better"),
         ({"planned_units_per_variant": 10}, "greater than or equal to 100"),
+        ({"decision": "price_test"}, "dunning_retry_schedule"),
+        ({"planned_looks": 7}, "planned_looks"),
+        ({"covariate": "email"}, "renewal_count"),
     ],
 )
 def test_a_malformed_declaration_is_refused_naming_what_is_wrong(

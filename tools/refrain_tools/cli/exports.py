@@ -42,7 +42,8 @@ def flush(max_messages: int, subscription: str) -> None:
         batch.close()
     click.echo(
         f"exported {report.exported} (new {report.inserted}), skipped {report.skipped}, "
-        f"poison {len(report.poison)} (nacked)"
+        f"poison {len(report.poison)} (nacked); experiment exposures {report.exposures} "
+        f"(written {report.exposures_written})"
     )
 
 

@@ -69,8 +69,14 @@ class Comparison:
         return abs(self.z) >= self.boundary
 
 
-def compare(control: np.ndarray, treatment: np.ndarray, *, looks: int = 1) -> Comparison:
-    """Welch difference of means, with the boundary for ``looks`` equally spaced reads."""
+def compare(
+    control: np.ndarray, treatment: np.ndarray, *, looks: int = 1, baseline: float | None = None
+) -> Comparison:
+    """Welch difference of means, with the boundary for ``looks`` equally spaced reads.
+
+    The relative lift divides by ``baseline`` when given (the unadjusted control mean,
+    for CUPED-adjusted arms), else by the control arm's mean.
+    """
     if looks not in POCOCK_005:
         raise ValueError(f"no Pocock boundary for {looks} looks; use one of {sorted(POCOCK_005)}")
     m0, m1 = float(np.mean(control)), float(np.mean(treatment))
@@ -80,7 +86,8 @@ def compare(control: np.ndarray, treatment: np.ndarray, *, looks: int = 1) -> Co
     boundary = POCOCK_005[looks]
     z = diff / se if se > 0 else 0.0
     low, high = diff - boundary * se, diff + boundary * se
-    base = m0 if m0 != 0 else float("nan")
+    base = m0 if baseline is None else baseline
+    base = base if base != 0 else float("nan")
     return Comparison(m0, m1, diff, low, high, z, boundary, diff / base, low / base, high / base)
 
 
@@ -92,10 +99,22 @@ class Guardrail:
 
 
 def inferior(comparison: Comparison, guardrail: Guardrail) -> bool:
-    """Non-inferiority fails when the bound on the harmful side crosses the margin."""
+    """Non-inferiority fails when the bound on the harmful side crosses the margin (or
+    is undefined: a control mean of 0 has no relative change)."""
     if guardrail.lower_is_better:
-        return comparison.lift_high > guardrail.margin
-    return comparison.lift_low < -guardrail.margin
+        return not comparison.lift_high <= guardrail.margin
+    return not comparison.lift_low >= -guardrail.margin
+
+
+def harmful(comparison: Comparison, guardrail: Guardrail) -> bool:
+    """Shown worse: the whole interval lies beyond the margin on the harmful side.
+
+    Stronger than :func:`inferior` (which only says non-inferiority is not shown yet, as
+    with any interval still too wide): this is the one a running experiment stops for.
+    """
+    if guardrail.lower_is_better:
+        return comparison.lift_low > guardrail.margin
+    return comparison.lift_high < -guardrail.margin
 
 
 @dataclass(frozen=True)
@@ -125,3 +144,29 @@ def read(
     }
     ship = result.significant and result.difference > 0 and not any(worse.values())
     return Readout(srm, result, worse, ship)
+
+
+def cuped_arms(
+    arms: Sequence[np.ndarray], covariates: Sequence[np.ndarray]
+) -> tuple[list[np.ndarray], float]:
+    """CUPED over all arms with one pooled theta; (adjusted arms, share of variance removed).
+
+    Pooling keeps the adjustment the same function of the covariate in every arm, so a
+    covariate independent of the assignment moves no arm's mean in expectation.
+    """
+    metric = np.concatenate(arms)
+    adjusted = cuped(metric, np.concatenate(covariates))
+    raw_var = float(np.var(metric, ddof=1))
+    removed = 1 - float(np.var(adjusted, ddof=1)) / raw_var if raw_var > 0 else 0.0
+    bounds = np.cumsum([len(a) for a in arms])[:-1]
+    return list(np.split(adjusted, bounds)), removed
+
+
+def mean_interval(values: np.ndarray, confidence: float = 0.95) -> tuple[float, float, float]:
+    """(mean, low, high): the Student t interval of one arm's mean."""
+    mean = float(np.mean(values))
+    if len(values) < 2:
+        return mean, float("nan"), float("nan")
+    se = float(np.std(values, ddof=1)) / sqrt(len(values))
+    half = float(stats.t.ppf(0.5 + confidence / 2, len(values) - 1)) * se
+    return mean, mean - half, mean + half
