@@ -21,11 +21,18 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
-from refrain.domain import charges, refunds
+from refrain.domain import charges, disputes, refunds
 from refrain.domain.charges import RecordedCharge
 from refrain.domain.customer import CustomerDetails
 from refrain.domain.events import DomainEvent
-from refrain.domain.inputs import CheckoutCompleted, Input, PaymentSucceeded, RefundIssued
+from refrain.domain.inputs import (
+    ChargebackOpened,
+    CheckoutCompleted,
+    DisputeClosed,
+    Input,
+    PaymentSucceeded,
+    RefundIssued,
+)
 from refrain.domain.machine import apply
 from refrain.domain.money import Money
 from refrain.domain.outcome import ChargeRequest, OutcomeKind
@@ -171,6 +178,16 @@ def decide(cmd: LedgerCommand, loaded: Loaded) -> Decision:
         reason = f"charge outcome already recorded by {loaded.charge.recorded_by}"
         return Decision(LedgerResult(LedgerStatus.DUPLICATE, reason, subscription=sub))
     inp, tally = cmd.input, None
+    if isinstance(inp, ChargebackOpened | DisputeClosed):
+        # One step of a dispute is applied once (providers repeat: refrain.domain.disputes).
+        if isinstance(inp, ChargebackOpened):
+            after, why = disputes.record_opening(loaded.tally, inp)
+        else:
+            after, why = disputes.record_closing(loaded.tally, inp)
+        tally = (refunds.tally_key(inp), after)
+        if why is not None:
+            ignored = _entry(cmd, LedgerStatus.IGNORED, why)
+            return Decision(LedgerResult(LedgerStatus.IGNORED, why, subscription=sub), ignored)
     if isinstance(inp, RefundIssued):
         # Credit only what this report adds to the payment's refunds (refrain.domain.refunds).
         try:

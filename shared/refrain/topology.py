@@ -146,6 +146,7 @@ ANALYTICS_DATASET = "refrain_analytics"
 RECEIPT_EVENT_TYPES = (
     "invoice.paid",
     "charge.refunded",
+    "charge.dispute_closed",  # a lost one: a credit note
     "payment.failed",
     "subscription.on_hold",
     "subscription.expired",

@@ -17,7 +17,7 @@ from typing import Any
 
 from refrain.adapters import firestore_charges as charge_docs
 from refrain.domain.charges import RecordedCharge, payment_charge_id
-from refrain.domain.inputs import RefundIssued
+from refrain.domain.inputs import ChargebackOpened, DisputeClosed, RefundIssued
 from refrain.domain.machine import next_deadline
 from refrain.domain.refunds import RefundTally, tally_key
 from refrain.domain.subscription import DUE_STATES, BillingMode, Subscription
@@ -102,7 +102,7 @@ class MemoryLedger:
         charge_id = payment_charge_id(cmd.input)
         charge = _recorded(self.charges.get(charge_id)) if charge_id else None
         tally = None
-        if isinstance(cmd.input, RefundIssued):
+        if isinstance(cmd.input, RefundIssued | ChargebackOpened | DisputeClosed):
             tally = self.refunds.get(tally_key(cmd.input))
         return Loaded(subscription=sub, charge=charge, tally=tally)
 

@@ -24,6 +24,7 @@ from refrain.domain.outcome import ChargeRequest
 def claim_document(charge: ChargeRequest, provider: str, now: datetime) -> dict[str, Any]:
     """What the worker needs to re-drive the charge with the same key after a crash."""
     return {
+        "charge_id": charge.idempotency_key,  # the id itself (the document id encodes it)
         "subscription_id": charge.subscription_id,
         "billing_anchor": charge.billing_anchor,
         "attempt": charge.attempt,

@@ -35,6 +35,7 @@ from google.api_core.exceptions import Aborted, AlreadyExists, Conflict
 from google.cloud import firestore
 
 from refrain.adapters.firestore_collections import (
+    CHARGES,
     CUSTOMERS,
     INVOICE_SERIES,
     INVOICES,
@@ -42,7 +43,7 @@ from refrain.adapters.firestore_collections import (
     keyed,
 )
 from refrain.invoicing.model import Invoice
-from refrain.invoicing.numbering import allocate, series_doc_id
+from refrain.invoicing.numbering import allocate, invoice_id_for, series_doc_id
 from refrain.invoicing.ports import Claim, Customer
 from refrain.invoicing.sending import (
     DEFAULT_LEASE,
@@ -106,6 +107,18 @@ class FirestoreInvoiceStore:
     def get(self, invoice_id: str) -> Invoice | None:
         snap = keyed(self._db, INVOICES, invoice_id).get()
         return Invoice.from_dict(snap.to_dict() or {}) if snap.exists else None
+
+    def paid_with(self, provider_ref: str) -> Invoice | None:
+        # The charge record keeps the provider's references to its payment (firestore_charges).
+        query = (
+            self._db.collection(CHARGES)
+            .where(filter=firestore.FieldFilter("provider_refs", "array_contains", provider_ref))
+            .limit(1)
+        )
+        for charge in query.stream():
+            charge_id = (charge.to_dict() or {}).get("charge_id")
+            return self.get(invoice_id_for(str(charge_id), "")) if charge_id else None
+        return None
 
     def finalise(self, draft: Invoice) -> Invoice:
         if not draft.is_draft:

@@ -42,7 +42,7 @@ from refrain.adapters.firestore_collections import (
 from refrain.adapters.firestore_outbox import entry_document
 from refrain.domain import charges
 from refrain.domain.charges import RecordedCharge
-from refrain.domain.inputs import RefundIssued
+from refrain.domain.inputs import ChargebackOpened, DisputeClosed, RefundIssued
 from refrain.domain.machine import next_deadline
 from refrain.domain.refunds import RefundTally, tally_key
 from refrain.domain.subscription import Subscription
@@ -117,7 +117,9 @@ def _load(transaction: firestore.Transaction, db: firestore.Client, cmd: LedgerC
     if cmd.subscription_id is not None:
         refs.append(keyed(db, SUBSCRIPTIONS, cmd.subscription_id))
     tally_ref = None
-    if isinstance(cmd.input, RefundIssued):  # a refund also reads its payment's tally
+    if isinstance(
+        cmd.input, RefundIssued | ChargebackOpened | DisputeClosed
+    ):  # a refund also reads its payment's tally
         tally_ref = keyed(db, REFUNDS, tally_key(cmd.input))
         refs.append(tally_ref)
     snaps = {snap.reference.path: snap for snap in transaction.get_all(refs)}

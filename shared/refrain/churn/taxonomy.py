@@ -46,6 +46,8 @@ class SignalType(StrEnum):
     RESUMED = "resumed"
     REFUNDED = "refunded"
     CHARGEBACK = "chargeback"
+    DISPUTE_WON = "dispute_won"  # the money came back (access too, if the dispute ended it)
+    DISPUTE_LOST = "dispute_lost"  # the money is the cardholder's; the card is dropped
     EXPIRED = "expired"  # churn_type: voluntary | involuntary | revoked
 
 

@@ -5,8 +5,8 @@ domain event                       signal
 =================================  =======================================
 subscription.activated             activated (``from_trial``)
 subscription.recovered             recovered (from past_due) |
-                                   reactivated (from on_hold: access was
-                                   suspended and comes back)
+                                   reactivated (from on_hold or expired:
+                                   access was lost and comes back)
 subscription.renewed               renewed
 payment.failed                     payment_failed (first failure of the
                                    period) | dunning_retry (a retry failed)
@@ -18,6 +18,7 @@ subscription.plan_changed          plan_changed (upgrade | downgrade)
 subscription.paused / resumed      paused / resumed
 charge.refunded                    refunded (refund reason, access_revoked)
 charge.disputed                    chargeback (dispute reason)
+charge.dispute_closed              dispute_won | dispute_lost (amount)
 subscription.expired               expired (churn_type, reason, tenure)
 subscription.trial_started         skip: not a paid lifecycle change
 invoice.paid                       skip: money, already told by activated/renewed
@@ -137,7 +138,9 @@ def _signal_type(type_: EventType, p: dict[str, Any]) -> SignalType:
     if type_ is EventType.PAYMENT_FAILED:
         return _S.PAYMENT_FAILED if p["failed_attempts"] <= 1 else _S.DUNNING_RETRY
     if type_ is EventType.RECOVERED:
-        return _S.REACTIVATED if p["from_state"] == "on_hold" else _S.RECOVERED
+        return _S.REACTIVATED if p["from_state"] in ("on_hold", "expired") else _S.RECOVERED
+    if type_ is EventType.CHARGE_DISPUTE_CLOSED:
+        return _S.DISPUTE_WON if p["won"] else _S.DISPUTE_LOST
     return _SIMPLE[type_]
 
 
@@ -203,6 +206,10 @@ def _chargeback(row: dict[str, Any], p: dict[str, Any], at: datetime) -> None:
     )
 
 
+def _dispute_closed(row: dict[str, Any], p: dict[str, Any], at: datetime) -> None:
+    _money(row, p["amount"], p["currency"])
+
+
 def _expired(row: dict[str, Any], p: dict[str, Any], at: datetime) -> None:
     row.update(
         churn_type=p["churn_type"],
@@ -235,5 +242,7 @@ _DETAILS: Final = {
     _S.PAUSED: _nothing,
     _S.REFUNDED: _refunded,
     _S.CHARGEBACK: _chargeback,
+    _S.DISPUTE_WON: _dispute_closed,
+    _S.DISPUTE_LOST: _dispute_closed,
     _S.EXPIRED: _expired,
 }

@@ -242,4 +242,7 @@ def chargeback_opened(sub: Subscription, inp: ChargebackOpened, policy: DunningP
         currency=inp.amount.currency, reason_code=inp.reason_code, access_revoked=revoke,
         evidence_due_at=iso(inp.evidence_due_at),
     )  # fmt: skip
-    return expire(sub, step, inp.occurred_at, ChurnType.REVOKED) if revoke else step
+    if not revoke:
+        return step
+    step.changes["revoked_by"] = inp.charge_id  # a won dispute gives access back
+    return expire(sub, step, inp.occurred_at, ChurnType.REVOKED)

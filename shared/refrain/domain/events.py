@@ -61,6 +61,7 @@ class EventType(StrEnum):
     RESUMED = "subscription.resumed"
     CHARGE_REFUNDED = "charge.refunded"
     CHARGE_DISPUTED = "charge.disputed"
+    CHARGE_DISPUTE_CLOSED = "charge.dispute_closed"
     EXPIRED = "subscription.expired"
     PAYMENT_METHOD_UPDATED = "payment_method.updated"
 
@@ -194,6 +195,17 @@ class ChargeDisputedPayload(_Payload):
     evidence_due_at: AwareDatetime | None = None  # submit evidence before this, or lose
 
 
+class ChargeDisputeClosedPayload(_Payload):
+    """A dispute decided: won (money back; access back if the dispute had ended it) or lost."""
+
+    charge_id: str
+    amount: int
+    currency: str
+    won: bool
+    access_restored: bool
+    payment_method_blocked: bool  # lost: the card is dropped, never retried
+
+
 class ExpiredPayload(_Payload):
     """Churn signal: tenure, renewals and failures are here, no lookup needed."""
 
@@ -226,6 +238,7 @@ PAYLOAD_MODELS: Final[dict[EventType, type[_Payload]]] = {
     EventType.RESUMED: ResumedPayload,
     EventType.CHARGE_REFUNDED: ChargeRefundedPayload,
     EventType.CHARGE_DISPUTED: ChargeDisputedPayload,
+    EventType.CHARGE_DISPUTE_CLOSED: ChargeDisputeClosedPayload,
     EventType.EXPIRED: ExpiredPayload,
     EventType.PAYMENT_METHOD_UPDATED: PaymentMethodUpdatedPayload,
 }

@@ -35,6 +35,7 @@ __all__ = [
     "CancelReverted",
     "ChargebackOpened",
     "CheckoutCompleted",
+    "DisputeClosed",
     "GracePeriodOver",
     "HoldOver",
     "Input",
@@ -221,6 +222,20 @@ class ChargebackOpened(Input):
     amount: Money
     reason_code: str | None = None
     evidence_due_at: datetime | None = None  # when the provider needs the merchant's evidence
+    dispute_id: str | None = None  # the provider's dispute (Stripe du_/dp_, Adyen dispute psp)
+    payment_ref: str | None = None  # the provider's payment (its refunds and disputes tally)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DisputeClosed(Input):
+    """The card network decided a dispute: ``won`` (the money comes back) or lost."""
+
+    stream: ClassVar[str] = "charge"
+    charge_id: str
+    amount: Money
+    won: bool
+    dispute_id: str | None = None
+    payment_ref: str | None = None
 
 
 class ProviderStatus(StrEnum):

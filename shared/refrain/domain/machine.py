@@ -51,6 +51,7 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 
 from refrain.domain import actions as a
+from refrain.domain import disputes
 from refrain.domain import transitions as t
 from refrain.domain import upgrades as u
 from refrain.domain.dunning import DEFAULT_POLICY, DunningPolicy
@@ -61,6 +62,7 @@ from refrain.domain.inputs import (
     CancelReverted,
     ChargebackOpened,
     CheckoutCompleted,
+    DisputeClosed,
     GracePeriodOver,
     HoldOver,
     Input,
@@ -155,6 +157,7 @@ _ROUTES: Final[dict[type[Input], _Route]] = dict(
         _route(PaymentMethodUpdated, a.payment_method_updated),
         _route(RefundIssued, a.refund_issued),
         _route(ChargebackOpened, a.chargeback_opened),
+        _route(DisputeClosed, disputes.dispute_closed),
         _route(ProviderStateReported, provider_state_reported, stale=_stale_report),
     ]
 )

@@ -27,10 +27,12 @@ from enum import StrEnum
 from typing import Any
 
 from refrain.domain.errors import DomainError
-from refrain.domain.inputs import RefundIssued
+from refrain.domain.inputs import ChargebackOpened, DisputeClosed, RefundIssued
 from refrain.domain.money import Money
 
 __all__ = [
+    "DisputeRecord",
+    "DisputeStatus",
     "RefundRefused",
     "RefundRequest",
     "RefundTally",
@@ -86,24 +88,69 @@ class RefundRequest:
         )
 
 
+class DisputeStatus(StrEnum):
+    OPEN = "open"  # the network took (or may take) the money back; evidence due
+    WON = "won"  # the money came back
+    LOST = "lost"  # the money is the cardholder's
+
+
+@dataclass(frozen=True, slots=True)
+class DisputeRecord:
+    """One dispute of the payment (refrain.domain.disputes keeps it)."""
+
+    dispute_id: str
+    amount: int
+    status: DisputeStatus
+    evidence_due_at: datetime | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "amount": self.amount,
+            "status": self.status.value,
+            "evidence_due_at": self.evidence_due_at,
+        }
+
+    @classmethod
+    def from_dict(cls, dispute_id: str, data: dict[str, Any]) -> DisputeRecord:
+        return cls(
+            dispute_id,
+            int(data["amount"]),
+            DisputeStatus(data["status"]),
+            data.get("evidence_due_at"),
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class RefundTally:
-    """What has been given back on one payment, in its currency."""
+    """What has been given back on one payment, in its currency: refunds and disputes."""
 
     currency: str
     credited: int = 0
     refund_ids: tuple[str, ...] = ()
     requests: tuple[RefundRequest, ...] = ()
+    disputes: tuple[DisputeRecord, ...] = ()
 
     def in_flight(self) -> int:
         return sum(r.amount for r in self.requests if r.status in _IN_FLIGHT)
+
+    def disputed(self) -> int:
+        """What a dispute holds or took: never refundable on top (open or lost)."""
+        return sum(d.amount for d in self.disputes if d.status is not DisputeStatus.WON)
+
+    def dispute(self, dispute_id: str) -> DisputeRecord | None:
+        return next((d for d in self.disputes if d.dispute_id == dispute_id), None)
+
+    def with_dispute(self, record: DisputeRecord) -> RefundTally:
+        others = tuple(d for d in self.disputes if d.dispute_id != record.dispute_id)
+        return replace(self, disputes=(*others, record))
 
     def request(self, request_id: str) -> RefundRequest | None:
         return next((r for r in self.requests if r.request_id == request_id), None)
 
     def left(self, paid: Money) -> Money:
-        """What an operator may still refund: paid, minus credited, minus in flight."""
-        return Money(max(0, paid.amount - self.credited - self.in_flight()), paid.currency)
+        """What an operator may still refund: paid, minus credited, in flight and disputed."""
+        left = paid.amount - self.credited - self.in_flight() - self.disputed()
+        return Money(max(0, left), paid.currency)
 
     def with_request(self, request: RefundRequest) -> RefundTally:
         others = tuple(r for r in self.requests if r.request_id != request.request_id)
@@ -115,20 +162,23 @@ class RefundTally:
             "credited": self.credited,
             "refund_ids": list(self.refund_ids),
             "requests": {r.request_id: r.to_dict() for r in self.requests},
+            "disputes": {d.dispute_id: d.to_dict() for d in self.disputes},
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RefundTally:
         requests = data.get("requests") or {}
+        disputes = data.get("disputes") or {}
         return cls(
             currency=str(data["currency"]),
             credited=int(data.get("credited") or 0),
             refund_ids=tuple(data.get("refund_ids") or ()),
             requests=tuple(RefundRequest.from_dict(k, v) for k, v in sorted(requests.items())),
+            disputes=tuple(DisputeRecord.from_dict(k, v) for k, v in sorted(disputes.items())),
         )
 
 
-def tally_key(inp: RefundIssued) -> str:
+def tally_key(inp: RefundIssued | ChargebackOpened | DisputeClosed) -> str:
     """The payment a refund is counted against: the provider's payment reference."""
     return inp.payment_ref or inp.charge_id
 

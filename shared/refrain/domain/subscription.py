@@ -151,6 +151,7 @@ class Subscription:
     upgrade: PendingUpgrade | None = None
     ended_at: datetime | None = None
     churn_type: ChurnType | None = None
+    revoked_by: str | None = None  # the disputed charge that ended access (a won dispute ends it)
     version: int = 0
     sequence: int = 0
     watermarks: Mapping[str, Watermark] = field(default_factory=dict)

@@ -27,6 +27,7 @@ from collections.abc import Iterable
 
 from refrain.domain.catalog import Catalog
 from refrain.domain.events import (
+    ChargeDisputeClosedPayload,
     ChargeRefundedPayload,
     DomainEvent,
     EventType,
@@ -138,17 +139,19 @@ def build_invoice(event: DomainEvent, catalog: Catalog, locale: str, shards: int
 
 
 def build_credit_note(event: DomainEvent, original: Invoice, locale: str) -> Invoice:
-    """The unnumbered credit note for a ``charge.refunded`` event.
+    """The unnumbered credit note for a ``charge.refunded`` event or a lost dispute.
 
     It is issued by the original's seller, at the original's rate and in its
     companion series, whatever the catalog says today: a credit note corrects
     that invoice. A full refund mirrors the original exactly; a partial one
-    splits the refunded amount at the original's rate.
+    splits the refunded amount at the original's rate. A lost dispute gave the
+    money back as surely as a refund, and is corrected the same way.
     """
-    if event.type is not EventType.CHARGE_REFUNDED:
-        raise InvoicingError(f"cannot build a credit note from {event.type.value}")
     payload = event.typed_payload()
-    assert isinstance(payload, ChargeRefundedPayload)
+    lost = isinstance(payload, ChargeDisputeClosedPayload) and not payload.won
+    if not (isinstance(payload, ChargeRefundedPayload) or lost):
+        raise InvoicingError(f"cannot build a credit note from {event.type.value}")
+    assert isinstance(payload, ChargeRefundedPayload | ChargeDisputeClosedPayload)
     if original.kind is not DocumentKind.INVOICE or original.is_draft:
         raise InvoicingError(f"{original.invoice_id} is not a finalised invoice")
     if payload.currency != original.currency:

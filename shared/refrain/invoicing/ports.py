@@ -42,6 +42,11 @@ class InvoiceStore(Protocol):
 
     def get(self, invoice_id: str) -> Invoice | None: ...
 
+    def paid_with(self, provider_ref: str) -> Invoice | None:
+        """The invoice of the charge the provider knows as ``{provider}:{id}`` (a renewal's
+        PaymentIntent, say), for the documents a dispute or refund names it by."""
+        ...
+
 
 @dataclass(frozen=True)
 class Claim:

@@ -4,14 +4,15 @@
 attached), unless it is for zero (a free trial's start): that one is
 ``skipped``, with a reason, and numbers and mails nothing (the rule and why
 are in :mod:`refrain.invoicing.builder`), so it is acked, never dead-lettered.
-``charge.refunded`` finalises a credit note against the invoice of that
-charge; ``payment.failed``, ``subscription.on_hold``, ``subscription.expired`` and
-``subscription.plan_change_declined`` (an upgrade whose charge was declined) mail a
-notice; the plan named in that one is the upgrade's. Every other type is ignored, and so is
-every event of an app-store subscription (Google Play, Apple): the store is
-merchant of record, sends the receipts and the billing notices itself, and
-we hold no e-mail address for its customers (nothing would ever be sent, and
-the event would be redelivered until it dead-letters).
+``charge.refunded`` and a lost ``charge.dispute_closed`` finalise a credit note
+against the invoice of that charge; ``payment.failed``, ``subscription.on_hold``,
+``subscription.expired`` and ``subscription.plan_change_declined`` (an upgrade
+whose charge was declined) mail a notice; the plan named in that one is the
+upgrade's. Every other type is ignored, and so is every event of an app-store
+subscription (Google Play, Apple): the store is merchant of record, sends the
+receipts and the billing notices itself, and we hold no e-mail address for its
+customers (nothing would ever be sent, and the event would be redelivered until
+it dead-letters).
 
 Exactly one e-mail per document, whatever Pub/Sub delivers:
 
@@ -46,6 +47,7 @@ from datetime import datetime
 from refrain.domain.catalog import Catalog
 from refrain.domain.clock import Clock, SystemClock
 from refrain.domain.events import (
+    ChargeDisputeClosedPayload,
     ChargeRefundedPayload,
     DomainEvent,
     EventType,
@@ -144,6 +146,12 @@ class ReceiptService:
             return self._receipt(event)
         if event.type is EventType.CHARGE_REFUNDED:
             return self._credit_note(event)
+        if event.type is EventType.CHARGE_DISPUTE_CLOSED:
+            if event.payload["won"]:
+                return HandleResult(
+                    "ignored", "-", reason="a won dispute moved no money to correct"
+                )
+            return self._credit_note(event)  # lost: the money went back to the cardholder
         if event.type in _NOTICES:
             return self._notice(event, _NOTICES[event.type])
         return HandleResult("ignored", "-")
@@ -163,11 +171,13 @@ class ReceiptService:
 
     def _credit_note(self, event: DomainEvent) -> HandleResult:
         payload = event.typed_payload()
-        assert isinstance(payload, ChargeRefundedPayload)
+        assert isinstance(payload, ChargeRefundedPayload | ChargeDisputeClosedPayload)
         market = self._catalog.market(payload.market)
         customer = self._customer(payload.account_id)
         original_id = invoice_id_for(payload.charge_id, event.event_id)
         original = self._invoices.get(original_id)
+        if original is None:  # named by the provider's payment id (a renewal's dispute)
+            original = self._invoices.paid_with(f"{payload.provider}:{payload.charge_id}")
         if original is None:
             raise OriginalInvoiceMissing(original_id)
         loc = localizer_for(customer.locale, market.default_locale)

@@ -43,6 +43,7 @@ from refrain.domain.errors import InvalidInput
 from refrain.domain.inputs import (
     ChargebackOpened,
     CheckoutCompleted,
+    DisputeClosed,
     PaymentFailed,
     PaymentMethodUpdated,
     PaymentSucceeded,
@@ -113,6 +114,25 @@ def _money(item: Mapping[str, Any]) -> Money:
     if not isinstance(value, int) or isinstance(value, bool) or not isinstance(currency, str):
         raise MappingError("item has no amount")
     return from_provider_amount(value, currency, PROVIDER)
+
+
+# Dispute webhooks (docs.adyen.com/risk-management/disputes-api/dispute-notifications): the
+# stages that move access or money. Others (REQUEST_FOR_INFORMATION, INFORMATION_SUPPLIED,
+# DISPUTE_DEFENSE_PERIOD_ENDED, ...) are recorded and ignored.
+DISPUTE_OPENED = frozenset(
+    {"NOTIFICATION_OF_CHARGEBACK", "CHARGEBACK", "DISPUTE_OPENED_WITH_CHARGEBACK"}
+)
+DISPUTE_WON = frozenset({"CHARGEBACK_REVERSED", "PREARBITRATION_WON"})
+DISPUTE_LOST = frozenset({"SECOND_CHARGEBACK", "PREARBITRATION_LOST"})
+
+
+def _iso(value: Any) -> datetime | None:
+    """An ISO 8601 time with offset from additionalData (information only), or None."""
+    try:
+        parsed = datetime.fromisoformat(str(value)) if value else None
+    except ValueError:
+        return None
+    return parsed.astimezone(UTC) if parsed is not None and parsed.tzinfo else None
 
 
 def _our_charge(reference: str) -> tuple[str, datetime | None, int | None] | None:
@@ -276,17 +296,21 @@ def _normalise(
                 payment_ref=original,
             ),
         )
-    if code == "CHARGEBACK":
-        return ProviderEvent(
-            **base,
-            subject=subject,
-            input=ChargebackOpened(
-                **at,
-                charge_id=original,
-                amount=_money(item),
-                reason_code=extra.get("chargebackReasonCode"),
-            ),
-        )
+    if code in DISPUTE_OPENED | DISPUTE_WON | DISPUTE_LOST:
+        # All events of one dispute share its pspReference; originalReference is the payment.
+        # Its stage comes from the signed eventCode, never from the unsigned disputeStatus.
+        dispute: dict[str, Any] = {
+            **at, "charge_id": reference if charge else original, "amount": _money(item),
+            "dispute_id": psp, "payment_ref": original,
+        }  # fmt: skip
+        if code in DISPUTE_OPENED:
+            due = _iso(extra.get("defensePeriodEndsAt"))
+            opened = ChargebackOpened(
+                reason_code=extra.get("chargebackReasonCode"), evidence_due_at=due, **dispute
+            )
+            return ProviderEvent(**base, subject=subject, input=opened)
+        won = DisputeClosed(won=code in DISPUTE_WON, **dispute)
+        return ProviderEvent(**base, subject=subject, input=won)
     if code == "RECURRING_CONTRACT" and success:
         detail = extra.get("recurring.recurringDetailReference")
         method = stored_method_ref(_shopper(extra), psp)

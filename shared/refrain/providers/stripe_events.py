@@ -28,6 +28,7 @@ from refrain.domain.errors import InvalidInput
 from refrain.domain.inputs import (
     ChargebackOpened,
     CheckoutCompleted,
+    DisputeClosed,
     PaymentFailed,
     PaymentSucceeded,
     RefundIssued,
@@ -304,20 +305,28 @@ def _dispute(
 ) -> ProviderEvent:
     pi_id, charge = obj.get("payment_intent"), obj.get("charge")
     subject = _charge_subject(metadata(obj), ref(pi_id), ref(charge))
+    common: dict[str, Any] = {
+        "input_id": base["event_id"],
+        "occurred_at": base["occurred_at"],
+        "charge_id": str(pi_id or charge),
+        "amount": money(obj.get("amount"), obj.get("currency")),
+        "dispute_id": str(obj.get("id")),
+        "payment_ref": str(pi_id or charge),
+    }
     if base["event_type"] == "charge.dispute.closed":
+        status = obj.get("status")
+        if status not in ("won", "lost"):  # warning_closed: an inquiry, no money moved
+            return ProviderEvent(**base, subject=subject, ignored=f"dispute closed {status}")
         return ProviderEvent(
-            **base, subject=subject, ignored=f"dispute closed with status {obj.get('status')}"
+            **base, subject=subject, input=DisputeClosed(won=status == "won", **common)
         )
     return ProviderEvent(
         **base,
         subject=subject,
         input=ChargebackOpened(
-            input_id=base["event_id"],
-            occurred_at=base["occurred_at"],
-            charge_id=str(pi_id or charge),
-            amount=money(obj.get("amount"), obj.get("currency")),
             reason_code=obj.get("reason"),
             evidence_due_at=timestamp((obj.get("evidence_details") or {}).get("due_by")),
+            **common,
         ),
     )
 

@@ -15,7 +15,13 @@ from cloudevents.http import CloudEvent
 from pypdf import PdfReader
 
 from refrain.adapters.firestore import build_firestore
-from refrain.adapters.firestore_collections import CUSTOMERS, INVOICES, RECEIPT_SENDS
+from refrain.adapters.firestore_collections import (
+    CHARGES,
+    CUSTOMERS,
+    INVOICES,
+    RECEIPT_SENDS,
+    keyed,
+)
 from refrain.domain import DomainEvent, UnknownMarket, to_pubsub_message
 from refrain.invoicing import RetryLater
 from refrain.settings import CloudSettings
@@ -24,6 +30,7 @@ from refrain_tools.stack.manager import StackManager
 from tests.support import load_function
 from tests.unit.invoicing.factories import (
     charge_refunded,
+    dispute_closed,
     invoice_paid,
     payment_failed,
     renewed,
@@ -131,6 +138,24 @@ def test_refund_and_payment_failure_mail_once_each(env: Any, stack: StackManager
     assert any("kreditnota" in s for s in subjects)
     notice = parsed(sent_raw_mail(stack.config)[-1])
     assert "https://account.test/payment-method" in notice.get_body(("plain",)).get_content()
+
+
+def test_a_lost_dispute_of_a_renewal_gets_a_credit_note_a_won_one_nothing(
+    env: Any, stack: StackManager
+) -> None:
+    key = "sub_1:20250201T000000Z:1"  # a renewal: its invoice is named by our charge id
+    keyed(env, CHARGES, key).set({"charge_id": key, "provider_refs": ["stripe:pi_renewal"]})
+    main.receipt_email(cloud_event(invoice_paid(charge_id=key)))
+    main.receipt_email(cloud_event(dispute_closed(amount=13900, won=True, charge_id="pi_renewal")))
+    assert len(sent_raw_mail(stack.config)) == 1  # the receipt only
+    lost = dispute_closed(amount=13900, won=False, charge_id="pi_renewal", sequence=6)
+    main.receipt_email(cloud_event(lost))  # the dispute names Stripe's PaymentIntent
+    main.receipt_email(cloud_event(lost))
+    notes = [d.to_dict() for d in env.collection(INVOICES).stream()]
+    [note] = [n for n in notes if n["kind"] == "credit_note"]
+    assert note["original_number"] and note["totals"]["gross"]["amount"] == -13900
+    assert note["series"].endswith("-CN")
+    assert len(sent_raw_mail(stack.config)) == 2
 
 
 def nothing_written(db: Any, stack: StackManager) -> bool:

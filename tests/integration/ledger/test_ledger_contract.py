@@ -21,7 +21,9 @@ from refrain.domain.events import DomainEvent
 from refrain.domain.inputs import (
     CancelRequested,
     CancelReverted,
+    ChargebackOpened,
     CheckoutCompleted,
+    DisputeClosed,
     Input,
     PaymentFailed,
     PaymentSucceeded,
@@ -443,3 +445,31 @@ def test_a_refund_in_another_currency_than_its_payment_changes_nothing(backend: 
     result = backend.ledger.apply(command("stripe:evt_eur", eur, T0, source="stripe"))
     assert result.status is LedgerStatus.ILLEGAL and not result.events
     assert (backend.refunds("pi_sub_1"), backend.subscription("sub_1")) == (tally, sub)
+
+
+def test_a_dispute_opened_twice_is_recorded_once_and_a_won_one_gives_access_back(
+    backend: Backend,
+) -> None:
+    backend.ledger.apply(checkout_command())
+    at = T0 + timedelta(days=3)
+    common: dict[str, Any] = {
+        "charge_id": "ch_sub_1", "amount": PRICE, "dispute_id": "PSPDISPUTE000001",
+        "payment_ref": "pi_sub_1",
+    }  # fmt: skip
+    notified = ChargebackOpened(input_id="n", occurred_at=at, **common)
+    debited = ChargebackOpened(input_id="c", occurred_at=at, **common)
+    first = backend.ledger.apply(command("adyen:n", notified, at, source="adyen"))
+    assert [e.type.value for e in first.events] == ["charge.disputed", "subscription.expired"]
+    second = backend.ledger.apply(command("adyen:c", debited, at, source="adyen"))
+    assert second.status is LedgerStatus.IGNORED and not second.events
+    stored = backend.refunds("pi_sub_1")
+    assert stored is not None and stored["disputes"]["PSPDISPUTE000001"]["status"] == "open"
+    won = DisputeClosed(input_id="w", occurred_at=at + timedelta(days=5), won=True, **common)
+    result = backend.ledger.apply(command("adyen:w", won, at + timedelta(days=5), source="adyen"))
+    assert [e.type.value for e in result.events] == [
+        "charge.dispute_closed", "subscription.recovered",
+    ]  # fmt: skip
+    sub = backend.subscription("sub_1")
+    assert sub is not None and sub.state is State.ACTIVE
+    stored = backend.refunds("pi_sub_1")
+    assert stored is not None and stored["disputes"]["PSPDISPUTE000001"]["status"] == "won"

@@ -80,6 +80,9 @@ EXTRA: dict[EventType, dict[str, Any]] = {
                                 "reason": "requested_by_customer", "access_revoked": False},
     EventType.CHARGE_DISPUTED: {"charge_id": "ch_1", "amount": 13900, "currency": "SEK",
                                 "reason_code": "fraudulent", "access_revoked": True},
+    EventType.CHARGE_DISPUTE_CLOSED: {"charge_id": "ch_1", "amount": 13900, "currency": "SEK",
+                                      "won": True, "access_restored": True,
+                                      "payment_method_blocked": False},
     EventType.EXPIRED: {
         "churn_type": "voluntary", "started_at": (T0 - timedelta(days=400)).isoformat(),
         "ended_at": T0.isoformat(), "tenure_days": 400, "cancel_reason": "not_using",

@@ -34,6 +34,7 @@ EXPECTED = {
     EventType.RESUMED: "resumed",
     EventType.CHARGE_REFUNDED: "refunded",
     EventType.CHARGE_DISPUTED: "chargeback",
+    EventType.CHARGE_DISPUTE_CLOSED: "dispute_won",
     EventType.EXPIRED: "expired",
 }
 
@@ -209,3 +210,11 @@ def test_duplicates_in_one_batch_and_redeliveries_make_one_row() -> None:
     assert exporter.export([message, message]).exported == 2
     assert exporter.export_one(message).inserted == 0
     assert len(sink.rows) == 1
+
+
+def test_a_lost_dispute_is_its_own_signal_and_a_won_one_gives_access_back() -> None:
+    lost = row(sample_event(EventType.CHARGE_DISPUTE_CLOSED, won=False, access_restored=False,
+                            payment_method_blocked=True))  # fmt: skip
+    assert (lost.signal_type, lost.amount_minor) == ("dispute_lost", 13900)
+    back = row(sample_event(EventType.RECOVERED, from_state="expired"))
+    assert back.signal_type == "reactivated"

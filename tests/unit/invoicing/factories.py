@@ -150,3 +150,19 @@ def upgrade_declined(*, amount: int = 3265, to_plan: str = "duo_monthly") -> Dom
         "decline_code": "insufficient_funds", "hard_decline": False,
     }  # fmt: skip
     return event(EventType.PLAN_CHANGE_DECLINED, payload)
+
+
+def dispute_closed(
+    *, amount: int, won: bool, charge_id: str = "pi_1", sequence: int = 5
+) -> DomainEvent:
+    payload = _base("acct_1", "individual_monthly", "SE") | {
+        "charge_id": charge_id,
+        "amount": amount,
+        "currency": "SEK",
+        "won": won,
+        "access_restored": False,
+        "payment_method_blocked": not won,
+    }
+    return event(
+        EventType.CHARGE_DISPUTE_CLOSED, payload, sequence=sequence, at=utc(2025, 2, 20, 12)
+    )

@@ -17,9 +17,14 @@ class MemoryInvoices:
     def __init__(self) -> None:
         self.docs: dict[str, Invoice] = {}
         self.counters: dict[str, tuple[int, datetime]] = {}
+        self.payments: dict[str, str] = {}  # provider ref -> invoice id
 
     def get(self, invoice_id: str) -> Invoice | None:
         return self.docs.get(invoice_id)
+
+    def paid_with(self, provider_ref: str) -> Invoice | None:
+        found = self.payments.get(provider_ref)
+        return None if found is None else self.docs.get(found)
 
     def finalise(self, draft: Invoice) -> Invoice:
         if draft.invoice_id in self.docs:

@@ -14,6 +14,7 @@ from refrain.domain import load_catalog
 from refrain.domain.inputs import (
     ChargebackOpened,
     CheckoutCompleted,
+    DisputeClosed,
     PaymentFailed,
     PaymentMethodUpdated,
     PaymentSucceeded,
@@ -304,3 +305,42 @@ def test_the_renewal_sends_the_shopper_reference_the_token_was_stored_under() ->
     )
     assert split_ref("acct:with:colons:TOKEN") == ("acct:with:colons", "TOKEN")
     assert split_ref("TOKEN") == (None, "TOKEN") and split_ref(None) == (None, None)
+
+
+@pytest.mark.parametrize(
+    ("code", "kind", "won"),
+    [
+        ("NOTIFICATION_OF_CHARGEBACK", ChargebackOpened, None),
+        ("CHARGEBACK", ChargebackOpened, None),
+        ("DISPUTE_OPENED_WITH_CHARGEBACK", ChargebackOpened, None),
+        ("CHARGEBACK_REVERSED", DisputeClosed, True),
+        ("PREARBITRATION_WON", DisputeClosed, True),
+        ("SECOND_CHARGEBACK", DisputeClosed, False),
+        ("PREARBITRATION_LOST", DisputeClosed, False),
+    ],
+)
+def test_dispute_stages_come_from_the_signed_event_code(
+    code: str, kind: type, won: bool | None
+) -> None:
+    [item] = items(SIGNED / "chargeback.json")
+    # disputeStatus is unsigned: a forged "Won" on a lost stage changes nothing.
+    extra = dict(item.get("additionalData") or {}, disputeStatus="Won",
+                 defensePeriodEndsAt="2026-12-24T10:00:00+01:00")  # fmt: skip
+    event = normalise_adyen_item(dict(item, eventCode=code, additionalData=extra), CATALOG)
+    assert isinstance(event.input, kind)
+    assert event.input.dispute_id == item["pspReference"]  # type: ignore[union-attr]
+    assert event.input.payment_ref == item["originalReference"]  # type: ignore[union-attr]
+    if won is None:
+        assert isinstance(event.input, ChargebackOpened)
+        assert event.input.evidence_due_at is not None and event.input.evidence_due_at.hour == 9
+    else:
+        assert isinstance(event.input, DisputeClosed) and event.input.won is won
+
+
+def test_a_renewal_s_dispute_names_the_renewal_charge() -> None:
+    [item] = items(SIGNED / "chargeback.json")
+    item = dict(item, merchantReference="sub_x:20260301T000000Z:1", eventCode="SECOND_CHARGEBACK")
+    event = normalise_adyen_item(item, CATALOG)
+    assert isinstance(event.input, DisputeClosed)
+    assert event.input.charge_id == "sub_x:20260301T000000Z:1"
+    assert event.subject is not None and event.subject.subscription_id == "sub_x"

@@ -15,6 +15,7 @@ from refrain.domain import load_catalog
 from refrain.domain.inputs import (
     ChargebackOpened,
     CheckoutCompleted,
+    DisputeClosed,
     PaymentFailed,
     PaymentSucceeded,
     ProviderStateReported,
@@ -231,9 +232,16 @@ def test_refund_and_dispute() -> None:
     assert dispute.input.reason_code == "general"
     due = dispute.input.evidence_due_at  # Stripe's evidence_details.due_by
     assert due is not None and int(due.timestamp()) == 1723679999 and due.utcoffset() is not None
+    assert dispute.input.dispute_id == fixture("charge.dispute.created")["data"]["object"]["id"]
     closed = fixture("charge.dispute.created")
     closed["type"] = "charge.dispute.closed"
+    closed["data"]["object"]["status"] = "warning_closed"  # an inquiry: no money moved
     assert normalise_stripe(closed, CATALOG).ignored
+    for status, won in (("won", True), ("lost", False)):
+        closed["data"]["object"]["status"] = status
+        decided = normalise_stripe(closed, CATALOG).input
+        assert isinstance(decided, DisputeClosed) and decided.won is won
+        assert decided.dispute_id == dispute.input.dispute_id
 
 
 def _refund(cumulative: int, before: int | None, event_id: str) -> dict[str, Any]:
