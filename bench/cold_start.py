@@ -14,7 +14,7 @@ of a first request that takes the function's real first-request path:
 - ``before`` (with ``--before DIR``): DIR/functions/<source>/main.py with DIR/shared first
   on PYTHONPATH, an earlier commit (``git archive REV functions shared | tar -x -C DIR``),
   so before and after are measured in one sitting, run for run;
-- ``bare``: bench/bare/<source>.py served as main.py: no Refrain code, the same
+- ``bare``: bench/bare/bare_<source>.py served as main.py: no Refrain code, the same
   framework and client libraries, and on its first request the same RPCs (Firestore
   transaction, Pub/Sub publish or pull, BigQuery jobs, the SES send; see each file).
   The difference refrain - bare is what Refrain's own code adds to a cold start.
@@ -221,10 +221,10 @@ class Figures:
 
 
 def bare_sources(target: Path) -> Path:
-    """bench/bare/<source>.py as <target>/<source>/main.py, as functions-framework serves it."""
+    """bench/bare/bare_<source>.py as <target>/<source>/main.py, as functions-framework wants."""
     for source in {f.source for f in TOPOLOGY.functions}:
         (target / source).mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(BARE / f"{source}.py", target / source / "main.py")
+        shutil.copyfile(BARE / f"bare_{source}.py", target / source / "main.py")
     return target
 
 

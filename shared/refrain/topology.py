@@ -11,10 +11,10 @@ message bills the 10 MB minimum per row).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Literal
-
-from refrain.churn import rows as _churn_rows
 
 FieldType = Literal["STRING", "INT64", "BOOL", "TIMESTAMP", "DATE", "JSON"]
 FieldMode = Literal["NULLABLE", "REQUIRED", "REPEATED"]
@@ -90,8 +90,15 @@ class Table:
 
 @dataclass(frozen=True)
 class Dataset:
+    """A BigQuery dataset; its tables given as they are or by a function that declares them
+    (the churn tables come from pydantic row models, which only their users load)."""
+
     name: str
-    tables: tuple[Table, ...] = field(default_factory=tuple)
+    declared: tuple[Table, ...] | Callable[[], tuple[Table, ...]] = ()
+
+    @property
+    def tables(self) -> tuple[Table, ...]:
+        return self.declared() if callable(self.declared) else self.declared
 
 
 @dataclass(frozen=True)
@@ -238,27 +245,34 @@ def _columns(fields: tuple[tuple[str, str, str, str], ...]) -> tuple[Column, ...
     return tuple(Column(n, t, m, d) for n, t, m, d in fields)  # type: ignore[arg-type]
 
 
-# Both tables are generated from the pydantic row models (refrain.churn.rows, no Google import).
-_CHURN_SIGNALS = Table(
-    name=_churn_rows.SIGNALS_TABLE,
-    description="One row per subscription lifecycle signal (signal_id unique); pseudonymous.",
-    partition_field="occurred_at",
-    clustering=("market", "signal_type"),
-    columns=_columns(_churn_rows.bigquery_fields(_churn_rows.SignalRow)),
-)
-_CHURN_FEATURES = Table(
-    name=_churn_rows.SNAPSHOT_TABLE,
-    description="Daily churn-model features per subscriber; a re-run replaces its day.",
-    partition_field="snapshot_date",
-    clustering=("market",),
-    columns=_columns(_churn_rows.bigquery_fields(_churn_rows.FeatureRow)),
-)
+@functools.cache
+def _churn_tables() -> tuple[Table, ...]:
+    """Both tables, generated from the pydantic row models (refrain.churn.rows, no Google
+    import), on first use: a function that never touches BigQuery never builds them."""
+    from refrain.churn import rows
+
+    signals = Table(
+        name=rows.SIGNALS_TABLE,
+        description="One row per subscription lifecycle signal (signal_id unique); pseudonymous.",
+        partition_field="occurred_at",
+        clustering=("market", "signal_type"),
+        columns=_columns(rows.bigquery_fields(rows.SignalRow)),
+    )
+    features = Table(
+        name=rows.SNAPSHOT_TABLE,
+        description="Daily churn-model features per subscriber; a re-run replaces its day.",
+        partition_field="snapshot_date",
+        clustering=("market",),
+        columns=_columns(rows.bigquery_fields(rows.FeatureRow)),
+    )
+    return signals, features
+
 
 TOPOLOGY = Topology(
     topics=tuple(Topic(n) for n in _BASE_TOPICS)
     + tuple(Topic(s.dead_letter_topic, retention_days=7) for s in _CONSUMERS),
     subscriptions=_CONSUMERS,
-    datasets=(Dataset(ANALYTICS_DATASET, tables=(_CHURN_SIGNALS, _CHURN_FEATURES)),),
+    datasets=(Dataset(ANALYTICS_DATASET, _churn_tables),),
     functions=_FUNCTIONS,
 )
 TOPOLOGY.validate()
