@@ -1,49 +1,73 @@
-"""Cold start of every deployed function, and the import cost of each main module.
+"""Cold start of every deployed function against a bare function doing the same RPCs.
 
-Usage: .venv/bin/python bench/cold_start.py [--runs 5] [--port-base 8950]
+Usage: .venv/bin/python bench/cold_start.py [--runs 7] [--port-base 8950]
+       [--before DIR] [--only NAME,...] [--no-bytecode]
 
 Starts its own local stack (port block --port-base, default REFRAIN_STACK_PORT_BASE
 or 8950; state in a temporary folder) and stops it at the end, as bench/webhook.py does.
 
-- Cold start: for each function of refrain.topology.TOPOLOGY.functions, one
-  functions-framework process (bench/webhook.py's `serve`, as the demo serves them),
-  timed from spawn to the answer of a first request that takes the function's
-  real first-request path, the service built on first use:
-  checkout_webhook a validly signed Stripe checkout.session.completed (a new
-  subscription: verify, audit, transaction, publish); the CloudEvent functions a
-  binary-mode Pub/Sub `messagePublished` CloudEvent on their push subscription's
-  topic: outbox_sweep and renewal_tick a scheduler tick with nothing to do,
-  renewal_charge a due timer of an unknown subscription (one transaction, acked),
-  receipt_email an invoice.paid (invoice numbered, HTML + PDF, sent to SES),
-  churn_export an export flush with exactly one signal queued (and
-  REFRAIN_EXPORT_FLUSH_MAX=1: an idle pull waits 10 s, which is no start-up cost),
-  feature_snapshot yesterday's features. Runs go round-robin over the functions, so
-  load drifts on a shared machine spread over all of them. The spawn-to-listening wait polls every
-  0.1 s (FunctionServers), so each figure may include up to 100 ms of that.
-- Import: a fresh interpreter per run, `python -X importtime -c "import main"` in the
-  function's source folder: wall time from spawn to `import main` done, and the
-  cumulative time -X importtime gives the `main` module.
+For each function of refrain.topology.TOPOLOGY.functions, three kinds of
+functions-framework process, spawned one at a time and timed from spawn to the answer
+of a first request that takes the function's real first-request path:
 
-Prints medians and p90 over --runs; asserts nothing on timing. Exits 1 if a
-first request was not answered with 2xx (the figure would not be the real path).
+- ``refrain``: functions/<source>/main.py of this tree;
+- ``before`` (with ``--before DIR``): DIR/functions/<source>/main.py with DIR/shared first
+  on PYTHONPATH, an earlier commit (``git archive REV functions shared | tar -x -C DIR``),
+  so before and after are measured in one sitting, run for run;
+- ``bare``: bench/bare/bare_<source>.py served as main.py: no Refrain code, the same
+  framework and client libraries, and on its first request the same RPCs (Firestore
+  transaction, Pub/Sub publish or pull, BigQuery jobs, the SES send; see each file).
+  The difference refrain - bare is what Refrain's own code adds to a cold start.
+
+First requests: checkout_webhook a validly signed Stripe checkout.session.completed (a
+new subscription: verify, audit, transaction, publish); the CloudEvent functions a
+binary-mode Pub/Sub `messagePublished` CloudEvent on their push subscription's topic:
+outbox_sweep and renewal_tick a scheduler tick with nothing to do, renewal_charge a due
+timer of an unknown subscription (one transaction, acked), receipt_email an
+invoice.paid (invoice numbered, HTML + PDF, sent to SES), churn_export an export flush
+with exactly one signal queued (and REFRAIN_EXPORT_FLUSH_MAX=1: an idle pull waits
+10 s, which is no start-up cost), feature_snapshot yesterday's features. Each process
+then answers a second, new request of the same kind (``warm``): the part of the
+difference that is steady-state work (a receipt's PDF) rather than start-up.
+
+Spawn to listening is not polled: the first request is posted again every 5 ms until a
+connection is accepted. One untimed round comes first (bytecode written, emulators
+past their own first-query costs); then rounds go over the functions and, within a
+function, over the kinds in an order that rotates each round, so load drifting on a
+shared machine falls on all of them. The figures are medians over --runs and the
+median of the per-round differences (paired).
+
+Bytecode: the functions run with bytecode compiled once into a private cache
+(PYTHONPYCACHEPREFIX in the temporary folder), as a deployed function's installed
+packages have it; ``--no-bytecode`` keeps PYTHONDONTWRITEBYTECODE=1 (if this shell sets
+it, as agent shells do) and every import compiles from source, as this benchmark
+measured before. Import: a fresh interpreter per run,
+`python -X importtime -c "import main"` in the function's source folder: wall time from
+spawn to `import main` done, and the cumulative time -X importtime gives `main`.
+
+Prints medians over --runs and the load average; asserts nothing on timing. Exits 1 if
+a first request was not answered with 2xx (the figure would not be the real path).
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import psutil
 import requests
 from cloudevents.conversion import to_binary
 from cloudevents.http import CloudEvent
@@ -55,18 +79,31 @@ from tests.support import pull_messages  # noqa: E402
 from tests.unit.churn.factory import sample_event  # noqa: E402
 from tests.unit.invoicing.factories import invoice_paid  # noqa: E402
 
+from refrain.adapters.bigquery_signals import merge_sql  # noqa: E402
 from refrain.adapters.firestore import build_firestore  # noqa: E402
 from refrain.adapters.firestore_collections import CUSTOMERS  # noqa: E402
 from refrain.adapters.pubsub import build_publisher  # noqa: E402
+from refrain.churn.features import snapshot_script  # noqa: E402
+from refrain.churn.pseudonym import Pseudonymizer  # noqa: E402
+from refrain.churn.rows import SIGNALS_TABLE, SNAPSHOT_TABLE  # noqa: E402
+from refrain.churn.transform import SignalTransformer, Skip  # noqa: E402
 from refrain.domain import Catalog, EventType, load_catalog, to_pubsub_message  # noqa: E402
 from refrain.renewals.messages import ChargeMessage, TimerKind  # noqa: E402
 from refrain.settings import CloudSettings  # noqa: E402
-from refrain.topology import CHURN_EXPORT_SUBSCRIPTION, SUBSCRIPTION_EVENTS, TOPOLOGY, Function  # noqa: E402
+from refrain.topology import (  # noqa: E402
+    ANALYTICS_DATASET,
+    CHURN_EXPORT_SUBSCRIPTION,
+    SUBSCRIPTION_EVENTS,
+    TOPOLOGY,
+    Function,
+)
+from refrain_tools.demo.servers import free_port  # noqa: E402
 from refrain_tools.stack.config import StackConfig  # noqa: E402
 from refrain_tools.stack.manager import StackManager  # noqa: E402
 from refrain_tools.stack.seed import pointed_at  # noqa: E402
-from webhook import SECRET, checkout_event, serve, signed  # noqa: E402
+from webhook import SECRET, checkout_event, signed  # noqa: E402
 
+BARE = Path(__file__).resolve().parent / "bare"
 ACCOUNT = "acct_cold_start"
 PUBLISHED = "google.cloud.pubsub.topic.v1.messagePublished"
 
@@ -78,13 +115,6 @@ class Request:
     path: str
     body: bytes
     headers: dict[str, str]
-
-
-@dataclass
-class Figures:
-    cold_ms: list[float]
-    statuses: list[int]
-    log_dirs: list[Path]
 
 
 class Probes:
@@ -166,35 +196,154 @@ class Probes:
         return Request("/", body, headers)
 
 
-def cold_start(fn: Function, request: Request, env: Mapping[str, str]) -> tuple[float, int, Path]:
-    """Spawn → listening → first request answered; milliseconds, status, log folder."""
-    started = time.perf_counter()
-    servers, url = serve(fn, env)
+@dataclass(frozen=True)
+class Kind:
+    """One way of serving the functions: this tree, an earlier tree, or the bare stand-ins."""
+
+    name: str
+    env: Mapping[str, str]
+    before_dir: Path | None = None
+
+    def main_file(self, fn: Function, bare_dir: Path) -> Path:
+        if self.name == "bare":
+            return bare_dir / fn.source / "main.py"
+        base = self.before_dir if self.before_dir is not None else ROOT
+        return base / "functions" / fn.source / "main.py"
+
+
+@dataclass
+class Figures:
+    cold_ms: list[float] = field(default_factory=list)
+    cpu_ms: list[float] = field(default_factory=list)
+    warm_ms: list[float] = field(default_factory=list)
+    statuses: list[int] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+
+
+def bare_sources(target: Path) -> Path:
+    """bench/bare/bare_<source>.py as <target>/<source>/main.py, as functions-framework wants."""
+    for source in {f.source for f in TOPOLOGY.functions}:
+        (target / source).mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(BARE / f"bare_{source}.py", target / source / "main.py")
+    return target
+
+
+def bare_environment(project: str) -> dict[str, str]:
+    """The SQL the bare churn functions run: Refrain's own MERGE (with one real row) and
+    snapshot script, so both sides send BigQuery the same jobs."""
+    row = SignalTransformer(Pseudonymizer(b"cold-start-bare-pepper")).transform(
+        sample_event(EventType.ACTIVATED, subscription_id="sub_cold_start_bare",
+                     occurred_at=datetime.now(UTC))
+    )  # fmt: skip
+    if isinstance(row, Skip):
+        raise SystemExit("the bare MERGE needs an exported signal")
+    dataset = f"{project}.{ANALYTICS_DATASET}"
+    yesterday = (datetime.now(UTC) - timedelta(days=1)).date()
+    return {
+        "BARE_MERGE_SQL": merge_sql(f"{dataset}.{SIGNALS_TABLE}"),
+        "BARE_MERGE_ROWS": f"[{row.model_dump_json()}]",
+        "BARE_SNAPSHOT_SQL": snapshot_script(
+            f"{dataset}.{SIGNALS_TABLE}", f"{dataset}.{SNAPSHOT_TABLE}", yesterday
+        ),
+        "BARE_SNAPSHOT_TABLE": f"{dataset}.{SNAPSHOT_TABLE}",
+    }
+
+
+def spawn(
+    fn: Function, main_file: Path, env: Mapping[str, str], log: Path
+) -> tuple[subprocess.Popen[bytes], str]:
+    """One functions-framework process, as the demo serves a function (refrain_tools.demo)."""
+    port = free_port()
+    command = [
+        str(Path(sys.executable).with_name("functions-framework")),
+        "--target", fn.entry_point, "--source", str(main_file),
+        "--signature-type", "http" if fn.signature == "http" else "cloudevent",
+        "--host", "127.0.0.1", "--port", str(port),
+    ]  # fmt: skip
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            command, env={**env, "PYTHONUNBUFFERED": "1"}, stdout=out, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, start_new_session=True,
+        )  # fmt: skip
+    return proc, f"http://127.0.0.1:{port}"
+
+
+def answer(url: str, request: Request, proc: subprocess.Popen[bytes]) -> int:
+    """Post ``request``, again every 5 ms while nothing listens yet; the HTTP status."""
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            return requests.post(
+                url + request.path, data=request.body, headers=request.headers, timeout=120
+            ).status_code
+        except requests.ConnectionError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                return 0
+            time.sleep(0.005)
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU (user + system) the process and its children (gunicorn's worker) have used."""
+    root = psutil.Process(pid)
+    return sum(sum(p.cpu_times()[:2]) for p in (root, *root.children(recursive=True)))
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
     try:
-        answer = requests.post(
-            url + request.path, data=request.body, headers=request.headers, timeout=120
-        )
-        elapsed_ms = (time.perf_counter() - started) * 1000
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+
+
+def one_spawn(
+    fn: Function, kind: Kind, probes: Probes, bare_dir: Path, logs: Path, figures: Figures | None
+) -> str:
+    """Spawn, first request (cold), a second request (warm), stop; a line for the log."""
+    log = logs / f"{fn.name}-{kind.name}-{probes.next_serial()}.log"
+    probes.prepare(fn)
+    request = probes.request(fn)
+    started = time.perf_counter()
+    proc, url = spawn(fn, kind.main_file(fn, bare_dir), kind.env, log)
+    try:
+        status = answer(url, request, proc)
+        cold_ms = (time.perf_counter() - started) * 1000
+        cpu_ms = cpu_seconds(proc.pid) * 1000
+        probes.prepare(fn)
+        second = probes.request(fn)
+        warm_started = time.perf_counter()
+        warm_status = answer(url, second, proc)
+        warm_ms = (time.perf_counter() - warm_started) * 1000
     finally:
-        servers.stop()
-    if answer.ok:
-        shutil.rmtree(servers.log_dir, ignore_errors=True)  # keep only the logs of a failure
-    return elapsed_ms, answer.status_code, servers.log_dir
+        stop(proc)
+    ok = 200 <= status < 300 and 200 <= warm_status < 300
+    if figures is not None:
+        figures.cold_ms.append(cold_ms)
+        figures.cpu_ms.append(cpu_ms)
+        figures.warm_ms.append(warm_ms)
+        figures.statuses.append(status)
+        if not ok:
+            figures.failures.append(f"HTTP {status}/{warm_status}, log in {log}")
+    if ok:
+        log.unlink()
+    return (
+        f"{fn.name:<17} {kind.name:<8} cold {cold_ms:6.0f} ms  CPU {cpu_ms:5.0f} ms  "
+        f"warm {warm_ms:5.0f} ms  HTTP {status}"
+    )
 
 
-def import_main(source: str, env: Mapping[str, str]) -> tuple[float, float]:
-    """A fresh interpreter imports functions/<source>/main.py: (spawn → import done, -X
-    importtime cumulative of `main`), in milliseconds."""
+def import_main(main_file: Path, env: Mapping[str, str]) -> tuple[float, float]:
+    """A fresh interpreter imports main.py: (spawn → import done, -X importtime cumulative
+    of `main`), in milliseconds."""
     code = "import main, time; print(time.monotonic_ns())"
     started = time.monotonic_ns()
     done = subprocess.run(
         [sys.executable, "-X", "importtime", "-c", code],
-        cwd=ROOT / "functions" / source,
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+        cwd=main_file.parent, env=dict(env), capture_output=True, text=True, check=True,
+    )  # fmt: skip
     wall_ms = (int(done.stdout.split()[-1]) - started) / 1e6
     # "import time: self [us] | cumulative | imported package"; `main` is a top-level line.
     cumulative_us = next(
@@ -205,15 +354,10 @@ def import_main(source: str, env: Mapping[str, str]) -> tuple[float, float]:
     return wall_ms, cumulative_us / 1000
 
 
-def p90(values: list[float]) -> float:
-    return (
-        statistics.quantiles(values, n=10, method="inclusive")[-1] if len(values) > 1 else values[0]
-    )
-
-
-def function_env(config: StackConfig) -> dict[str, str]:
+def function_env(config: StackConfig, bytecode_cache: Path | None) -> dict[str, str]:
     """What `refrain stack env` prints, and the local secrets the demo gives its functions."""
-    return {
+    env = {
+        **os.environ,
         **config.client_environment(),
         "STRIPE_WEBHOOK_SECRET": SECRET,
         "REFRAIN_SUBSCRIBER_PEPPER": "cold-start-pepper-local-only",
@@ -221,98 +365,128 @@ def function_env(config: StackConfig) -> dict[str, str]:
         "REFRAIN_ACCOUNT_URL": "https://account.refrain.example",
         "REFRAIN_EXPORT_FLUSH_MAX": "1",  # the one queued signal, then no 1 s wait for more
     }
+    if bytecode_cache is not None:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = str(bytecode_cache)
+    return env
+
+
+def kinds_for(base_env: Mapping[str, str], before: Path | None, project: str) -> list[Kind]:
+    kinds = [Kind("refrain", base_env)]
+    if before is not None:
+        path = os.pathsep.join(p for p in (str(before / "shared"), base_env.get("PYTHONPATH")) if p)
+        kinds.append(Kind("before", {**base_env, "PYTHONPATH": path}, before))
+    kinds.append(Kind("bare", {**base_env, **bare_environment(project)}))
+    return kinds
+
+
+def median_of_pairs(a: list[float], b: list[float]) -> float:
+    return statistics.median(x - y for x, y in zip(a, b, strict=True))
 
 
 def report(
     functions: tuple[Function, ...],
-    cold: Mapping[str, Figures],
-    imports: Mapping[str, list[tuple[float, float]]],
-    runs: int,
+    kinds: list[Kind],
+    cold: Mapping[tuple[str, str], Figures],
+    imports: Mapping[tuple[str, str], list[tuple[float, float]]],
 ) -> str:
-    rows = [
-        ("function", "entry point", "answers", "cold median ms", "p90 ms", "min-max ms",
-         "runs", "import ms (spawn→done)", "import main ms (-X importtime)"),
-    ]  # fmt: skip
+    names = [k.name for k in kinds if k.name != "bare"]
+    header = ["function", *[f"{k.name} cold p50" for k in kinds],
+              *[f"{n} - bare (paired p50)" for n in names],
+              *[f"{k.name} CPU p50" for k in kinds],
+              *[f"{n} - bare CPU (paired p50)" for n in names],
+              *[f"{k.name} warm p50" for k in kinds],
+              *[f"{n} import p50" for n in names]]  # fmt: skip
+    rows = [header]
     for fn in functions:
-        figures, timed = cold[fn.name], imports[fn.source]
-        rows.append(
-            (
-                fn.name,
-                fn.entry_point,
-                ",".join(str(s) for s in sorted(set(figures.statuses))),
-                f"{statistics.median(figures.cold_ms):.0f}",
-                f"{p90(figures.cold_ms):.0f}",
-                f"{min(figures.cold_ms):.0f}-{max(figures.cold_ms):.0f}",
-                str(runs),
-                f"{statistics.median(w for w, _ in timed):.0f}",
-                f"{statistics.median(c for _, c in timed):.0f}",
-            )
-        )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = [" | ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
+        row = [fn.name]
+        row += [f"{statistics.median(cold[fn.name, k.name].cold_ms):.0f}" for k in kinds]
+        bare = cold[fn.name, "bare"].cold_ms
+        row += [f"{median_of_pairs(cold[fn.name, n].cold_ms, bare):+.0f}" for n in names]
+        row += [f"{statistics.median(cold[fn.name, k.name].cpu_ms):.0f}" for k in kinds]
+        bare_cpu = cold[fn.name, "bare"].cpu_ms
+        row += [f"{median_of_pairs(cold[fn.name, n].cpu_ms, bare_cpu):+.0f}" for n in names]
+        row += [f"{statistics.median(cold[fn.name, k.name].warm_ms):.0f}" for k in kinds]
+        row += [f"{statistics.median(w for w, _ in imports[fn.source, n]):.0f}" for n in names]
+        rows.append(row)
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+    lines = [" | ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)) for r in rows]
     lines.insert(1, "-+-".join("-" * w for w in widths))
     return "\n".join(lines)
 
 
-def measure_cold(
-    config: StackConfig, functions: tuple[Function, ...], runs: int
-) -> dict[str, Figures]:
-    """Every function `runs` times, round-robin, against the stack of ``config``."""
-    cold = {f.name: Figures([], [], []) for f in functions}
-    env = function_env(config)
-    with pointed_at(config) as cloud:
-        probes = Probes(cloud, load_catalog())
-        for run in range(runs):
-            for fn in functions:
-                probes.prepare(fn)
-                ms, status, log_dir = cold_start(fn, probes.request(fn), env)
-                figures = cold[fn.name]
-                figures.cold_ms.append(ms)
-                figures.statuses.append(status)
-                figures.log_dirs.append(log_dir)
-                print(f"run {run + 1}/{runs} {fn.name:<17} {ms:7.0f} ms  HTTP {status}",
-                      flush=True)  # fmt: skip
-    return cold
+def load_line() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f}, {five:.2f}, {fifteen:.2f} ({os.cpu_count()} CPUs)"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=7)
     parser.add_argument(
         "--port-base", type=int, default=int(os.environ.get("REFRAIN_STACK_PORT_BASE", "8950"))
     )
+    parser.add_argument("--before", type=Path, help="a tree with functions/ and shared/")
+    parser.add_argument("--only", help="comma-separated function names")
+    parser.add_argument("--no-bytecode", action="store_true")
     args = parser.parse_args()
-    functions = TOPOLOGY.functions
-    load = os.getloadavg()
-    with tempfile.TemporaryDirectory(prefix="refrain-cold-start-") as state_dir:
-        manager = StackManager(StackConfig(port_base=args.port_base, state_dir=Path(state_dir)))
-        env = function_env(manager.config)
-        imports: dict[str, list[tuple[float, float]]] = {f.source: [] for f in functions}
-        for _ in range(args.runs):
-            for source, timed in imports.items():
-                timed.append(import_main(source, env))
+    functions = tuple(
+        f for f in TOPOLOGY.functions if not args.only or f.name in args.only.split(",")
+    )
+    print(f"start: {load_line()}", flush=True)
+    with tempfile.TemporaryDirectory(prefix="refrain-cold-start-") as tmp:
+        state = Path(tmp)
+        manager = StackManager(StackConfig(port_base=args.port_base, state_dir=state / "stack"))
+        cache = None if args.no_bytecode else state / "pycache"
+        base_env = function_env(manager.config, cache)
+        bare_dir = bare_sources(state / "bare")
+        logs = state / "logs"
+        logs.mkdir()
         manager.up()
         try:
-            cold = measure_cold(manager.config, functions, args.runs)
+            with pointed_at(manager.config) as cloud:
+                kinds = kinds_for(base_env, args.before, cloud.project)
+                probes = Probes(cloud, load_catalog())
+                for fn in functions:  # untimed: bytecode written, emulators warmed up
+                    for kind in kinds:
+                        print("warm-up", one_spawn(fn, kind, probes, bare_dir, logs, None),
+                              flush=True)  # fmt: skip
+                imports = {
+                    (fn.source, k.name): [
+                        import_main(k.main_file(fn, bare_dir), k.env) for _ in range(args.runs)
+                    ]
+                    for fn in functions
+                    for k in kinds
+                    if k.name != "bare"
+                }
+                cold = {(f.name, k.name): Figures() for f in functions for k in kinds}
+                for run in range(args.runs):
+                    order = kinds[run % len(kinds) :] + kinds[: run % len(kinds)]
+                    for fn in functions:
+                        for kind in order:
+                            line = one_spawn(
+                                fn, kind, probes, bare_dir, logs, cold[fn.name, kind.name]
+                            )
+                            print(f"run {run + 1}/{args.runs} {line}", flush=True)
         finally:
             manager.down()
-
-    print()
-    print(
-        f"cold start: spawn → first answered request; {args.runs} runs round-robin; "
-        f"{os.cpu_count()} CPUs; load average {load[0]:.2f} before, "
-        f"{os.getloadavg()[0]:.2f} after"
-    )
-    print(report(functions, cold, imports, args.runs))
-    failed = [
-        f"{name}: HTTP {status}, log in {log_dir}"
-        for name, figures in cold.items()
-        for status, log_dir in zip(figures.statuses, figures.log_dirs, strict=True)
-        if not 200 <= status < 300
-    ]
-    if failed:
-        print("first requests not answered with 2xx (not the real path):", *failed, sep="\n  ")
-        raise SystemExit(1)
+        failed = [
+            f"{name} ({kind}): {failure}"
+            for (name, kind), figures in cold.items()
+            for failure in figures.failures
+        ]
+        print()
+        print(
+            f"cold start: spawn → first answered request, p50 of {args.runs} spawns per kind "
+            f"({'bytecode compiled once' if cache else 'no bytecode: every import compiles'}); "
+            f"end: {load_line()}"
+        )
+        print(report(functions, kinds, cold, imports))
+        if failed:
+            print("requests not answered with 2xx (not the real path):", *failed, sep="\n  ")
+            shutil.copytree(logs, Path(tempfile.mkdtemp(prefix="refrain-cold-start-logs-")),
+                            dirs_exist_ok=True)  # fmt: skip
+            raise SystemExit(1)
 
 
 if __name__ == "__main__":

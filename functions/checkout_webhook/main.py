@@ -10,13 +10,15 @@ parked provider events whose check is due (refrain.ingest.parking).
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import flask
 import functions_framework
 
 from refrain import bootstrap, config_contract, serving
-from refrain.ingest.service import WebhookService
+
+if TYPE_CHECKING:  # built (and imported) by bootstrap on the first request
+    from refrain.ingest.service import WebhookService
 
 # In the cloud, a missing setting stops the instance here, by name.
 config_contract.refuse_incomplete("checkout_webhook")

@@ -15,15 +15,17 @@ A message with a ``trace`` attribute has its lines logged under that trace.
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import functions_framework
 
 from refrain import bootstrap, config_contract, serving
 from refrain.push_envelope import MalformedPush, decode_push, push_message_id
 from refrain.renewals.messages import BadMessage, ChargeMessage
-from refrain.renewals.tick import TickService
-from refrain.renewals.worker import ChargeWorker
+
+if TYPE_CHECKING:  # each entry point loads only its own service (bootstrap imports it)
+    from refrain.renewals.tick import TickService
+    from refrain.renewals.worker import ChargeWorker
 
 # In the cloud, a missing setting stops the instance here, by name.
 config_contract.refuse_incomplete("renewal_trigger")

@@ -11,11 +11,10 @@ message bills the 10 MB minimum per row).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Literal
-
-from refrain.churn import rows as _churn_rows
-from refrain.experiments import exposure as _exposure
 
 FieldType = Literal["STRING", "INT64", "FLOAT64", "BOOL", "TIMESTAMP", "DATE", "JSON"]
 FieldMode = Literal["NULLABLE", "REQUIRED", "REPEATED"]
@@ -91,8 +90,15 @@ class Table:
 
 @dataclass(frozen=True)
 class Dataset:
+    """A BigQuery dataset; its tables given as they are or by a function that declares them
+    (the churn tables come from pydantic row models, which only their users load)."""
+
     name: str
-    tables: tuple[Table, ...] = field(default_factory=tuple)
+    declared: tuple[Table, ...] | Callable[[], tuple[Table, ...]] = ()
+
+    @property
+    def tables(self) -> tuple[Table, ...]:
+        return self.declared() if callable(self.declared) else self.declared
 
 
 @dataclass(frozen=True)
@@ -240,36 +246,46 @@ def _columns(fields: tuple[tuple[str, str, str, str], ...]) -> tuple[Column, ...
     return tuple(Column(n, t, m, d) for n, t, m, d in fields)  # type: ignore[arg-type]
 
 
-# Tables are generated from the pydantic row models (refrain.churn.rows, no Google import).
-_CHURN_SIGNALS = Table(
-    name=_churn_rows.SIGNALS_TABLE,
-    description="One row per subscription lifecycle signal (signal_id unique); pseudonymous.",
-    partition_field="occurred_at",
-    clustering=("market", "signal_type"),
-    columns=_columns(_churn_rows.bigquery_fields(_churn_rows.SignalRow)),
-)
-_CHURN_FEATURES = Table(
-    name=_churn_rows.SNAPSHOT_TABLE,
-    description="Daily churn-model features per subscriber; a re-run replaces its day.",
-    partition_field="snapshot_date",
-    clustering=("market",),
-    columns=_columns(_churn_rows.bigquery_fields(_churn_rows.FeatureRow)),
-)
-# Written by the same export flush as the signals (refrain.experiments.exposure).
-_EXPERIMENT_EXPOSURES = Table(
-    name=_exposure.EXPOSURES_TABLE,
-    description="One row per experiment and unit: its first exposure and variant; pseudonymous.",
-    partition_field="exposed_at",
-    clustering=("experiment_key", "subscriber_key"),
-    columns=_columns(_churn_rows.bigquery_fields(_exposure.ExposureRow)),
-)
-_ANALYTICS_TABLES = (_CHURN_SIGNALS, _CHURN_FEATURES, _EXPERIMENT_EXPOSURES)
+@functools.cache
+def _churn_tables() -> tuple[Table, ...]:
+    """The analytics tables, generated from the pydantic row models (refrain.churn.rows,
+    refrain.experiments.exposure; no Google import), on first use: a function that never
+    touches BigQuery never builds them."""
+    from refrain.churn import rows
+    from refrain.experiments import exposure
+
+    signals = Table(
+        name=rows.SIGNALS_TABLE,
+        description="One row per subscription lifecycle signal (signal_id unique); pseudonymous.",
+        partition_field="occurred_at",
+        clustering=("market", "signal_type"),
+        columns=_columns(rows.bigquery_fields(rows.SignalRow)),
+    )
+    features = Table(
+        name=rows.SNAPSHOT_TABLE,
+        description="Daily churn-model features per subscriber; a re-run replaces its day.",
+        partition_field="snapshot_date",
+        clustering=("market",),
+        columns=_columns(rows.bigquery_fields(rows.FeatureRow)),
+    )
+    # Written by the same export flush as the signals (refrain.experiments.exposure).
+    exposures = Table(
+        name=exposure.EXPOSURES_TABLE,
+        description=(
+            "One row per experiment and unit: its first exposure and variant; pseudonymous."
+        ),
+        partition_field="exposed_at",
+        clustering=("experiment_key", "subscriber_key"),
+        columns=_columns(rows.bigquery_fields(exposure.ExposureRow)),
+    )
+    return signals, features, exposures
+
 
 TOPOLOGY = Topology(
     topics=tuple(Topic(n) for n in _BASE_TOPICS)
     + tuple(Topic(s.dead_letter_topic, retention_days=7) for s in _CONSUMERS),
     subscriptions=_CONSUMERS,
-    datasets=(Dataset(ANALYTICS_DATASET, tables=_ANALYTICS_TABLES),),
+    datasets=(Dataset(ANALYTICS_DATASET, _churn_tables),),
     functions=_FUNCTIONS,
 )
 TOPOLOGY.validate()

@@ -9,7 +9,6 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from refrain.domain.catalog import ChangeDirection, change_direction
 from refrain.domain.dunning import DunningPolicy
 from refrain.domain.events import EventType
 from refrain.domain.inputs import (
@@ -24,6 +23,7 @@ from refrain.domain.inputs import (
 )
 from refrain.domain.money import Money, div_round_half_up
 from refrain.domain.outcome import Step, new_charge_request
+from refrain.domain.plan_change import ChangeDirection, change_direction
 from refrain.domain.subscription import (
     ChurnType,
     PendingPlan,

@@ -30,6 +30,7 @@ from pydantic import (
 from refrain.domain.currencies import validate_currency
 from refrain.domain.errors import CatalogError, PlanNotOffered, UnknownMarket, UnknownPlan
 from refrain.domain.money import Money
+from refrain.domain.plan_change import ChangeDirection, change_direction
 from refrain.domain.tax import TaxBreakdown, TaxMode, tax_for_price
 
 __all__ = [
@@ -60,11 +61,6 @@ class Interval(StrEnum):
     @property
     def months(self) -> int:
         return 1 if self is Interval.MONTH else 12
-
-
-class ChangeDirection(StrEnum):
-    UPGRADE = "upgrade"
-    DOWNGRADE = "downgrade"
 
 
 class Plan(_Frozen):
@@ -218,16 +214,6 @@ class Catalog(_Frozen):
             trial_days=market.trial_days if plan.trial_eligible else 0,
             legal_entity=self.legal_entities[market.legal_entity],
         )
-
-
-def change_direction(from_rank: int, to_rank: int) -> ChangeDirection:
-    """Upgrade if the target ranks higher (bigger tier, or yearly over monthly).
-
-    Upgrades apply now with a proration charge; downgrades wait for the period end.
-    """
-    if from_rank == to_rank:
-        raise ValueError(f"a plan change needs another rank, both are {from_rank}")
-    return ChangeDirection.UPGRADE if to_rank > from_rank else ChangeDirection.DOWNGRADE
 
 
 def parse_catalog(data: object) -> Catalog:
