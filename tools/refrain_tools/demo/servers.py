@@ -136,7 +136,7 @@ def tree_cpu_seconds(pid: int) -> float | None:
         reaped = root.cpu_times().children_user + root.cpu_times().children_system
     except psutil.NoSuchProcess:
         return None
-    used = reaped
+    used = float(reaped)
     for proc in procs:
         try:
             times = proc.cpu_times()
