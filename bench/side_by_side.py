@@ -82,7 +82,16 @@ def _delta(after: float | None, before: float | None) -> float | None:
     return None if after is None or before is None else after - before
 
 
-def our_side(args: argparse.Namespace, corpus: list[bytes]) -> tuple[list[Row], list[str]]:
+def warm_up_corpus(args: argparse.Namespace, now: int) -> list[bytes]:
+    """Flows the measured corpus does not have, sent before each run as many at a time as
+    the server has threads: every worker's first requests (imports, clients, connections)
+    are paid before a run is measured, on both sides."""
+    return build_corpus(args.warmup, now, first_flow=90_000)
+
+
+def our_side(
+    args: argparse.Namespace, corpus: list[bytes], warmup: list[bytes]
+) -> tuple[list[Row], list[str]]:
     rows: list[Row] = []
     notes: list[str] = []
     os.environ["STRIPE_WEBHOOK_SECRET"] = SECRET
@@ -91,17 +100,14 @@ def our_side(args: argparse.Namespace, corpus: list[bytes]) -> tuple[list[Row], 
         # 1. Firestore operations and CPU per event, in process over the first events.
         with contextlib.redirect_stdout(io.StringIO()):  # the service's JSON log lines
             service: Any = build_webhook_service(cloud)
-        counter = RpcCounter(service.ledger.db)
         sample = corpus[: args.ops_events]
+        with contextlib.redirect_stdout(io.StringIO()):
+            _handle(service, warmup)
+        manager.reset()
+        counter = RpcCounter(service.ledger.db)
         store0, cpu0 = _stack_cpu(manager, "firestore"), time.process_time()
         with contextlib.redirect_stdout(io.StringIO()):
-            for body in sample:
-                headers = {
-                    "Content-Type": "application/json",
-                    "Stripe-Signature": stripe_signature(SECRET, body, int(time.time())),
-                }
-                answer = service.handle("POST", "/stripe", headers, body)
-                assert answer.status == 200, answer
+            _handle(service, sample)
         in_process = (time.process_time() - cpu0) / len(sample)
         store_in_process = _delta(_stack_cpu(manager, "firestore"), store0)
         ops = ops_text(counter.counts, FIRESTORE_OPS, len(sample))
@@ -118,9 +124,10 @@ def our_side(args: argparse.Namespace, corpus: list[bytes]) -> tuple[list[Row], 
             "THREADS": str(args.threads),
         }
         for concurrency in args.concurrency:
-            manager.reset()
             servers, url = serve(WEBHOOK, env)
             try:
+                run_load(url + "/stripe", SECRET, warmup, args.workers * args.threads)
+                manager.reset()
                 before = _our_cpu(manager, servers.cpu_seconds().get(WEBHOOK.name))
                 load = run_load(url + "/stripe", SECRET, corpus, concurrency)
                 after = _our_cpu(manager, servers.cpu_seconds().get(WEBHOOK.name))
@@ -140,6 +147,16 @@ def our_side(args: argparse.Namespace, corpus: list[bytes]) -> tuple[list[Row], 
     return rows, notes
 
 
+def _handle(service: Any, bodies: list[bytes]) -> None:
+    for body in bodies:
+        headers = {
+            "Content-Type": "application/json",
+            "Stripe-Signature": stripe_signature(SECRET, body, int(time.time())),
+        }
+        answer = service.handle("POST", "/stripe", headers, body)
+        assert answer.status == 200, answer
+
+
 def _our_cpu(manager: StackManager, app: float | None) -> dict[str, float | None]:
     return {
         "app": app,
@@ -149,7 +166,7 @@ def _our_cpu(manager: StackManager, app: float | None) -> dict[str, float | None
 
 
 def peer_side(
-    args: argparse.Namespace, setup: PeerSetup, corpus: list[bytes]
+    args: argparse.Namespace, setup: PeerSetup, corpus: list[bytes], warmup: list[bytes]
 ) -> tuple[list[Row], list[str]]:
     rows: list[Row] = []
     notes: list[str] = []
@@ -158,6 +175,8 @@ def peer_side(
     corpus_file.write_bytes(b"".join(body + b"\n" for body in corpus))
     with running_peer(setup, corpus_file, args.workers, args.threads, work) as peer:
         for concurrency in args.concurrency:
+            peer.restart()
+            run_load(peer.url, peer.secret, warmup, args.workers * args.threads)
             peer.reset()
             before = peer.cpu_seconds()
             load = run_load(peer.url, peer.secret, corpus, concurrency)
@@ -184,6 +203,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--concurrency", default="1,16", help="comma-separated (1,16)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn processes, both sides")
     parser.add_argument("--threads", type=int, default=8, help="threads per process, both sides")
+    parser.add_argument("--warmup", type=int, default=48, help="unmeasured events per run")
     parser.add_argument("--ops-events", type=int, default=240, help="events counted in process")
     parser.add_argument("--port-base", type=int, default=9720, help="our local stack's ports")
     parser.add_argument("--peer-dir", default=os.environ.get("REFRAIN_PEER_DIR"))
@@ -208,10 +228,11 @@ def main() -> None:
     print(f"corpus: {len(corpus)} Stripe events, {len(types)} types, {min(types.values())} to "
           f"{max(types.values())} of each; concurrency {args.concurrency}; gunicorn gthread "
           f"{args.workers} workers x {args.threads} threads on both sides", flush=True)  # fmt: skip
-    rows, notes = our_side(args, corpus)
+    warmup = warm_up_corpus(args, int(started))
+    rows, notes = our_side(args, corpus, warmup)
     print(f"{load_average()} after Refrain", flush=True)
     if isinstance(setup, PeerSetup):
-        peer_rows, peer_notes = peer_side(args, setup, corpus)
+        peer_rows, peer_notes = peer_side(args, setup, corpus, warmup)
         rows += peer_rows
         notes += peer_notes
     else:

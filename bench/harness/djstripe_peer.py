@@ -17,6 +17,7 @@ import os
 import re
 import secrets
 import signal
+import socket
 import subprocess
 import time
 import uuid
@@ -85,50 +86,60 @@ class Peer:
         self._workers, self._threads = workers, threads
         self._procs: dict[str, subprocess.Popen[bytes]] = {}
         self._started_pg = False
+        self._log_dir = Path(".")
 
     # -- start and stop ----------------------------------------------------
 
     def start(self, log_dir: Path) -> None:
+        self._log_dir = log_dir
         if not self._postmaster_running():
             self._pg_ctl("start", "-w", "-l", str(self.setup.work / "pg" / "server.log"))
             self._started_pg = True
         lines = (self.setup.data / "postmaster.pid").read_text().splitlines()
         self.postmaster, self.pg_port = int(lines[0]), int(lines[3])
-        fake_port, port = free_port(), free_port()
+        fake_port = free_port()
         self.fake_url = f"http://127.0.0.1:{fake_port}"
         self._spawn(
             "fake_stripe",
             [self.setup.python, str(self.setup.harness / "fake_stripe.py"),
              "--port", str(fake_port), "--corpus", str(self._corpus)],
-            log_dir,
         )  # fmt: skip
+        self._wait_listening("fake_stripe", fake_port)
+        self.restart()
+
+    def restart(self) -> None:
+        """A fresh gunicorn (each run starts from the same cold server, as ours does)."""
+        if "gunicorn" in self._procs:
+            self._stop(self._procs.pop("gunicorn"))
+        port = free_port()
         self._spawn(
             "gunicorn",
             [str(self.setup.work / "venv" / "bin" / "gunicorn"), "benchsite.wsgi:application",
              "-b", f"127.0.0.1:{port}", "-k", "gthread", "-w", str(self._workers),
              "--threads", str(self._threads), "--backlog", "2048", "--timeout", "120",
              "--keep-alive", "30", "--no-control-socket", "--log-level", "warning"],
-            log_dir,
         )  # fmt: skip
         self.url = f"http://127.0.0.1:{port}/stripe/webhook/{self.endpoint}/"
-        for name, listen in (("fake_stripe", fake_port), ("gunicorn", port)):
-            _wait_listening(listen, self._procs[name], log_dir / f"peer-{name}.log")
+        self._wait_listening("gunicorn", port)
 
     def stop(self) -> None:
         for proc in self._procs.values():
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
-        for proc in self._procs.values():
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=10)
+            self._stop(proc)
         self._procs.clear()
         if self._started_pg:
             self._pg_ctl("stop", "-m", "fast")
             self._started_pg = False
+
+    @staticmethod
+    def _stop(proc: subprocess.Popen[bytes]) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
 
     # -- each run ------------------------------------------------------------
 
@@ -181,8 +192,8 @@ class Peer:
             "PYTHONUNBUFFERED": "1",
         }
 
-    def _spawn(self, name: str, command: list[str], log_dir: Path) -> None:
-        log = (log_dir / f"peer-{name}.log").open("wb")
+    def _spawn(self, name: str, command: list[str]) -> None:
+        log = (self._log_dir / f"peer-{name}.log").open("ab")
         self._procs[name] = subprocess.Popen(
             command,
             cwd=self.setup.work / "app",
@@ -192,6 +203,19 @@ class Peer:
             stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
+
+    def _wait_listening(self, name: str, port: int) -> None:
+        log, proc = self._log_dir / f"peer-{name}.log", self._procs[name]
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(f"peer {name} exited: see {log}")
+            with socket.socket() as sock:
+                sock.settimeout(0.5)
+                if sock.connect_ex(("127.0.0.1", port)) == 0:
+                    return
+            time.sleep(0.1)
+        raise RuntimeError(f"peer {name} not listening on {port} after 60 s: see {log}")
 
     def _postmaster_running(self) -> bool:
         pid_file = self.setup.data / "postmaster.pid"
@@ -227,18 +251,3 @@ def running_peer(
         yield peer
     finally:
         peer.stop()
-
-
-def _wait_listening(port: int, proc: subprocess.Popen[bytes], log: Path) -> None:
-    import socket
-
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"peer process exited: see {log}")
-        with socket.socket() as sock:
-            sock.settimeout(0.5)
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.1)
-    raise RuntimeError(f"peer process not listening on {port} after 60 s: see {log}")

@@ -77,14 +77,17 @@ def _dated(obj: dict[str, Any], now: int) -> None:
         obj["next_payment_attempt"] = now + 3 * DAY
 
 
-def build_corpus(n: int, now: int, fixtures: list[dict[str, Any]] | None = None) -> list[bytes]:
-    """n events (whole flows, the last one cut), each the exact bytes to sign and POST."""
+def build_corpus(
+    n: int, now: int, fixtures: list[dict[str, Any]] | None = None, first_flow: int = 0
+) -> list[bytes]:
+    """n events (whole flows, the last one cut), each the exact bytes to sign and POST;
+    flows numbered from `first_flow` (a warm-up corpus uses ids the measured one does not)."""
     flow = fixtures if fixtures is not None else flow_fixtures()
     per_flow = set[str]()
     for event in flow:
         _ids(event["data"], per_flow)
     bodies: list[bytes] = []
-    k = 0
+    k = first_flow
     while len(bodies) < n:
         mapping = {i: f"{i}PB{k:05d}" for i in per_flow}
         for j, fixture in enumerate(flow):
