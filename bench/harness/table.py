@@ -58,6 +58,20 @@ def ops_text(counts: Mapping[str, float], names: Sequence[str], events: int) -> 
     return ", ".join(f"{counts.get(n, 0) / max(1, events):.2f} {n}" for n in names)
 
 
+def cpu_split(row: Row) -> str:
+    """The application's CPU per event with its store excluded, with it, and the store's share."""
+    n = max(1, row.load.sent)
+    if row.app_cpu_s is None or row.store_cpu_s is None:
+        return f"{row.side} c={row.load.concurrency}: CPU not measured"
+    both = row.app_cpu_s + row.store_cpu_s
+    share = row.store_cpu_s / both * 100 if both else 0.0
+    return (
+        f"{row.side} c={row.load.concurrency}: application {per_event_ms(row.app_cpu_s, n)} ms "
+        f"CPU/event with the store excluded, {per_event_ms(both, n)} ms with it "
+        f"(the store's share {share:.0f}%)"
+    )
+
+
 def markdown(rows: Sequence[Row]) -> str:
     lines = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
     lines += ["| " + " | ".join(row.cells()) + " |" for row in rows]
