@@ -78,6 +78,14 @@ def _stack_cpu(manager: StackManager, service: str) -> float | None:
     return tree_cpu_seconds(running.pid) if running else None
 
 
+def _lock_timeouts(manager: StackManager) -> int:
+    """Transactions the Firestore emulator gave up waiting for a document lock, so far."""
+    log = manager.config.state_dir / "firestore.log"
+    with contextlib.suppress(OSError):
+        return log.read_text(errors="replace").count("Transaction lock timeout")
+    return 0
+
+
 def _delta(after: float | None, before: float | None) -> float | None:
     return None if after is None or before is None else after - before
 
@@ -127,8 +135,10 @@ def our_side(
                 run_load(url + "/stripe", SECRET, warmup, args.workers * args.threads)
                 manager.reset()
                 before = _our_cpu(manager, servers.cpu_seconds().get(WEBHOOK.name))
+                locks = _lock_timeouts(manager)
                 load = run_load(url + "/stripe", SECRET, corpus, concurrency)
                 after = _our_cpu(manager, servers.cpu_seconds().get(WEBHOOK.name))
+                locks = _lock_timeouts(manager) - locks
             finally:
                 servers.stop()
             used = {k: _delta(after[k], before[k]) for k in after}
@@ -139,7 +149,8 @@ def our_side(
             )
             notes.append(
                 f"Refrain c={concurrency}: outcomes {dict(sorted(outcomes.items()))}; the Pub/Sub "
-                f"emulator used {per_event_ms(used['pubsub'], load.sent)} ms CPU/event"
+                f"emulator used {per_event_ms(used['pubsub'], load.sent)} ms CPU/event; Firestore "
+                f"emulator 'Transaction lock timeout' failures: {locks}"
             )
     return rows, notes
 
