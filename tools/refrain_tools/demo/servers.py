@@ -104,16 +104,11 @@ class FunctionServers:
 
     def cpu_seconds(self) -> dict[str, float]:
         """CPU time each function's processes have used so far (where the demo spends)."""
-        import psutil
-
         used: dict[str, float] = {}
         for name, proc in self._procs.items():
-            try:
-                root = psutil.Process(proc.pid)
-                procs = [root, *root.children(recursive=True)]
-                used[name] = sum(p.cpu_times().user + p.cpu_times().system for p in procs)
-            except psutil.NoSuchProcess:
-                continue
+            cpu = tree_cpu_seconds(proc.pid)
+            if cpu is not None:
+                used[name] = cpu
         return used
 
     def stop(self) -> None:
@@ -128,6 +123,27 @@ class FunctionServers:
                     os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(timeout=10)
         self._procs.clear()
+
+
+def tree_cpu_seconds(pid: int) -> float | None:
+    """User + system CPU of a process, its live descendants and the children it reaped
+    (a server's exited workers); None once the process is gone."""
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+        procs = [root, *root.children(recursive=True)]
+        reaped = root.cpu_times().children_user + root.cpu_times().children_system
+    except psutil.NoSuchProcess:
+        return None
+    used = float(reaped)
+    for proc in procs:
+        try:
+            times = proc.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        used += times.user + times.system
+    return used
 
 
 def _listening(url: str) -> bool:
