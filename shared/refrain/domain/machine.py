@@ -51,6 +51,7 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 
 from refrain.domain import actions as a
+from refrain.domain import price_changes as pc
 from refrain.domain import transitions as t
 from refrain.domain import upgrades as u
 from refrain.domain.dunning import DEFAULT_POLICY, DunningPolicy
@@ -62,6 +63,7 @@ from refrain.domain.inputs import (
     ChargebackOpened,
     CheckoutCompleted,
     GracePeriodOver,
+    GrandfatherSet,
     HoldOver,
     Input,
     PauseRequested,
@@ -69,6 +71,8 @@ from refrain.domain.inputs import (
     PaymentMethodUpdated,
     PaymentSucceeded,
     PlanChangeRequested,
+    PriceChangeNoticed,
+    PriceConsentGiven,
     ProviderStateReported,
     RefundIssued,
     RenewalDue,
@@ -144,7 +148,7 @@ _ROUTES: Final[dict[type[Input], _Route]] = dict(
         _route(CheckoutCompleted, t.checkout_completed),
         _route(PaymentSucceeded, u.charge_succeeded, stale=None),  # money moved: never stale
         _route(PaymentFailed, u.charge_failed, stale=_stale_failure),
-        _route(RenewalDue, t.renewal_due),
+        _route(RenewalDue, pc.renewal_due),  # t.renewal_due, at a noticed new price
         _route(GracePeriodOver, t.grace_period_over),
         _route(HoldOver, t.hold_over),
         _route(CancelRequested, a.cancel_requested),
@@ -156,6 +160,9 @@ _ROUTES: Final[dict[type[Input], _Route]] = dict(
         _route(RefundIssued, a.refund_issued),
         _route(ChargebackOpened, a.chargeback_opened),
         _route(ProviderStateReported, provider_state_reported, stale=_stale_report),
+        _route(PriceChangeNoticed, pc.price_change_noticed),
+        _route(PriceConsentGiven, pc.price_consent_given),
+        _route(GrandfatherSet, pc.grandfather_set),
     ]
 )
 _HANDLERS: Final[dict[type[Input], Handler]] = {k: r.handler for k, r in _ROUTES.items()}
