@@ -82,7 +82,6 @@ from refrain.domain.outcome import Outcome, OutcomeKind, Step, new_outcome
 from refrain.domain.provider_sync import (
     late_payment,
     older_period_reason,
-    provider_state_reported,
 )
 from refrain.domain.subscription import (
     MAX_RECENT_INPUTS,
@@ -159,7 +158,7 @@ _ROUTES: Final[dict[type[Input], _Route]] = dict(
         _route(PaymentMethodUpdated, a.payment_method_updated),
         _route(RefundIssued, a.refund_issued),
         _route(ChargebackOpened, a.chargeback_opened),
-        _route(ProviderStateReported, provider_state_reported, stale=_stale_report),
+        _route(ProviderStateReported, pc.provider_report, stale=_stale_report),
         _route(PriceChangeNoticed, pc.price_change_noticed),
         _route(PriceConsentGiven, pc.price_consent_given),
         _route(GrandfatherSet, pc.grandfather_set),

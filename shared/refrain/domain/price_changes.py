@@ -31,8 +31,16 @@ from typing import Final
 from refrain.domain import transitions as t
 from refrain.domain.dunning import DunningPolicy
 from refrain.domain.events import EventType
-from refrain.domain.inputs import GrandfatherSet, PriceChangeNoticed, PriceConsentGiven, RenewalDue
+from refrain.domain.inputs import (
+    GrandfatherSet,
+    PriceChangeNoticed,
+    PriceConsentGiven,
+    ProviderStateReported,
+    ProviderStatus,
+    RenewalDue,
+)
 from refrain.domain.outcome import Step
+from refrain.domain.provider_sync import provider_state_reported
 from refrain.domain.subscription import (
     ChurnType,
     PendingPriceChange,
@@ -47,6 +55,7 @@ __all__ = [
     "grandfather_set",
     "price_change_noticed",
     "price_consent_given",
+    "provider_report",
     "renewal_dates",
     "renewal_due",
 ]
@@ -185,4 +194,19 @@ def renewal_due(sub: Subscription, inp: RenewalDue, policy: DunningPolicy) -> t.
     assert result.charge is not None
     result.changes.update(price=change.price, price_change=None)
     result.charge = replace(result.charge, amount=change.price)
+    return result
+
+
+def provider_report(
+    sub: Subscription, inp: ProviderStateReported, policy: DunningPolicy
+) -> t.Result:
+    """A store's report; one whose period runs past ``applies_from`` was paid at the new price."""
+    result = provider_state_reported(sub, inp, policy)
+    change = sub.price_change
+    if change is None or isinstance(result, str):
+        return result
+    if result.changes.get("state") is t.EXPIRED:
+        result.changes["price_change"] = None
+    elif inp.status is ProviderStatus.ACTIVE and inp.until and inp.until > change.applies_from:
+        result.changes.update(price=change.price, price_change=None)
     return result
