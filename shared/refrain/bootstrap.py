@@ -39,6 +39,9 @@ if TYPE_CHECKING:
     from refrain.ingest.store_routes import StoreSettings
     from refrain.invoicing import ReceiptService
     from refrain.invoicing.settings import ReceiptSettings
+    from refrain.ledger import Ledger
+    from refrain.outbox import OutboxPublisher
+    from refrain.pricing.service import PriceChangeService
     from refrain.providers.google_play_mapping import PlayPurchases
     from refrain.providers.stripe_events import SessionPrices
     from refrain.renewals.gateway import GatewayCharge, GatewayRouter
@@ -54,6 +57,7 @@ __all__ = [
     "build_flush",
     "build_gateways",
     "build_parking_lot",
+    "build_price_service",
     "build_receipt_service",
     "build_refund_service",
     "build_snapshot_writer",
@@ -369,28 +373,37 @@ def build_care_service(
     cloud: CloudSettings | None = None, clock: Clock | None = None, log: Logger | None = None
 ) -> CareService:
     """Care actions through the same ledger, transaction and outbox as provider events."""
-    from refrain.adapters.firestore import build_firestore
     from refrain.adapters.firestore_care import FirestoreCareStore
-    from refrain.adapters.firestore_ledger import FirestoreLedger
-    from refrain.adapters.firestore_outbox import FirestoreOutbox
     from refrain.adapters.firestore_renewals import PubSubChargeQueue
-    from refrain.adapters.pubsub import build_ordered_publisher, build_publisher
-    from refrain.adapters.pubsub_relay import PubSubRelay
+    from refrain.adapters.pubsub import build_publisher
     from refrain.care.actions import CareService
-    from refrain.outbox import OutboxPublisher
 
-    cloud = cloud or CloudSettings()
-    clock = clock or clock_from_env()
-    log = log or get_logger("care")
-    db = build_firestore(cloud)
-    relay = PubSubRelay(build_ordered_publisher(cloud))
-    publisher = OutboxPublisher(relay, FirestoreOutbox(db), clock, log)
+    cloud, clock, log = (
+        cloud or CloudSettings(),
+        clock or clock_from_env(),
+        log or get_logger("care"),
+    )
+    db, ledger, publisher = _ledger_parts(cloud, clock, log)
     charges = PubSubChargeQueue(
         build_publisher(cloud), cloud.project, timeout_s=cloud.publish_timeout_s
     )
-    return CareService(
-        FirestoreLedger(db), FirestoreCareStore(db), publisher, clock, log=log, charges=charges
-    )
+    return CareService(ledger, FirestoreCareStore(db), publisher, clock, log=log, charges=charges)
+
+
+def _ledger_parts(
+    cloud: CloudSettings, clock: Clock, log: Logger
+) -> tuple[Any, Ledger, OutboxPublisher]:
+    """Firestore, its ledger, and the outbox publisher that announces what it commits."""
+    from refrain.adapters.firestore import build_firestore
+    from refrain.adapters.firestore_ledger import FirestoreLedger
+    from refrain.adapters.firestore_outbox import FirestoreOutbox
+    from refrain.adapters.pubsub import build_ordered_publisher
+    from refrain.adapters.pubsub_relay import PubSubRelay
+    from refrain.outbox import OutboxPublisher
+
+    db = build_firestore(cloud)
+    relay = PubSubRelay(build_ordered_publisher(cloud))
+    return db, FirestoreLedger(db), OutboxPublisher(relay, FirestoreOutbox(db), clock, log)
 
 
 def build_refund_service(
@@ -400,27 +413,30 @@ def build_refund_service(
     gateways: GatewayRouter | None = None,
 ) -> RefundService:
     """Operator refunds: reserved, refunded through the payment's gateway, credited once."""
-    from refrain.adapters.firestore import build_firestore
-    from refrain.adapters.firestore_ledger import FirestoreLedger
-    from refrain.adapters.firestore_outbox import FirestoreOutbox
     from refrain.adapters.firestore_refunds import FirestoreRefundBook
-    from refrain.adapters.pubsub import build_ordered_publisher
-    from refrain.adapters.pubsub_relay import PubSubRelay
     from refrain.care.refunds import RefundService
-    from refrain.outbox import OutboxPublisher
 
-    cloud = cloud or CloudSettings()
-    clock = clock or clock_from_env()
-    log = log or get_logger("care")
-    db = build_firestore(cloud)
-    publisher = OutboxPublisher(
-        PubSubRelay(build_ordered_publisher(cloud)), FirestoreOutbox(db), clock, log
+    cloud, clock, log = (
+        cloud or CloudSettings(),
+        clock or clock_from_env(),
+        log or get_logger("care"),
     )
+    db, ledger, publisher = _ledger_parts(cloud, clock, log)
     return RefundService(
-        FirestoreRefundBook(db),
-        gateways or build_gateways(),
-        FirestoreLedger(db),
-        publisher,
-        clock,
-        log,
+        FirestoreRefundBook(db), gateways or build_gateways(), ledger, publisher, clock, log
+    )
+
+
+def build_price_service(
+    cloud: CloudSettings | None = None, clock: Clock | None = None, log: Logger | None = None
+) -> PriceChangeService:
+    """Scheduled price versions and their notices, through the ledger and outbox."""
+    from refrain.adapters.firestore_prices import FirestorePriceChanges, FirestoreSubscribers
+    from refrain.pricing.service import PriceChangeService
+
+    cloud, clock = cloud or CloudSettings(), clock or clock_from_env()
+    log = log or get_logger("pricing")
+    db, ledger, publisher = _ledger_parts(cloud, clock, log)
+    return PriceChangeService(
+        FirestorePriceChanges(db), ledger, FirestoreSubscribers(db), publisher, clock, log=log
     )

@@ -157,6 +157,7 @@ RECEIPT_EVENT_TYPES = (
     "subscription.on_hold",
     "subscription.expired",
     "subscription.plan_change_declined",
+    "subscription.price_change_scheduled",
 )
 
 

@@ -38,6 +38,8 @@ RECEIPT_SENDS = "receipt_sends"  # {notice_id}: e-mail send lease and SES messag
 # {document_id(event dedupe key) | request:{audit id}}: an authentic event that cannot be
 # applied yet, what it waits for, when the sweep looks again; TTL'd with its audit record.
 PARKED_EVENTS = "parked_events"
+# {plan}:{market}:v{n}: a scheduled price version (refrain.pricing); version 1 is the catalog.
+PRICE_CHANGES = "price_changes"
 
 
 def keyed(db: firestore.Client, collection: str, key: str) -> firestore.DocumentReference:

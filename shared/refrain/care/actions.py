@@ -1,6 +1,7 @@
 """Customer-care actions, applied exactly like a provider event.
 
-An operator's cancel, revert, plan change, pause or resume becomes a domain
+An operator's cancel, revert, plan change, pause, resume, a subscriber's consent to a
+price change or a grandfathering (exempt from price changes) becomes a domain
 input (stream ``customer``) and goes through the ledger: one transaction that
 writes the dedupe record / outbox entry and, when the state machine allows it,
 the new aggregate. The committed events are then announced by the outbox
@@ -38,9 +39,11 @@ from refrain.domain.events import DomainEvent
 from refrain.domain.inputs import (
     CancelRequested,
     CancelReverted,
+    GrandfatherSet,
     Input,
     PauseRequested,
     PlanChangeRequested,
+    PriceConsentGiven,
     ResumeRequested,
 )
 from refrain.domain.outcome import ChargeRequest
@@ -64,6 +67,8 @@ class Action(StrEnum):
     CHANGE_PLAN = "change_plan"
     PAUSE = "pause"
     RESUME = "resume"
+    CONSENT_PRICE = "consent_price"  # the subscriber agreed to the pending price change
+    GRANDFATHER = "grandfather"  # exempt from price changes (exempt=False lifts it)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +79,8 @@ class CareRequest:
     reason: str | None = None
     plan: str | None = None
     resume_at: datetime | None = None
+    exempt: bool = True  # GRANDFATHER: set (True) or lift (False) the exemption
+    change_id: str | None = None  # CONSENT_PRICE: the price change agreed to (None: pending one)
 
 
 class CareStore(Protocol):
@@ -145,6 +152,12 @@ def build_input(request: CareRequest, sub: Subscription, now: datetime, catalog:
                 )
             case Action.RESUME:
                 return ResumeRequested(input_id=input_id, occurred_at=now)
+            case Action.CONSENT_PRICE:
+                return PriceConsentGiven(
+                    input_id=input_id, occurred_at=now, change_id=request.change_id
+                )
+            case Action.GRANDFATHER:
+                return GrandfatherSet(input_id=input_id, occurred_at=now, exempt=request.exempt)
     except UnknownPlan as exc:
         raise CareError(f"unknown plan {request.plan!r}") from exc
     except (PlanNotOffered, UnknownMarket) as exc:

@@ -57,6 +57,8 @@ SKIPPED_EVENT_TYPES: Final[dict[EventType, str]] = {
     EventType.INVOICE_PAID: "money event; activated/renewed carry the lifecycle change",
     EventType.PAYMENT_METHOD_UPDATED: "not a lifecycle change",
     EventType.PLAN_CHANGE_DECLINED: "the plan did not change (its upgrade charge was declined)",
+    EventType.PRICE_CHANGE_SCHEDULED: "a notice; the end it may cause is expired (price_increase)",
+    EventType.PRICE_CONSENT_RECORDED: "consent changes nothing until the renewal charges it",
 }
 _S = SignalType
 _SIMPLE: Final[dict[EventType, SignalType]] = {

@@ -96,7 +96,11 @@ class Market(_Frozen):
     legal_entity: Identifier
     invoice_series: str = Field(min_length=1)
     trial_days: StrictInt = Field(ge=0, le=365)
-    prices: dict[Identifier, StrictInt]
+    prices: dict[Identifier, StrictInt]  # price version 1; later versions: refrain.pricing
+    # Days of notice a subscriber gets before their first renewal at a new price, and
+    # whether that renewal needs their consent (without it the subscription ends instead).
+    price_notice_days: StrictInt = Field(default=30, ge=0, le=365)
+    price_consent_required: bool = False
     notes: str | None = None
 
     @field_validator("currency")

@@ -64,6 +64,8 @@ class EventType(StrEnum):
     CHARGE_DISPUTE_CLOSED = "charge.dispute_closed"
     EXPIRED = "subscription.expired"
     PAYMENT_METHOD_UPDATED = "payment_method.updated"
+    PRICE_CHANGE_SCHEDULED = "subscription.price_change_scheduled"
+    PRICE_CONSENT_RECORDED = "subscription.price_consent_recorded"
 
 
 # payloads --------------------------------------------------------------------
@@ -221,6 +223,27 @@ class PaymentMethodUpdatedPayload(_Payload):
     retry_at: AwareDatetime | None
 
 
+class PriceChangeScheduledPayload(_Payload):
+    """A notice: ``amount`` replaces ``old_amount`` from the renewal at ``applies_from``."""
+
+    change_id: str
+    old_amount: int
+    amount: int
+    currency: str
+    effective_at: AwareDatetime
+    applies_from: AwareDatetime
+    notice_days: int
+    consent_required: bool
+    consented: bool
+
+
+class PriceConsentRecordedPayload(_Payload):
+    change_id: str
+    amount: int
+    currency: str
+    applies_from: AwareDatetime
+
+
 PAYLOAD_MODELS: Final[dict[EventType, type[_Payload]]] = {
     EventType.ACTIVATED: ActivatedPayload,
     EventType.TRIAL_STARTED: TrialStartedPayload,
@@ -241,6 +264,8 @@ PAYLOAD_MODELS: Final[dict[EventType, type[_Payload]]] = {
     EventType.CHARGE_DISPUTE_CLOSED: ChargeDisputeClosedPayload,
     EventType.EXPIRED: ExpiredPayload,
     EventType.PAYMENT_METHOD_UPDATED: PaymentMethodUpdatedPayload,
+    EventType.PRICE_CHANGE_SCHEDULED: PriceChangeScheduledPayload,
+    EventType.PRICE_CONSENT_RECORDED: PriceConsentRecordedPayload,
 }
 
 

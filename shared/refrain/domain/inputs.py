@@ -13,6 +13,8 @@ judged (see :mod:`refrain.domain.machine` for the stale-input rule):
                      against the aggregate's own deadlines, never stale
 * ``charge``         refunds and chargebacks: facts about a past charge; never
                      stale, deduplicated by input id only
+* ``price``          a new price told to the subscriber (scheduled or a store's
+                     report); never stale, deduplicated by input id only
 
 Adapters translate provider payloads into these; nothing here parses JSON.
 """
@@ -37,6 +39,7 @@ __all__ = [
     "CheckoutCompleted",
     "DisputeClosed",
     "GracePeriodOver",
+    "GrandfatherSet",
     "HoldOver",
     "Input",
     "PauseRequested",
@@ -44,6 +47,8 @@ __all__ = [
     "PaymentMethodUpdated",
     "PaymentSucceeded",
     "PlanChangeRequested",
+    "PriceChangeNoticed",
+    "PriceConsentGiven",
     "ProviderStateReported",
     "ProviderStatus",
     "RefundIssued",
@@ -277,3 +282,45 @@ class ProviderStateReported(Input):
             raise InvalidInput("an active report's period must end ('until') after period_start")
         if self.plan is not None and (self.plan_rank is None or self.price is None):
             raise InvalidInput("a reported plan needs its rank and price")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PriceChangeNoticed(Input):
+    """A new price for the subscription's plan, told to the subscriber now (``occurred_at``).
+
+    Merchant-managed: from a scheduled catalog price version (``change_id``); the machine
+    works out the first renewal that may charge it (refrain.domain.price_changes). An app
+    store's report (it runs the notice and consent itself) gives ``applies_from`` and,
+    once the customer agreed or the store only had to tell them, ``consented``.
+    """
+
+    stream: ClassVar[str] = "price"
+    change_id: str
+    plan: str
+    new_price: Money
+    effective_at: datetime
+    notice_days: int = 0
+    consent_required: bool = False
+    consented: bool = False
+    applies_from: datetime | None = None
+
+    def __post_init__(self) -> None:
+        Input.__post_init__(self)
+        _aware(self, "effective_at")
+        _aware(self, "applies_from")
+        if self.notice_days < 0 or self.new_price.amount <= 0:
+            raise InvalidInput("a price change needs a positive price and notice days >= 0")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PriceConsentGiven(Input):
+    """The subscriber agreed to the pending price change (``change_id``: that one only)."""
+
+    change_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GrandfatherSet(Input):
+    """Exempt the subscription from price changes (``exempt=False`` lifts the exemption)."""
+
+    exempt: bool = True

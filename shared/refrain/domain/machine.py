@@ -52,6 +52,7 @@ from typing import Any, Final
 
 from refrain.domain import actions as a
 from refrain.domain import disputes
+from refrain.domain import price_changes as pc
 from refrain.domain import transitions as t
 from refrain.domain import upgrades as u
 from refrain.domain.dunning import DEFAULT_POLICY, DunningPolicy
@@ -64,6 +65,7 @@ from refrain.domain.inputs import (
     CheckoutCompleted,
     DisputeClosed,
     GracePeriodOver,
+    GrandfatherSet,
     HoldOver,
     Input,
     PauseRequested,
@@ -71,6 +73,8 @@ from refrain.domain.inputs import (
     PaymentMethodUpdated,
     PaymentSucceeded,
     PlanChangeRequested,
+    PriceChangeNoticed,
+    PriceConsentGiven,
     ProviderStateReported,
     RefundIssued,
     RenewalDue,
@@ -80,7 +84,6 @@ from refrain.domain.outcome import Outcome, OutcomeKind, Step, new_outcome
 from refrain.domain.provider_sync import (
     late_payment,
     older_period_reason,
-    provider_state_reported,
 )
 from refrain.domain.subscription import (
     MAX_RECENT_INPUTS,
@@ -146,7 +149,7 @@ _ROUTES: Final[dict[type[Input], _Route]] = dict(
         _route(CheckoutCompleted, t.checkout_completed),
         _route(PaymentSucceeded, u.charge_succeeded, stale=None),  # money moved: never stale
         _route(PaymentFailed, u.charge_failed, stale=_stale_failure),
-        _route(RenewalDue, t.renewal_due),
+        _route(RenewalDue, pc.renewal_due),  # t.renewal_due, at a noticed new price
         _route(GracePeriodOver, t.grace_period_over),
         _route(HoldOver, t.hold_over),
         _route(CancelRequested, a.cancel_requested),
@@ -158,7 +161,10 @@ _ROUTES: Final[dict[type[Input], _Route]] = dict(
         _route(RefundIssued, a.refund_issued),
         _route(ChargebackOpened, a.chargeback_opened),
         _route(DisputeClosed, disputes.dispute_closed),
-        _route(ProviderStateReported, provider_state_reported, stale=_stale_report),
+        _route(ProviderStateReported, pc.provider_report, stale=_stale_report),
+        _route(PriceChangeNoticed, pc.price_change_noticed),
+        _route(PriceConsentGiven, pc.price_consent_given),
+        _route(GrandfatherSet, pc.grandfather_set),
     ]
 )
 _HANDLERS: Final[dict[type[Input], Handler]] = {k: r.handler for k, r in _ROUTES.items()}

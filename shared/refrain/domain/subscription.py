@@ -28,6 +28,7 @@ __all__ = [
     "BillingMode",
     "ChurnType",
     "PendingPlan",
+    "PendingPriceChange",
     "PendingUpgrade",
     "State",
     "Subscription",
@@ -111,6 +112,39 @@ class PendingUpgrade:
     period_end: datetime | None = None
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PendingPriceChange:
+    """A scheduled price the subscriber was told about (refrain.domain.price_changes).
+
+    ``applies_from``: the first billing anchor charged ``price`` (notice given, effective).
+    """
+
+    change_id: str
+    price: Money
+    effective_at: datetime
+    applies_from: datetime
+    noticed_at: datetime
+    consent_required: bool = False
+    consented_at: datetime | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: _encode(getattr(self, k)) for k in self.__slots__}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> PendingPriceChange:
+        effective, applies, noticed = (_dt(data[k]) for k in _PRICE_CHANGE_TIMES)
+        assert effective is not None and applies is not None and noticed is not None
+        return cls(
+            change_id=str(data["change_id"]), price=Money.from_dict(data["price"]),
+            effective_at=effective, applies_from=applies, noticed_at=noticed,
+            consent_required=bool(data.get("consent_required")),
+            consented_at=_dt(data.get("consented_at")),
+        )  # fmt: skip
+
+
+_PRICE_CHANGE_TIMES: Final = ("effective_at", "applies_from", "noticed_at")
+
+
 @dataclass(frozen=True, kw_only=True)
 class Subscription:
     """Frozen, without ``__slots__`` on purpose: :func:`evolve` copies ``__dict__``."""
@@ -149,6 +183,8 @@ class Subscription:
     payment_method_ref: str | None = None
     pending_plan: PendingPlan | None = None
     upgrade: PendingUpgrade | None = None
+    price_change: PendingPriceChange | None = None
+    price_grandfathered: bool = False  # exempt from scheduled price changes
     ended_at: datetime | None = None
     churn_type: ChurnType | None = None
     revoked_by: str | None = None  # the disputed charge that ended access (a won dispute ends it)
@@ -290,6 +326,8 @@ def _encode(value: Any) -> Any:
         return value.to_dict()
     if isinstance(value, PendingPlan):
         return _plan_dict(value)
+    if isinstance(value, PendingPriceChange):
+        return value.to_dict()
     if isinstance(value, PendingUpgrade):
         return {
             **_plan_dict(value),
@@ -355,6 +393,8 @@ def _decode(name: str, value: Any) -> Any:
             period_start=_dt(value.get("period_start")),
             period_end=_dt(value.get("period_end")),
         )
+    if name == "price_change":
+        return PendingPriceChange.from_dict(value)
     if name == "watermarks":
         return {k: (_dt(t), int(seq)) for k, (t, seq) in value.items()}
     if name in ("recent_input_ids", "paid_charge_ids"):

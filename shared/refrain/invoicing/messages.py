@@ -372,3 +372,9 @@ MESSAGES: Final[dict[str, dict[str, str]]] = {
 }
 # A bare language we have one regional catalogue for reads that one.
 LANGUAGE_FALLBACK: Final[dict[str, str]] = {"pt": "pt_BR", "es": "es_MX"}
+
+# Notices of later features, kept in their own modules and merged here.
+from refrain.invoicing.messages_prices import PRICE_CHANGE  # noqa: E402
+
+for _language, _sentences in PRICE_CHANGE.items():
+    MESSAGES[_language].update(_sentences)

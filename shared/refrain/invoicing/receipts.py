@@ -6,13 +6,14 @@ attached), unless it is for zero (a free trial's start): that one is
 are in :mod:`refrain.invoicing.builder`), so it is acked, never dead-lettered.
 ``charge.refunded`` and a lost ``charge.dispute_closed`` finalise a credit note
 against the invoice of that charge; ``payment.failed``, ``subscription.on_hold``,
-``subscription.expired`` and ``subscription.plan_change_declined`` (an upgrade
-whose charge was declined) mail a notice; the plan named in that one is the
-upgrade's. Every other type is ignored, and so is every event of an app-store
-subscription (Google Play, Apple): the store is merchant of record, sends the
-receipts and the billing notices itself, and we hold no e-mail address for its
-customers (nothing would ever be sent, and the event would be redelivered until
-it dead-letters).
+``subscription.expired``, ``subscription.plan_change_declined`` (an upgrade whose
+charge was declined) and ``subscription.price_change_scheduled`` (the price-change
+notice: both prices, the first renewal at the new one, and whether the subscriber must
+agree) mail a notice; the plan named in the declined-upgrade one is the upgrade's. Every
+other type is ignored, and so is every event of an app-store subscription (Google Play,
+Apple): the store is merchant of record, sends the receipts and the billing notices
+itself, and we hold no e-mail address for its customers (nothing would ever be sent, and
+the event would be redelivered until it dead-letters).
 
 Exactly one e-mail per document, whatever Pub/Sub delivers:
 
@@ -55,6 +56,7 @@ from refrain.domain.events import (
     InvoicePaidPayload,
     PaymentFailedPayload,
     PlanChangeDeclinedPayload,
+    PriceChangeScheduledPayload,
 )
 from refrain.domain.money import Money
 from refrain.invoicing.builder import build_credit_note, build_invoice, nothing_to_invoice
@@ -87,7 +89,10 @@ _NOTICES = {
     EventType.ON_HOLD: "on_hold",
     EventType.EXPIRED: "expired",
     EventType.PLAN_CHANGE_DECLINED: "upgrade_declined",
+    EventType.PRICE_CHANGE_SCHEDULED: "price_change",
 }
+
+_ACTION_PATHS = {"expired": "", "price_change": "subscription"}  # else /payment-method
 
 # Providers that are merchant of record: they mail their customers, we never do.
 STORE_PROVIDERS = frozenset({"google_play", "apple"})
@@ -228,17 +233,23 @@ class ReceiptService:
         if isinstance(payload, ExpiredPayload):
             ended_at = payload.ended_at
             involuntary = payload.churn_type == "involuntary"
+        price = payload if isinstance(payload, PriceChangeScheduledPayload) else None
+        if price is not None:
+            amount = Money(price.amount, price.currency)
         view = notice_view(
             kind,
             loc,
             name=customer.name,
             plan=plan_text(loc, plan.tier, plan.interval.value),
-            action_url=f"{base}/payment-method" if kind != "expired" else f"{base}/",
+            action_url=f"{base}/{_ACTION_PATHS.get(kind, 'payment-method')}",
             seller_name=entity.legal_name,
             amount=amount,
             retry_at=retry_at,
             ended_at=ended_at,
             involuntary=involuntary,
+            old_amount=Money(price.old_amount, price.currency) if price else None,
+            applies_at=price.applies_from if price else None,
+            consent_required=bool(price and price.consent_required and not price.consented),
         )
         notice_id = document_id("notice", event.event_id)
 

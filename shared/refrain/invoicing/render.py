@@ -167,9 +167,25 @@ def notice_view(
     retry_at: datetime | None = None,
     ended_at: datetime | None = None,
     involuntary: bool = False,
+    old_amount: Money | None = None,
+    applies_at: datetime | None = None,
+    consent_required: bool = False,
 ) -> NoticeView:
-    """``kind`` is ``payment_failed``, ``on_hold``, ``expired`` or ``upgrade_declined``."""
-    if kind == "payment_failed":
+    """``kind`` is ``payment_failed``, ``on_hold``, ``expired``, ``upgrade_declined`` or
+    ``price_change`` (``amount`` from ``old_amount`` at the renewal ``applies_at``)."""
+    if kind == "price_change":
+        if amount is None or old_amount is None or applies_at is None:
+            raise ValueError("a price-change notice needs both prices and the renewal date")
+        when = loc.date(applies_at)
+        paragraphs = [
+            loc.t("price_change_body", plan=plan, old=loc.money(old_amount), new=loc.money(amount)),
+            loc.t("price_change_from", date=when),
+            loc.t(
+                "price_change_consent" if consent_required else "price_change_no_action", date=when
+            ),
+        ]
+        action = loc.t("price_change_action")
+    elif kind == "payment_failed":
         if amount is None:
             raise ValueError("a payment-failed notice needs the amount")
         paragraphs = [loc.t("payment_failed_body", amount=loc.money(amount), plan=plan)]

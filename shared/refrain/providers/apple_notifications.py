@@ -25,7 +25,9 @@ GRACE_PERIOD_EXPIRED                   on_hold until expiry + billing-retry days
 EXPIRED (VOLUNTARY, BILLING_RETRY,     expired at ``expiresDate``; churn type
   PRICE_INCREASE, PRODUCT_NOT_FOR_SALE)  and reason from ``expirationIntent``
 REFUND, REVOKE                         revoked (access ends now)
-TEST, PRICE_INCREASE, REFUND_DECLINED, ignored (recorded)
+PRICE_INCREASE (PENDING, ACCEPTED)     a price change told, needing consent /
+                                       consented (refrain.providers.store_prices)
+TEST, REFUND_DECLINED,                 ignored (recorded)
   CONSUMPTION_REQUEST, RENEWAL_EXTENSION,
   ONE_TIME_CHARGE, EXTERNAL_PURCHASE_TOKEN, METADATA_UPDATE, MIGRATION, ...
 =====================================  =========================================
@@ -54,6 +56,7 @@ from refrain.ingest.model import (
     SubscriptionDraft,
     subscription_id_for,
 )
+from refrain.providers.store_prices import apple_price_increase
 
 PROVIDER = "apple"
 
@@ -129,7 +132,7 @@ def normalise_apple(
     if type_ == "TEST":
         return ProviderEvent(**base, ignored="test notification")
     handled = _CURRENT_STATE | {"DID_FAIL_TO_RENEW", "GRACE_PERIOD_EXPIRED", "EXPIRED"}
-    handled |= {"REFUND", "REVOKE"}
+    handled |= {"REFUND", "REVOKE", "PRICE_INCREASE"}
     if type_ not in handled:
         return ProviderEvent(**base, ignored=f"{type_} does not change the subscription")
     original = txn.get("originalTransactionId") or renewal.get("originalTransactionId")
@@ -138,9 +141,6 @@ def normalise_apple(
     subject = Subject(subscription_id=subscription_id_for(PROVIDER, str(original)))
     if txn.get("type") not in (None, "Auto-Renewable Subscription"):
         return ProviderEvent(**base, subject=subject, ignored=f"{txn.get('type')} is not a plan")
-    fields = _report_fields(
-        type_, subtype=subtype, signed=signed, txn=txn, renewal=renewal, config=config
-    )
     product = txn.get("productId")
     if not isinstance(product, str) or not product:
         raise MappingError(f"{type_} has no transaction productId")
@@ -165,6 +165,17 @@ def normalise_apple(
         if account
         else None
     )
+    refs = (f"{PROVIDER}:{original}",)
+    if type_ == "PRICE_INCREASE":  # notice and consent, as the store runs them
+        found = apple_price_increase(
+            uuid=uuid, subtype=subtype, signed=signed, renewal=renewal, plan=offer.plan.id
+        )
+        if isinstance(found, str):
+            return ProviderEvent(**base, subject=subject, ignored=found)
+        return ProviderEvent(**base, subject=subject, input=found, refs=refs)
+    fields = _report_fields(
+        type_, subtype=subtype, signed=signed, txn=txn, renewal=renewal, config=config
+    )
     try:
         report = ProviderStateReported(
             input_id=uuid,
@@ -182,7 +193,7 @@ def normalise_apple(
         input=report,
         draft=draft,
         account_id=str(account) if account else None,
-        refs=(f"{PROVIDER}:{original}",),
+        refs=refs,
     )
 
 

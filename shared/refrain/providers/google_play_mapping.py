@@ -21,6 +21,10 @@ EXPIRED                          expired (churn type and reason from
 PENDING, PENDING_PURCHASE_...    ignored (no paid access yet)
 ===============================  ================================================
 
+SUBSCRIPTION_PRICE_CHANGE_CONFIRMED (8) and _UPDATED (19) with an outstanding or
+confirmed ``priceChangeDetails`` become a price change told, needing consent or consented
+(refrain.providers.store_prices); otherwise they report the state like any other.
+
 SUBSCRIPTION_REVOKED (12), and a voided subscription purchase whose
 subscription has ended, report ``revoked`` (refunded: access ends now). A
 voided purchase of a subscription still running is a refund of a past order
@@ -39,7 +43,7 @@ from typing import Any, Protocol
 
 from refrain.domain.catalog import Catalog
 from refrain.domain.errors import DomainError, InvalidInput
-from refrain.domain.inputs import ProviderStateReported, ProviderStatus
+from refrain.domain.inputs import PriceChangeNoticed, ProviderStateReported, ProviderStatus
 from refrain.domain.subscription import BillingMode, ChurnType
 from refrain.ingest.model import (
     MappingError,
@@ -49,6 +53,7 @@ from refrain.ingest.model import (
     subscription_id_for,
 )
 from refrain.providers.google_play_rtdn import PROVIDER, PlayNotificationType, PlayPush
+from refrain.providers.store_prices import play_price_change
 
 PLAY_SUBSCRIPTION_PRODUCT = 1  # voidedPurchaseNotification.productType
 
@@ -147,7 +152,33 @@ def normalise_play(
                 **base, subject=subject, ignored=f"voided order; subscription still {state}"
             )
         revoked = True
+    if type_ in _PRICE_CHANGES:
+        notice = _price_change(base, purchase, catalog, config)
+        if notice is not None:
+            return ProviderEvent(**base, subject=subject, input=notice)
     return purchase_event(base, subject, purchase, catalog, config, revoked=revoked)
+
+
+_PRICE_CHANGES = (
+    PlayNotificationType.SUBSCRIPTION_PRICE_CHANGE_CONFIRMED,
+    PlayNotificationType.SUBSCRIPTION_PRICE_CHANGE_UPDATED,
+)
+
+
+def _price_change(
+    base: dict[str, Any], purchase: Mapping[str, Any], catalog: Catalog, config: PlayConfig
+) -> PriceChangeNoticed | None:
+    """An outstanding or confirmed price change (refrain.providers.store_prices), else None."""
+    items = purchase.get("lineItems") or []
+    product = items[0].get("productId") if items and isinstance(items[0], dict) else None
+    try:
+        plan = catalog.offer(config.product_plans.get(str(product), str(product)),
+                             str(purchase.get("regionCode"))).plan.id  # fmt: skip
+    except DomainError as exc:
+        raise MappingError(f"Play product {product!r} is not in the catalog: {exc}") from exc
+    return play_price_change(
+        message_id=base["event_id"], occurred_at=base["occurred_at"], purchase=purchase, plan=plan
+    )
 
 
 def purchase_event(

@@ -89,6 +89,16 @@ EXTRA: dict[EventType, dict[str, Any]] = {
         "state": "expired",
     },
     EventType.PAYMENT_METHOD_UPDATED: {"payment_method_ref": "pm_9", "retry_at": None},
+    EventType.PRICE_CHANGE_SCHEDULED: {
+        "change_id": "individual_monthly:SE:v2", "old_amount": 13900, "amount": 14900,
+        "currency": "SEK", "effective_at": (T0 + timedelta(days=30)).isoformat(),
+        "applies_from": (T0 + timedelta(days=31)).isoformat(), "notice_days": 30,
+        "consent_required": False, "consented": False,
+    },
+    EventType.PRICE_CONSENT_RECORDED: {
+        "change_id": "individual_monthly:SE:v2", "amount": 14900, "currency": "SEK",
+        "applies_from": (T0 + timedelta(days=31)).isoformat(),
+    },
 }  # fmt: skip
 
 

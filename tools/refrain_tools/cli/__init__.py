@@ -8,6 +8,7 @@ from refrain_tools.cli.demo import demo
 from refrain_tools.cli.dlq import dlq
 from refrain_tools.cli.experiments import experiments
 from refrain_tools.cli.exports import exports
+from refrain_tools.cli.prices import prices
 from refrain_tools.cli.refunds import refunds
 from refrain_tools.cli.renewals import renewals
 from refrain_tools.cli.stack import stack
@@ -31,3 +32,4 @@ main.add_command(renewals)
 main.add_command(subscriptions)
 main.add_command(dlq)
 main.add_command(refunds)
+main.add_command(prices)

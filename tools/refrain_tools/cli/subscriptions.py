@@ -202,6 +202,18 @@ def _print_result(result: CareResult) -> None:
             f"period end: {sub.current_period_end.isoformat() if sub.current_period_end else '-'}"
             f"  resume at: {sub.resume_at.isoformat() if sub.resume_at else '-'}"
         )
+        change = sub.price_change
+        if change is not None or sub.price_grandfathered:
+            consent = (
+                "not needed"
+                if change and not change.consent_required
+                else (change.consented_at.isoformat() if change and change.consented_at else "-")
+            )
+            console.print(
+                f"grandfathered: {sub.price_grandfathered}  price change: "
+                + (f"{change.change_id} {change.price} from the renewal at "
+                   f"{change.applies_from.isoformat()} (consent: {consent})" if change else "-")
+            )  # fmt: skip
 
 
 @subscriptions.command()
@@ -300,5 +312,39 @@ def resume(
     _run({**args, "request_id": request_id}, at, as_json)
 
 
-for _command in (cancel, revert, change_plan, pause, resume):
+@subscriptions.command("consent-price")
+@click.argument("subscription_id")
+@click.option("--change", "change_id", default=None, help="The price change agreed to "
+              "(default: the one pending; refused if it names another).")  # fmt: skip
+@_care_options
+def consent_price(
+    subscription_id: str, change_id: str | None, request_id: str | None, at: datetime | None,
+    as_json: bool,
+) -> None:  # fmt: skip
+    """Record that SUBSCRIPTION_ID agreed to its pending price change.
+
+    In a market that needs consent (the catalog's price_consent_required), the renewal the
+    change applies from charges the new price only with this; without it the subscription
+    ends at the end of its paid period (churn reason price_increase).
+    """
+    args = {"action": Action.CONSENT_PRICE, "subscription_id": subscription_id}
+    _run({**args, "change_id": change_id, "request_id": request_id}, at, as_json)
+
+
+@subscriptions.command()
+@click.argument("subscription_id")
+@click.option("--off", is_flag=True, help="Lift the exemption: later price changes apply.")
+@_care_options
+def grandfather(
+    subscription_id: str, off: bool, request_id: str | None, at: datetime | None, as_json: bool
+) -> None:
+    """Exempt SUBSCRIPTION_ID from price changes (it keeps its price; shown by `show`).
+
+    A price change it was already told about is withdrawn for it.
+    """
+    args = {"action": Action.GRANDFATHER, "subscription_id": subscription_id, "exempt": not off}
+    _run({**args, "request_id": request_id}, at, as_json)
+
+
+for _command in (cancel, revert, change_plan, pause, resume, consent_price, grandfather):
     _command.help = f"{inspect.cleandoc(_command.help or '')}\n\n{_CARE_HELP}"

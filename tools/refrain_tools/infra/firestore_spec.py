@@ -55,6 +55,12 @@ COMPOSITE_INDEXES = (
         (IndexField("subscription_id"), IndexField("created_at")),
         why="refrain subscriptions show: one subscription's ledger history, oldest first",
     ),
+    CompositeIndex(
+        names.SUBSCRIPTIONS,
+        (IndexField("billing_mode"), IndexField("plan"), IndexField("market"), IndexField("state")),
+        why="refrain prices notify: the merchant-managed subscribers of one plan and market "
+        "that can still renew, in pages",
+    ),
 )
 
 TTL_FIELDS = (

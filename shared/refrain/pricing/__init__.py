@@ -1,0 +1,1 @@
+"""Price changes for existing subscribers: scheduled versions and their notices."""
