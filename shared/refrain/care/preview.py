@@ -18,7 +18,7 @@ from refrain.domain.catalog import Catalog
 from refrain.domain.machine import apply
 from refrain.domain.money import Money
 from refrain.domain.subscription import Subscription
-from refrain.invoicing.builder import breakdown_for_paid
+from refrain.invoicing.builder import breakdown_for_paid, provider_taxed
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,10 +65,17 @@ def preview_plan_change(
         return PlanChangePreview(
             **base, allowed=False, reason=outcome.reason, direction=None, effective_at=None,
             charge=None, net=None, tax=None, period_start=None, period_end=None,
-            next_renewal_at=sub.next_charge_at, next_renewal_amount=sub.price,
+            next_renewal_at=sub.next_charge_at, next_renewal_amount=sub.gross(sub.price),
         )  # fmt: skip
     charge = outcome.charge.amount if outcome.charge is not None else None
-    breakdown = breakdown_for_paid(charge, market.tax_rate_bp, market.tax_mode) if charge else None
+    breakdown = None
+    if charge is not None:
+        tax = sub.tax_in(charge)  # added on top at checkout's ratio (address-based tax)
+        breakdown = (
+            provider_taxed(charge, tax)
+            if tax is not None
+            else breakdown_for_paid(charge, market.tax_rate_bp, market.tax_mode)
+        )
     upgrade, pending = after.upgrade, after.pending_plan
     if pending is not None:  # a downgrade: at the period end, at the new price
         direction, effective = "downgrade", sub.current_period_end
@@ -76,7 +83,7 @@ def preview_plan_change(
             sub.current_period_end,
             None,
             sub.next_charge_at,
-            pending.price,
+            sub.gross(pending.price),
         )
     else:
         direction, effective = "upgrade", change.occurred_at
@@ -85,7 +92,7 @@ def preview_plan_change(
         )
         end = upgrade.period_end if upgrade and upgrade.period_end else after.current_period_end
         renewal_at = end if upgrade and upgrade.period_end else after.next_charge_at
-        renewal = change.new_price
+        renewal = sub.gross(change.new_price)
     return PlanChangePreview(
         **base, allowed=True, reason=None, direction=direction, effective_at=effective,
         charge=charge, net=breakdown.net if breakdown else None,

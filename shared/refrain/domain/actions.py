@@ -130,6 +130,7 @@ def plan_change_requested(
             proration = inp.new_price.amount - credit
             new_period = (at, add_months(at, inp.new_interval_months))
         if proration > 0:  # billed first: the plan changes when this charge succeeds
+            proration = sub.gross(Money(proration, sub.currency)).amount  # tax on top, if any
             key = f"{sub.subscription_id}:upgrade:{sub.version + 1}"
             step.changes["upgrade"] = PendingUpgrade(
                 plan=inp.new_plan, plan_rank=inp.new_plan_rank,

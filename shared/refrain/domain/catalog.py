@@ -28,7 +28,13 @@ from pydantic import (
 )
 
 from refrain.domain.currencies import validate_currency
-from refrain.domain.errors import CatalogError, PlanNotOffered, UnknownMarket, UnknownPlan
+from refrain.domain.errors import (
+    CatalogError,
+    PlanNotOffered,
+    TaxUnknown,
+    UnknownMarket,
+    UnknownPlan,
+)
 from refrain.domain.money import Money
 from refrain.domain.plan_change import ChangeDirection, change_direction
 from refrain.domain.tax import TaxBreakdown, TaxMode, tax_for_price
@@ -93,6 +99,10 @@ class Market(_Frozen):
     tax_rate_bp: StrictInt = Field(ge=0, le=10_000)
     tax_label: str
     tax_registration: str | None = None
+    # "catalog": one rate for the market (tax_rate_bp). "address": the rate depends on the
+    # customer's address (US states, Canadian provinces); the payment provider computes it
+    # at checkout (Stripe Tax) and a charge without it is refused, never guessed.
+    tax_source: Literal["catalog", "address"] = "catalog"
     legal_entity: Identifier
     invoice_series: str = Field(min_length=1)
     trial_days: StrictInt = Field(ge=0, le=365)
@@ -137,6 +147,15 @@ class Offer(_Frozen):
 
     def tax(self) -> TaxBreakdown:
         return tax_for_price(self.price, self.market.tax_rate_bp, self.market.tax_mode)
+
+    def tax_on_top(self) -> Money | None:
+        """The tax a checkout adds on top from the catalog's rate; None where prices include
+        it. Refuses where the tax depends on the address (only the provider knows it)."""
+        if self.market.tax_mode is TaxMode.INCLUSIVE:
+            return None
+        if self.market.tax_source == "address":
+            raise TaxUnknown(f"tax in {self.market.code} depends on the customer's address")
+        return self.tax().tax
 
 
 class Catalog(_Frozen):

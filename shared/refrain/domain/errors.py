@@ -71,3 +71,7 @@ class InvalidInput(DomainError, ValueError):
 
 class EventParseError(DomainError, ValueError):
     """A Pub/Sub message that is not a valid domain event of a known type and version."""
+
+
+class TaxUnknown(DomainError):
+    """A charge whose tax is not known (address-based tax the provider did not compute)."""

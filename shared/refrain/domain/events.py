@@ -113,6 +113,7 @@ class InvoicePaidPayload(_Payload):
     period_end: AwareDatetime
     billing_reason: Literal["subscription_create", "subscription_cycle", "subscription_update"]
     attempt: int
+    tax: int | None = None  # inside amount where the tax was added on top (tax-exclusive)
 
 
 class PaymentFailedPayload(_Payload):

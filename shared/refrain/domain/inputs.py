@@ -96,9 +96,14 @@ class CheckoutCompleted(Input):
     paid: bool = False
     charge_id: str | None = None
     amount: Money | None = None
+    tax: Money | None = None  # inside ``amount``, added on top (tax-exclusive markets)
 
     def __post_init__(self) -> None:
         Input.__post_init__(self)
+        if self.tax is not None and (
+            self.amount is None or not 0 <= self.tax.amount <= self.amount.amount
+        ):
+            raise InvalidInput("a checkout's tax is part of its amount")
         if self.trial_days < 0:
             raise InvalidInput("trial_days must not be negative")
         if self.paid and self.amount is None:

@@ -192,8 +192,9 @@ def renewal_due(sub: Subscription, inp: RenewalDue, policy: DunningPolicy) -> t.
         ended = Step({"cancel_reason": DECLINED_REASON, "price_change": None})
         return t.expire(sub, ended, sub.current_period_end, ChurnType.VOLUNTARY)
     assert result.charge is not None
-    result.changes.update(price=change.price, price_change=None)
-    result.charge = replace(result.charge, amount=change.price)
+    tax = sub.tax_for(change.price)  # tax-exclusive markets: on top, at the sub's own ratio
+    result.changes.update(price=change.price, tax=tax, price_change=None)
+    result.charge = replace(result.charge, amount=sub.gross(change.price))
     return result
 
 
@@ -208,5 +209,5 @@ def provider_report(
     if result.changes.get("state") is t.EXPIRED:
         result.changes["price_change"] = None
     elif inp.status is ProviderStatus.ACTIVE and inp.until and inp.until > change.applies_from:
-        result.changes.update(price=change.price, price_change=None)
+        result.changes.update(price=change.price, tax=sub.tax_for(change.price), price_change=None)
     return result

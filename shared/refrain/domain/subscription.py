@@ -19,6 +19,7 @@ from typing import Any, Final
 from refrain.domain.clock import basic_utc_stamp, ensure_utc
 from refrain.domain.errors import InvalidInput
 from refrain.domain.money import Money
+from refrain.domain.tax import tax_on_top, tax_within
 
 __all__ = [
     "DUE_STATES",
@@ -160,6 +161,9 @@ class Subscription:
     price: Money
     created_at: datetime
     state: State = State.PENDING
+    # Tax-exclusive markets: the tax on top of ``price`` for a full period, as the provider
+    # computed it at checkout (refrain.domain.tax.tax_on_top); None where prices include it.
+    tax: Money | None = None
     cancel_at_period_end: bool = False
     cancel_reason: str | None = None
     started_at: datetime | None = None
@@ -235,6 +239,18 @@ class Subscription:
     @property
     def currency(self) -> str:
         return self.price.currency
+
+    def gross(self, net: Money) -> Money:
+        """What is charged for a net amount: with the tax on top where prices exclude it."""
+        return net + tax_on_top(net, self.price, self.tax)
+
+    def tax_for(self, price: Money) -> Money | None:
+        """The tax on another price (a new plan's) at this subscription's own ratio."""
+        return None if self.tax is None else tax_on_top(price, self.price, self.tax)
+
+    def tax_in(self, gross: Money) -> Money | None:
+        """The tax part of an amount charged (None where prices include it)."""
+        return None if self.tax is None else tax_within(gross, self.price, self.tax)
 
     @property
     def has_access(self) -> bool:
@@ -378,7 +394,7 @@ def _decode(name: str, value: Any) -> Any:
         return None
     if name in _DATETIME_FIELDS:
         return _dt(value)
-    if name == "price":
+    if name in ("price", "tax"):
         return Money.from_dict(value)
     if name == "pending_plan":
         return PendingPlan(**_plan_fields(value))

@@ -23,7 +23,15 @@ from enum import StrEnum
 
 from refrain.domain.money import Money, div_round_half_up
 
-__all__ = ["TaxBreakdown", "TaxMode", "add_tax", "extract_tax", "tax_for_price"]
+__all__ = [
+    "TaxBreakdown",
+    "TaxMode",
+    "add_tax",
+    "extract_tax",
+    "tax_for_price",
+    "tax_on_top",
+    "tax_within",
+]
 
 BASIS_POINTS = 10_000
 
@@ -73,3 +81,31 @@ def add_tax(net: Money, rate_bp: int) -> TaxBreakdown:
 def tax_for_price(price: Money, rate_bp: int, mode: TaxMode) -> TaxBreakdown:
     """Breakdown for a catalog price, whichever way the market states it."""
     return extract_tax(price, rate_bp) if mode is TaxMode.INCLUSIVE else add_tax(price, rate_bp)
+
+
+# Tax on top at a subscription's own rate -------------------------------------------------
+#
+# Where the tax depends on the customer's address (US states, Canadian provinces) the
+# provider computes it at checkout (Stripe Tax); the subscription keeps that tax beside its
+# price, and every later amount (a renewal, a prorated upgrade, a new plan's price) carries
+# tax at the same ratio ``tax / price``, exactly, as a fraction of integers (8.875 % has no
+# basis-point form). One rounding per amount, half away from zero, as above.
+
+
+def tax_on_top(amount: Money, price: Money, tax: Money | None) -> Money:
+    """The tax to add to a net ``amount`` at the ratio ``tax / price`` (0 without a tax)."""
+    if tax is None or price.amount == 0:
+        return Money.zero(amount.currency)
+    return Money(div_round_half_up(amount.amount * tax.amount, price.amount), amount.currency)
+
+
+def tax_within(gross: Money, price: Money, tax: Money | None) -> Money:
+    """The tax inside a ``gross`` charged at the ratio ``tax / price`` (0 without a tax).
+
+    For ``gross = amount + tax_on_top(amount)`` this is ``tax_on_top(amount)`` to within one
+    minor unit, and exactly so for the full price (``gross = price + tax`` gives ``tax``).
+    """
+    if tax is None or price.amount + tax.amount == 0:
+        return Money.zero(gross.currency)
+    total = price.amount + tax.amount
+    return Money(div_round_half_up(gross.amount * tax.amount, total), gross.currency)

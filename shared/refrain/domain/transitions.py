@@ -89,8 +89,9 @@ def expire(sub: Subscription, step: Step, at: datetime, churn: ChurnType) -> Ste
 
 def emit_invoice_paid(
     step: Step, *, charge_id: str | None, amount: Money, period: dict[str, str], reason: str,
-    attempt: int,
+    attempt: int, tax: Money | None = None,
 ) -> None:  # fmt: skip
+    """``tax``: the tax inside ``amount`` where it was added on top (tax-exclusive markets)."""
     step.emit(
         EventType.INVOICE_PAID,
         charge_id=charge_id,
@@ -99,6 +100,7 @@ def emit_invoice_paid(
         **period,
         billing_reason=reason,
         attempt=attempt,
+        tax=None if tax is None else tax.amount,
     )
 
 
@@ -172,9 +174,11 @@ def checkout_completed(sub: Subscription, inp: CheckoutCompleted, policy: Dunnin
             step.changes["next_charge_at"] = None
         if inp.charge_id:  # the provider reports this payment again (Stripe's PaymentIntent)
             step.changes["paid_charge_ids"] = (*sub.paid_charge_ids, inp.charge_id)
+        if inp.tax is not None:  # added on top by the provider (tax-exclusive market)
+            step.changes["tax"] = inp.tax
         emit_invoice_paid(
             step, charge_id=inp.charge_id, amount=inp.amount, period=period,
-            reason="subscription_create", attempt=1,
+            reason="subscription_create", attempt=1, tax=inp.tax,
         )  # fmt: skip
     return step  # unpaid, no trial: stays pending until PaymentSucceeded
 
@@ -204,7 +208,7 @@ def payment_succeeded(sub: Subscription, inp: PaymentSucceeded, policy: DunningP
         period = _first_period(sub, step, at, from_trial=False)
         emit_invoice_paid(
             step, charge_id=inp.charge_id, amount=inp.amount, period=period,
-            reason="subscription_create", attempt=max(sub.attempt, 1),
+            reason="subscription_create", attempt=max(sub.attempt, 1), tax=sub.tax_in(inp.amount),
         )  # fmt: skip
         return step
     if sub.state in (EXPIRED, PAUSED):
@@ -217,7 +221,7 @@ def payment_succeeded(sub: Subscription, inp: PaymentSucceeded, policy: DunningP
         period = _first_period(sub, step, sub.current_period_end, from_trial=True)
         emit_invoice_paid(
             step, charge_id=inp.charge_id, amount=inp.amount, period=period,
-            reason="subscription_cycle", attempt=attempt,
+            reason="subscription_cycle", attempt=attempt, tax=sub.tax_in(inp.amount),
         )  # fmt: skip
         return step
     if sub.state is ON_HOLD:
@@ -252,7 +256,7 @@ def payment_succeeded(sub: Subscription, inp: PaymentSucceeded, policy: DunningP
     step.emit(EventType.RENEWED, **period)
     emit_invoice_paid(
         step, charge_id=inp.charge_id, amount=inp.amount, period=period,
-        reason="subscription_cycle", attempt=attempt,
+        reason="subscription_cycle", attempt=attempt, tax=sub.tax_in(inp.amount),
     )  # fmt: skip
     return step
 
@@ -326,15 +330,16 @@ def renewal_due(sub: Subscription, inp: RenewalDue, policy: DunningPolicy) -> Re
         assert sub.current_period_end is not None
         return expire(sub, step, sub.current_period_end, ChurnType.VOLUNTARY)
     attempt = sub.attempt if sub.charge_pending else sub.attempt + 1
-    price = sub.price
+    price = sub.gross(sub.price)
     if not sub.charge_pending and sub.state in LIVE and sub.pending_plan is not None:
         pending = sub.pending_plan
-        price = pending.price
+        price = sub.gross(pending.price)
         step.changes.update(
             plan=pending.plan,
             plan_rank=pending.plan_rank,
             interval_months=pending.interval_months,
             price=pending.price,
+            tax=sub.tax_for(pending.price),
             pending_plan=None,
             cycle_anchor=sub.current_period_end,
             cycles_since_anchor=0,

@@ -58,6 +58,7 @@ def charge_succeeded(sub: Subscription, inp: PaymentSucceeded, policy: DunningPo
             "plan_rank": upgrade.plan_rank,
             "interval_months": upgrade.interval_months,
             "price": upgrade.price,
+            "tax": sub.tax_for(upgrade.price),
             "pending_plan": None,
             "upgrade": None,
         }
@@ -73,7 +74,7 @@ def charge_succeeded(sub: Subscription, inp: PaymentSucceeded, policy: DunningPo
     )  # fmt: skip
     emit_invoice_paid(
         step, charge_id=inp.charge_id, amount=inp.amount, period=period_fields(start, end),
-        reason="subscription_update", attempt=1,
+        reason="subscription_update", attempt=1, tax=sub.tax_in(inp.amount),
     )  # fmt: skip
     return step
 

@@ -33,7 +33,7 @@ from refrain.domain.events import (
     EventType,
     InvoicePaidPayload,
 )
-from refrain.domain.money import Money
+from refrain.domain.money import Money, div_round_half_up
 from refrain.domain.tax import TaxBreakdown, TaxMode, add_tax, extract_tax
 from refrain.invoicing.errors import InvoicingError
 from refrain.invoicing.model import DocumentKind, Invoice, InvoiceLine, Seller, VatLine
@@ -72,6 +72,16 @@ def breakdown_for_paid(paid: Money, rate_bp: int, mode: TaxMode) -> TaxBreakdown
     return extracted
 
 
+def provider_taxed(paid: Money, tax: Money) -> TaxBreakdown:
+    """A charge with the provider's tax on top: net and tax as charged, exactly; the rate
+    shown is the effective one in basis points (8.875 % shows as 8.88 %)."""
+    if not 0 <= tax.amount <= paid.amount:
+        raise InvoicingError(f"tax {tax} is not part of the amount paid {paid}")
+    net = paid - tax
+    rate = div_round_half_up(tax.amount * 10_000, net.amount) if net.amount else 0
+    return TaxBreakdown(net=net, tax=tax, gross=paid, rate_bp=min(rate, 10_000))
+
+
 def vat_lines(lines: Iterable[InvoiceLine], mode: TaxMode, currency: str) -> tuple[VatLine, ...]:
     """One VAT line per rate, tax computed once on each rate's total (tax.py's rule)."""
     by_rate: dict[int, Money] = {}
@@ -100,7 +110,10 @@ def build_invoice(event: DomainEvent, catalog: Catalog, locale: str, shards: int
     if payload.amount <= 0:  # zero: see nothing_to_invoice
         raise InvoicingError(f"invoice.paid amount must be positive, got {payload.amount}")
     paid = Money(payload.amount, payload.currency)
-    breakdown = breakdown_for_paid(paid, market.tax_rate_bp, market.tax_mode)
+    if payload.tax is not None:  # added on top at checkout's rate (the provider's, by address)
+        breakdown = provider_taxed(paid, Money(payload.tax, payload.currency))
+    else:
+        breakdown = breakdown_for_paid(paid, market.tax_rate_bp, market.tax_mode)
     stated = breakdown.gross if market.tax_mode is TaxMode.INCLUSIVE else breakdown.net
     line = InvoiceLine(
         plan=plan.id,
@@ -109,7 +122,7 @@ def build_invoice(event: DomainEvent, catalog: Catalog, locale: str, shards: int
         period_start=payload.period_start,
         period_end=payload.period_end,
         amount=stated,
-        rate_bp=market.tax_rate_bp,
+        rate_bp=breakdown.rate_bp,
     )
     return Invoice(
         invoice_id=invoice_id_for(payload.charge_id, event.event_id),
@@ -134,7 +147,7 @@ def build_invoice(event: DomainEvent, catalog: Catalog, locale: str, shards: int
         event_id=event.event_id,
         issued_at=event.occurred_at,
         lines=(line,),
-        vat=(VatLine(market.tax_rate_bp, breakdown.net, breakdown.tax, breakdown.gross),),
+        vat=(VatLine(breakdown.rate_bp, breakdown.net, breakdown.tax, breakdown.gross),),
     )
 
 
@@ -169,6 +182,11 @@ def build_credit_note(event: DomainEvent, original: Invoice, locale: str) -> Inv
             raise InvoicingError("partial refund of a multi-rate invoice is not supported")
         rate = original.vat[0].rate_bp
         b = breakdown_for_paid(refund, rate, original.tax_mode)
+        if original.tax_mode is TaxMode.EXCLUSIVE:  # the original's tax, to the minor unit
+            share = div_round_half_up(refund.amount * original.tax_total.amount,
+                                      original.gross_total.amount)  # fmt: skip
+            b = TaxBreakdown(refund - Money(share, refund.currency), Money(share, refund.currency),
+                             refund, rate)  # fmt: skip
         stated = b.gross if original.tax_mode is TaxMode.INCLUSIVE else b.net
         first = original.lines[0]
         lines = (

@@ -39,7 +39,7 @@ import Adyen.util
 from refrain.domain.catalog import Catalog
 from refrain.domain.customer import CustomerDetails
 from refrain.domain.declines import classify_adyen
-from refrain.domain.errors import InvalidInput
+from refrain.domain.errors import InvalidInput, TaxUnknown
 from refrain.domain.inputs import (
     ChargebackOpened,
     CheckoutCompleted,
@@ -239,13 +239,23 @@ def _normalise(
             plan, market, account_id = named.plan, named.market, named.account_id
             offer = catalog.offer(plan, market)
             amount = _money(item)
-            if amount != offer.price:
-                raise MappingError(f"checkout charged {amount}, the catalog price is {offer.price}")
+            try:  # Adyen computes no address-based tax: refused there, never guessed
+                tax = offer.tax_on_top()
+            except TaxUnknown as exc:
+                raise MappingError(f"{exc}; Adyen does not compute it: refused") from exc
+            expected = offer.price + tax if tax is not None else offer.price
+            if amount != expected:
+                raise MappingError(f"checkout charged {amount}, the catalog price is {expected}")
             return ProviderEvent(
                 **base,
                 subject=subject,
                 input=CheckoutCompleted(
-                    **at, payment_method_ref=token, paid=True, charge_id=psp, amount=amount
+                    **at,
+                    payment_method_ref=token,
+                    paid=True,
+                    charge_id=psp,
+                    amount=amount,
+                    tax=tax,
                 ),
                 draft=SubscriptionDraft(
                     account_id=str(account_id),

@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from refrain.domain.catalog import Catalog
+from refrain.domain.catalog import Catalog, Offer
 from refrain.domain.customer import CustomerDetails
 from refrain.domain.declines import classify_stripe
 from refrain.domain.errors import InvalidInput
@@ -33,7 +33,9 @@ from refrain.domain.inputs import (
     PaymentSucceeded,
     RefundIssued,
 )
+from refrain.domain.money import Money
 from refrain.domain.subscription import BillingMode
+from refrain.domain.tax import TaxMode
 from refrain.ingest.model import (
     MappingError,
     ProviderEvent,
@@ -187,8 +189,10 @@ def _checkout_session(
     method_ref = payment_method_ref(object_id(customer_id), None)
     intents = (payment_intent, object_id(obj.get("setup_intent")), customer_id)
     amount = money(obj.get("amount_total"), obj.get("currency")) if paid else None
-    if amount is not None and amount != offer.price:
-        raise MappingError(f"checkout charged {amount}, the catalog price is {offer.price}")
+    tax = checkout_tax(obj, offer, amount)
+    net = amount - tax if amount is not None and tax is not None else amount
+    if net is not None and net != offer.price:
+        raise MappingError(f"checkout charged {net} before tax, the catalog price is {offer.price}")
     return ProviderEvent(
         **base,
         subject=Subject(subscription_id=sub_id),
@@ -200,6 +204,7 @@ def _checkout_session(
             paid=paid,
             charge_id=payment_intent,
             amount=amount,
+            tax=tax,
         ),
         draft=SubscriptionDraft(
             account_id=str(account_id),
@@ -213,6 +218,37 @@ def _checkout_session(
         account_id=str(account_id),
         refs=tuple(r for r in map(ref, intents) if r),
     )
+
+
+def checkout_tax(obj: Mapping[str, Any], offer: Offer, amount: Money | None) -> Money | None:
+    """The tax a paid Checkout Session added on top of the price (tax-exclusive markets).
+
+    Read from the signed session: ``total_details.amount_tax``; where the tax depends on
+    the address, only with Stripe Tax having computed it (``automatic_tax.status`` is
+    ``complete``), never guessed. Where prices include the tax: None. A trial in an
+    address-tax market is refused: nothing would tell its renewals' tax.
+    """
+    market = offer.market
+    if market.tax_mode is TaxMode.INCLUSIVE:
+        return None
+    automatic = obj.get("automatic_tax") or {}
+    computed = automatic.get("enabled") is True and automatic.get("status") == "complete"
+    if market.tax_source == "address" and not computed:
+        raise MappingError(
+            f"tax in {market.code} depends on the address and Stripe Tax did not compute it "
+            f"(automatic_tax {automatic.get('status')!r}): refused, not guessed"
+        )
+    if amount is None:
+        if market.tax_source == "address":
+            raise MappingError(f"a trial in {market.code} cannot know its renewals' tax")
+        return None
+    reported = (obj.get("total_details") or {}).get("amount_tax")
+    if not isinstance(reported, int) or reported < 0:
+        raise MappingError(f"checkout in {market.code} reports no tax (total_details.amount_tax)")
+    tax = money(reported, obj.get("currency"))
+    if market.tax_source == "catalog" and tax != offer.tax_on_top():
+        raise MappingError(f"checkout tax {tax}, the catalog's rate gives {offer.tax_on_top()}")
+    return tax
 
 
 def _charge_subject(meta: Mapping[str, str], *refs: str | None) -> Subject:

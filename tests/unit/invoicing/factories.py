@@ -56,10 +56,12 @@ def invoice_paid(
     subscription_id: str = "sub_1",
     sequence: int = 3,
     at: datetime = T0,
+    tax: int | None = None,
 ) -> DomainEvent:
     payload = _base(account_id, plan, market) | {
         "charge_id": charge_id,
         "amount": amount,
+        "tax": tax,
         "currency": currency,
         "period_start": T0.isoformat(),
         "period_end": PERIOD_END.isoformat(),

@@ -77,6 +77,23 @@ def test_canadian_gst_is_added_on_top() -> None:
     assert inv.tax_mode is TaxMode.EXCLUSIVE
 
 
+def test_address_tax_is_invoiced_as_the_provider_charged_it() -> None:
+    # New York City: Stripe Tax added 1.06 (8.875 %) on 11.99 at checkout.
+    inv = build(invoice_paid(market="US", amount=1305, currency="USD", tax=106))
+    assert (inv.net_total, inv.tax_total) == (Money(1199, "USD"), Money(106, "USD"))
+    assert inv.lines[0].amount == Money(1199, "USD") and inv.vat[0].rate_bp == 884  # shown
+    with pytest.raises(InvoicingError, match="not part of the amount"):
+        build(invoice_paid(market="US", amount=100, currency="USD", tax=101))
+
+
+def test_a_partial_refund_of_an_address_taxed_invoice_keeps_its_ratio() -> None:
+    original = build(invoice_paid(market="US", amount=1305, currency="USD", tax=106)).numbered(1)
+    note = build_credit_note(charge_refunded(amount=500, currency="USD", market="US"), original,
+                             "en_US")  # fmt: skip
+    assert note.gross_total == Money(-500, "USD")
+    assert note.tax_total == Money(-41, "USD")  # 500 * 106 / 1305 = 40.6
+
+
 @pytest.mark.parametrize(
     ("market", "amount", "currency", "net", "tax", "shown"),
     [

@@ -45,6 +45,7 @@ from refrain_tools.simulator.stripe_envelope import (
     stripe_event,
 )
 from refrain_tools.simulator.stripe_envelope import unix as _unix
+from refrain_tools.simulator.stripe_tax import DEFAULT_STATE, stripe_tax
 
 __all__ = [
     "ADYEN_MERCHANT_ACCOUNT",
@@ -86,8 +87,13 @@ def checkout_session_completed(
     payment_intent: str | None = None,
     setup_intent: str | None = None,
     refrain_metadata: bool = True,
+    state: str | None = None,
 ) -> dict[str, Any]:
     """A completed Checkout Session as Stripe sends it: it never names the saved card.
+
+    ``amount`` is the price; where the market's tax depends on the address, Stripe Tax
+    adds it on top (``automatic_tax``, ``total_details.amount_tax``) for a customer in
+    ``state`` (refrain_tools.simulator.stripe_tax).
 
     ``refrain_metadata=False``: a business's own session (its client_reference_id and
     Prices, no metadata); Refrain maps its line items' Price (see stripe_checkout).
@@ -98,6 +104,9 @@ def checkout_session_completed(
     """
     value, currency = stripe_amount(amount)
     setup = setup_intent is not None
+    tax = stripe_tax(market, amount, state)
+    taxed = tax is not None
+    tax_value = stripe_amount(tax)[0] if tax is not None and not setup else 0
     session = {
         "id": session_id or new_id("cs_test", 24),
         "object": "checkout.session",
@@ -105,7 +114,14 @@ def checkout_session_completed(
         "status": "complete",
         "payment_status": "no_payment_required" if setup else "paid",
         "amount_subtotal": None if setup else value,
-        "amount_total": None if setup else value,
+        "amount_total": None if setup else value + tax_value,
+        "automatic_tax": {
+            "enabled": taxed,
+            "liability": {"type": "self"} if taxed else None,
+            "provider": "stripe" if taxed else None,
+            "status": "complete" if taxed else None,
+        },
+        "total_details": {"amount_discount": 0, "amount_shipping": 0, "amount_tax": tax_value},
         "currency": currency,
         "created": _unix(at),
         "customer": customer or new_id("cus"),
@@ -121,7 +137,7 @@ def checkout_session_completed(
                 "line1": None,
                 "line2": None,
                 "postal_code": None,
-                "state": None,
+                "state": (state or DEFAULT_STATE.get(market)) if taxed else None,
             },
         },
         "customer_email": None,

@@ -36,6 +36,7 @@ from refrain_tools.simulator.events import (
     stripe_amount,
     stripe_event,
 )
+from refrain_tools.simulator.stripe_tax import stripe_tax
 
 
 class CheckoutFlow(StrEnum):
@@ -203,8 +204,10 @@ def stripe_checkout(
         return StripeCheckout([saved, session], profile, payment_method)
     pi_id = payment_intent_id or new_id("pi")
     reusable = flow is CheckoutFlow.PAYMENT_INTENT
+    tax = stripe_tax(str(details["market"]), details["amount"], details.get("state"))
+    total = details["amount"] + tax if tax is not None else details["amount"]
     intent = payment_intent(
-        at=at, amount=details["amount"], customer=customer, metadata={}, succeeded=True,
+        at=at, amount=total, customer=customer, metadata={}, succeeded=True,
         pi_id=pi_id, payment_method=payment_method if reusable else new_id("pm"),
         setup_future_usage="off_session" if reusable else None,
     )  # fmt: skip

@@ -20,6 +20,7 @@ from refrain.domain.inputs import (
     RefundIssued,
 )
 from refrain.domain.money import Money
+from refrain.ingest.model import MappingError
 from refrain.providers.adyen_webhook import normalise_adyen_item
 from refrain.providers.stripe_events import normalise_stripe
 from refrain_tools.simulator import events
@@ -42,7 +43,9 @@ def test_stripe_checkout_maps_to_a_paid_merchant_managed_checkout(market: str) -
     assert mapped.occurred_at == AT and mapped.subject is not None
     assert mapped.subject.subscription_id == "sub_1"
     assert isinstance(mapped.input, CheckoutCompleted) and mapped.input.paid
-    assert mapped.input.amount == price
+    tax = mapped.input.tax
+    assert mapped.input.amount == (price + tax if tax is not None else price)
+    assert (tax is not None) == (market == "US")  # on top only where prices exclude it
     assert mapped.draft is not None and mapped.draft.payment_method_ref == "cus_1"
     assert mapped.customer is not None and mapped.customer.email == "a@example.com"
 
@@ -200,3 +203,34 @@ def test_naive_times_are_refused_and_ids_never_collide() -> None:
         events.stripe_event("x", {}, datetime(2026, 1, 1))
     assert len({events.new_id("pi") for _ in range(1000)}) == 1000
     assert len({events.new_psp() for _ in range(1000)}) == 1000
+
+
+def _us_checkout(**extra: Any) -> dict[str, Any]:
+    return events.checkout_session_completed(
+        at=AT, subscription_id="sub_us", account_id="acct_us", plan="individual_monthly",
+        market="US", amount=CATALOG.price("individual_monthly", "US"), email="a@example.com",
+        locale="en_US", **extra,
+    )  # fmt: skip
+
+
+def test_address_tax_is_stripe_s_on_top_exactly() -> None:
+    nyc = normalise_stripe(_us_checkout(), CATALOG).input
+    assert isinstance(nyc, CheckoutCompleted)
+    assert nyc.tax == Money(106, "USD") and nyc.amount == Money(1305, "USD")  # 8.875 % of 11.99
+    quebec = events.checkout_session_completed(
+        at=AT, subscription_id="sub_qc", account_id="acct_qc", plan="individual_monthly",
+        market="CA", amount=CATALOG.price("individual_monthly", "CA"), email="a@example.com",
+        locale="fr_CA", state="QC",
+    )  # fmt: skip
+    qc = normalise_stripe(quebec, CATALOG).input
+    assert isinstance(qc, CheckoutCompleted) and qc.tax == Money(180, "CAD")  # 14.975 %
+
+
+def test_address_tax_not_computed_by_stripe_is_refused_not_guessed() -> None:
+    event = _us_checkout()
+    event["data"]["object"]["automatic_tax"] = {"enabled": False, "status": None}
+    with pytest.raises(MappingError, match="refused, not guessed"):
+        normalise_stripe(event, CATALOG)
+    trial = _us_checkout(setup_intent="seti_1")
+    with pytest.raises(MappingError, match="trial in US"):
+        normalise_stripe(trial, CATALOG)
