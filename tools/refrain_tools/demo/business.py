@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from refrain.domain.catalog import Catalog
+from refrain.domain.catalog import Catalog, load_catalog
 from refrain.domain.money import Money
 from refrain.providers.adyen_webhook import checkout_reference
 from refrain_tools.simulator import events
 from refrain_tools.simulator.stripe_checkout import CheckoutFlow, stripe_checkout
+from refrain_tools.simulator.stripe_tax import stripe_tax
 
 MARKETS = ("SE", "DE", "GB", "US", "JP", "BR", "KW", "FR", "MX", "IN")
 # How cards behave at renewal (see refrain_tools.simulator.outcomes), with weights.
@@ -94,10 +95,14 @@ class Business:
 
 def plan_business(count: int, start: datetime, months: int, seed: int) -> Business:
     rng = random.Random(seed)  # noqa: S311 - a reproducible scenario, not a secret
+    # Where the tax depends on the address only Stripe (Stripe Tax) sells: Adyen is refused.
+    stripe_only = {code for code, m in load_catalog().markets.items() if m.tax_source == "address"}
     customers = [
         Customer(
             index=i,
-            provider="stripe" if i % 2 == 0 else "adyen",
+            provider="stripe"
+            if i % 2 == 0 or MARKETS[i % len(MARKETS)] in stripe_only
+            else "adyen",
             market=MARKETS[i % len(MARKETS)],
             plan=_weighted(rng, PLANS),
             card=_weighted(rng, CARD_MIX),
@@ -167,6 +172,8 @@ def signup(customer: Customer, catalog: Catalog) -> Signup:
 
 def refund_event(customer: Customer, catalog: Catalog, at: datetime) -> dict[str, Any]:
     price: Money = catalog.price(customer.plan, customer.market)
+    tax = stripe_tax(customer.market, price, catalog=catalog)
+    price = price + tax if tax is not None else price  # what the checkout charged
     return events.charge_refunded(
         at=at,
         payment_intent=customer.payment_intent,
