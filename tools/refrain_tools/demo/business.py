@@ -81,7 +81,10 @@ class Business:
     reverts: list[Customer] = field(default_factory=list)
     upgrade: Customer | None = None
     downgrade: Customer | None = None
-    refund: Customer | None = None
+    refund: Customer | None = None  # refunded in Stripe's dashboard
+    operator_refund: Customer | None = None  # refunded by an agent (refrain refunds create)
+    interval_change: Customer | None = None  # monthly to yearly: credit, charge, new anchor
+    dispute_lost: Customer | None = None  # a Stripe dispute the merchant loses
     chargeback: Customer | None = None
 
     def tick_times(self) -> list[datetime]:
@@ -116,11 +119,13 @@ def plan_business(count: int, start: datetime, months: int, seed: int) -> Busine
     business.cancels = healthy[: max(2, count // 10)]
     business.reverts = business.cancels[: max(1, len(business.cancels) // 3)]
     rest = [c for c in healthy if c not in business.cancels]
-    business.upgrade = next(c for c in rest if c.plan == "individual_monthly")
+    monthly = [c for c in rest if c.plan == "individual_monthly"]
+    business.upgrade, business.interval_change = monthly[0], monthly[1]
     business.downgrade = next(c for c in rest if c.plan in ("duo_monthly", "family_monthly"))
-    stripe_rest = [c for c in rest if c.provider == "stripe" and c not in (business.upgrade,)]
+    changed = (business.upgrade, business.interval_change)
+    stripe_rest = [c for c in rest if c.provider == "stripe" and c not in changed]
     adyen_rest = [c for c in rest if c.provider == "adyen" and c is not business.downgrade]
-    business.refund = stripe_rest[0]
+    business.refund, business.operator_refund, business.dispute_lost = stripe_rest[:3]
     business.chargeback = adyen_rest[0]
     return business
 
@@ -170,19 +175,26 @@ def signup(customer: Customer, catalog: Catalog) -> Signup:
     return Signup([("adyen", item)])
 
 
-def refund_event(customer: Customer, catalog: Catalog, at: datetime) -> dict[str, Any]:
-    price: Money = catalog.price(customer.plan, customer.market)
-    tax = stripe_tax(customer.market, price, catalog=catalog)
-    price = price + tax if tax is not None else price  # what the checkout charged
-    return events.charge_refunded(
-        at=at,
-        payment_intent=customer.payment_intent,
-        amount=price,
-        metadata={"subscription_id": customer.subscription_id},
+def checkout_total(customer: Customer, catalog: Catalog) -> Money:
+    """What the checkout charged: the price, with Stripe Tax on top where it adds it."""
+    price = catalog.price(customer.plan, customer.market)
+    tax = (
+        stripe_tax(customer.market, price, catalog=catalog)
+        if customer.provider == "stripe"
+        else None
     )
+    return price + tax if tax is not None else price
 
 
-def chargeback_event(customer: Customer, catalog: Catalog, at: datetime) -> dict[str, Any]:
+def dashboard_refund(customer: Customer) -> bytes:
+    """A full refund made in Stripe's dashboard: the same API call, then its webhook."""
+    return f"payment_intent={customer.payment_intent}".encode()
+
+
+def chargeback_event(
+    customer: Customer, catalog: Catalog, at: datetime, stage: str = "CHARGEBACK"
+) -> dict[str, Any]:
+    """One stage of the Adyen dispute of this customer's first payment (one dispute psp)."""
     return events.adyen_chargeback(
         at=at,
         original_reference=customer.psp_reference,
@@ -190,7 +202,19 @@ def chargeback_event(customer: Customer, catalog: Catalog, at: datetime) -> dict
             customer.subscription_id, customer.account_id, customer.plan, customer.market
         ),
         amount=catalog.price(customer.plan, customer.market),
+        event_code=stage,
+        dispute_psp=f"PSPDISPUTE{customer.index:06d}",
     )
+
+
+def stripe_dispute(
+    customer: Customer, catalog: Catalog, at: datetime, status: str
+) -> dict[str, Any]:
+    """charge.dispute.created ("needs_response") or .closed ("won" / "lost"), one dispute id."""
+    return events.dispute_created(
+        at=at, payment_intent=customer.payment_intent, amount=checkout_total(customer, catalog),
+        dispute_id=f"du_demo_{customer.index:04d}", status=status,
+    )  # fmt: skip
 
 
 def _weighted(rng: random.Random, choices: tuple[tuple[str, int], ...]) -> str:

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from refrain.care.actions import Action, CareRequest, CareService, new_request_id
+from refrain.care.refunds import RefundService
 from refrain.clocks import CLOCK_FILE_ENV, FileClock
 from refrain.domain.catalog import load_catalog
 from refrain.settings import CloudSettings
@@ -37,12 +38,12 @@ from refrain_tools.demo.business import (
     PLANS,
     Business,
     Customer,
-    chargeback_event,
+    checkout_total,
     foreign_notifications,
     plan_business,
-    refund_event,
     signup,
 )
+from refrain_tools.demo.money import check_money_conserved, disputes_and_refunds, operator_refund
 from refrain_tools.demo.quiet import wait_for_entries, wait_quiet
 from refrain_tools.demo.report import (
     Summary,
@@ -155,9 +156,8 @@ class DemoRun:
         )
         self.gateway.webhooks = self.hooks  # the gateway also notifies, like the real providers
         care_log = (self.work / "logs" / "customer_care.jsonl").open("a")
-        self.care = build_care_service(
-            self.settings, self.clock, get_logger("customer_care", stream=care_log)
-        )
+        self.care_log = get_logger("customer_care", stream=care_log)
+        self.care = build_care_service(self.settings, self.clock, self.care_log)
 
     def stop(self) -> None:
         self.servers.stop()
@@ -208,6 +208,13 @@ class DemoRun:
             made = signup(customer, self.catalog)
             if made.stripe_customer is not None:
                 self.gateway.save_customer(made.stripe_customer)
+            ref = (
+                customer.payment_intent if customer.provider == "stripe" else customer.psp_reference
+            )
+            total = checkout_total(customer, self.catalog)  # the provider holds the payment
+            self.gateway.save_payment(
+                customer.provider, ref, total, subscription_id=customer.subscription_id
+            )
             for provider, event in made.notifications:
                 self._notify(provider, event)
             progress("customers sign up through Stripe and Adyen", i, len(customers))
@@ -222,16 +229,39 @@ class DemoRun:
 
     def first_weeks(self, progress: Progress) -> None:
         _care_actions(self.business, self.care, self.clock, progress)
-        refund, chargeback = self.business.refund, self.business.chargeback
-        assert refund is not None and chargeback is not None
-        self.clock.set(self.options.start + timedelta(days=12))
-        self.hooks.send_stripe(refund_event(refund, self.catalog, self.clock.now()))
-        self.hooks.send_adyen(chargeback_event(chargeback, self.catalog, self.clock.now()))
-        for provider, event in foreign_notifications(self.clock.now()):
-            self._notify(provider, event)
-        self._stores_until(self.clock.now())
         self.hooks.flush()
         self.quiet()
+        operator_refund(self.business, self.catalog, self._refunds())
+
+        def settle() -> None:
+            self._stores_until(self.clock.now())
+            self.hooks.flush()
+            self.quiet()
+
+        at12 = self.options.start + timedelta(days=12)
+        for provider, event in foreign_notifications(at12):
+            self._notify(provider, event)
+        disputes_and_refunds(
+            self.business, self.catalog, self.gateway, self._notify,
+            set_clock=self.clock.set, settle=settle,
+        )  # fmt: skip
+        progress("refunds (dashboard, operator) and disputes (lost, won)", 1, 1)
+
+    def _refunds(self) -> RefundService:
+        """`refrain refunds create`'s service, refunding through the simulated providers."""
+        from refrain.adapters.gateway_adyen import AdyenGateway
+        from refrain.adapters.gateway_stripe import StripeGateway
+        from refrain.bootstrap import build_refund_service
+        from refrain.renewals.gateway import GatewayRouter
+
+        env = self.gateway.env()
+        gateways = GatewayRouter({
+            "stripe": StripeGateway.create(env["STRIPE_API_KEY"], self.gateway.url),
+            "adyen": AdyenGateway.create(
+                env["ADYEN_API_KEY"], env["ADYEN_MERCHANT_ACCOUNT"], checkout_url=self.gateway.url
+            ),
+        })  # fmt: skip
+        return build_refund_service(self.settings, self.clock, self.care_log, gateways=gateways)
 
     def months_pass(self, progress: Progress) -> None:
         logs = self.work / "logs"
@@ -278,6 +308,7 @@ class DemoRun:
         check_charges(self.gateway.successful_charges_per_period(), summary)
         charged = {c.subscription_id for c in self.gateway.charges() if c.subscription_id}
         check_provider_managed_uncharged(self.db, charged, summary)
+        check_money_conserved(self.db, self.gateway.refunds.kept_by_subscription(), summary)
         dlq = DeadLetterQueue(
             build_subscriber(self.settings), self.publisher, self.settings.project, 0.5
         )
@@ -312,6 +343,13 @@ def _care_actions(
             (
                 start + timedelta(days=10),
                 ask(Action.CHANGE_PLAN, business.upgrade, plan="family_monthly"),
+            )
+        )
+    if business.interval_change is not None:  # monthly to yearly: unused time credited
+        steps.append(
+            (
+                start + timedelta(days=10),
+                ask(Action.CHANGE_PLAN, business.interval_change, plan="individual_yearly"),
             )
         )
     if business.downgrade is not None:

@@ -141,14 +141,21 @@ def adyen_chargeback(
     merchant_reference: str,
     amount: Money,
     reason_code: str = "10.4",
+    event_code: str = "CHARGEBACK",
+    dispute_psp: str | None = None,
 ) -> dict[str, Any]:
-    """CHARGEBACK: the shopper disputed; the funds are debited from the merchant."""
+    """CHARGEBACK: the shopper disputed; the funds are debited from the merchant.
+
+    ``event_code`` another stage of the same dispute (NOTIFICATION_OF_CHARGEBACK,
+    CHARGEBACK_REVERSED, SECOND_CHARGEBACK, ...); every stage shares ``dispute_psp``.
+    """
     return adyen_item(
-        "CHARGEBACK",
+        event_code,
         at=at,
         merchant_reference=merchant_reference,
         amount=amount,
         original_reference=original_reference,
+        psp_reference=dispute_psp,
         reason="Other Fraud-Card Absent Environment",
         additional={"chargebackReasonCode": reason_code, "chargebackSchemeCode": "visa"},
     )

@@ -277,20 +277,26 @@ def dispute_created(
     charge_id: str | None = None,
     reason: str = "fraudulent",
     metadata: dict[str, str] | None = None,
+    dispute_id: str | None = None,
+    status: str = "needs_response",
 ) -> dict[str, Any]:
-    """charge.dispute.created (a chargeback): the card network took the money back."""
+    """charge.dispute.created (a chargeback): the card network took the money back.
+
+    ``status`` "won" / "lost" makes it the ``charge.dispute.closed`` of that dispute.
+    """
     value, currency = stripe_amount(amount)
     dispute = {
-        "id": new_id("dp"),
+        "id": dispute_id or new_id("du"),
         "object": "dispute",
         "amount": value,
         "currency": currency,
         "charge": charge_id or new_id("ch"),
         "payment_intent": payment_intent,
         "reason": reason,
-        "status": "needs_response",
+        "status": status,
         "created": _unix(at),
         "is_charge_refundable": False,
         "metadata": dict(metadata or {}),
     }
-    return stripe_event("charge.dispute.created", dispute, at)
+    closed = status in ("won", "lost", "warning_closed")
+    return stripe_event(f"charge.dispute.{'closed' if closed else 'created'}", dispute, at)

@@ -392,7 +392,7 @@ class GatewaySimulator:
             ChargeRecord("adyen", key, sub, anchor, method, amount, decision.kind, psp, now)
         )
         if refusal is None:
-            self.refunds.save_payment(Paid("adyen", psp, amount))
+            self.refunds.save_payment(Paid("adyen", psp, amount, {"subscription_id": sub or ""}))
         answer: dict[str, Any] = {
             "pspReference": psp,
             "merchantReference": reference,

@@ -41,6 +41,7 @@ class Paid:
     metadata: dict[str, str] = field(default_factory=dict)
     charge_id: str = field(default_factory=lambda: events.new_id("ch"))
     refunded: int = 0
+    lost: int = 0  # taken back by a dispute the merchant lost
 
 
 class RefundDesk:
@@ -57,6 +58,20 @@ class RefundDesk:
     def refunded(self) -> dict[tuple[str, str], int]:
         """Minor units refunded per (provider, payment): what the invariant checks read."""
         return {k: p.refunded for k, p in self._payments.items() if p.refunded}
+
+    def dispute_lost(self, provider: str, ref: str, amount: int) -> None:
+        """The card network kept ``amount`` of this payment for the cardholder."""
+        self._payments[(provider, ref)].lost += amount
+
+    def kept_by_subscription(self) -> dict[str, Money]:
+        """What the merchant kept per subscription: paid, minus refunded, minus lost."""
+        kept: dict[str, Money] = {}
+        for p in self._payments.values():
+            sub = p.metadata.get("subscription_id")
+            if sub:
+                left = Money(p.amount.amount - p.refunded - p.lost, p.amount.currency)
+                kept[sub] = kept[sub] + left if sub in kept else left
+        return kept
 
     # -- Stripe --------------------------------------------------------------------------------
 
