@@ -38,6 +38,11 @@ RECEIPT_SENDS = "receipt_sends"  # {notice_id}: e-mail send lease and SES messag
 # {document_id(event dedupe key) | request:{audit id}}: an authentic event that cannot be
 # applied yet, what it waits for, when the sweep looks again; TTL'd with its audit record.
 PARKED_EVENTS = "parked_events"
+# {account_id}: one entry per subscription of the account (refrain.domain.entitlement), written
+# by the ledger in the commit that writes the subscription; the account API's one read.
+ENTITLEMENTS = "entitlements"
+# {account_id}:{Idempotency-Key}: an account API request's fingerprint and answer, TTL'd.
+IDEMPOTENCY_KEYS = "idempotency_keys"
 
 
 def keyed(db: firestore.Client, collection: str, key: str) -> firestore.DocumentReference:
