@@ -58,20 +58,6 @@ locals {
   }
 
   function_settings = {
-    # The subscribers' API: public like the webhook; every request carries a Firebase ID
-    # token (or a service account's OIDC token) that the function verifies (docs/SECURITY.md).
-    account_api = {
-      memory        = "512Mi"
-      concurrency   = 40
-      min_instances = var.account_api.min_instances
-      max_instances = var.account_api.max_instances
-      env           = ["GOOGLE_CLOUD_PROJECT", "LOG_EXECUTION_ID", "REFRAIN_FIREBASE_PROJECT_ID", "REFRAIN_ACCOUNT_CORS_ORIGINS", "REFRAIN_ACCOUNT_SERVICE_AUDIENCE", "REFRAIN_ACCOUNT_SERVICE_ACCOUNTS"]
-      secrets       = []
-      publishes_to  = ["subscription-events", "renewal-charges"] # care actions; an upgrade's charge
-      subscribes_to = []
-      project_roles = ["roles/datastore.user"]
-      datasets      = []
-    }
     checkout_webhook = {
       memory        = "512Mi"
       concurrency   = 40
@@ -157,6 +143,20 @@ locals {
       subscribes_to = []
       project_roles = ["roles/bigquery.jobUser"]
       datasets      = local.topology.datasets
+    }
+    # The subscribers' API: public like the webhook; every request carries a Firebase ID
+    # token (or a service account's OIDC token) that the function verifies (docs/SECURITY.md).
+    account_api = {
+      memory        = "512Mi"
+      concurrency   = 40
+      min_instances = var.account_api.min_instances
+      max_instances = var.account_api.max_instances
+      env           = ["GOOGLE_CLOUD_PROJECT", "LOG_EXECUTION_ID", "REFRAIN_FIREBASE_PROJECT_ID", "REFRAIN_ACCOUNT_CORS_ORIGINS", "REFRAIN_ACCOUNT_SERVICE_AUDIENCE", "REFRAIN_ACCOUNT_SERVICE_ACCOUNTS"]
+      secrets       = []
+      publishes_to  = ["subscription-events", "renewal-charges"] # care actions; an upgrade's charge
+      subscribes_to = []
+      project_roles = ["roles/datastore.user"]
+      datasets      = []
     }
   }
 

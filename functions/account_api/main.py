@@ -47,7 +47,7 @@ def account_api(request: flask.Request) -> flask.Response:
         Request.make(request.method, request.path, headers, body, request.remote_addr or "")
     )
     if answer.status == 413:  # leave the rest unread
-        refused: flask.Response = serving.refuse_unread(answer.body, answer.content_type)
+        refused = serving.refuse_unread(answer.body, answer.content_type)
         refused.headers.update(answer.headers)
         return refused
     return flask.Response(

@@ -19,7 +19,10 @@ public functions (checkout_webhook, account_api) answer 413 without holding the 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import flask
 
 REQUEST_LINE_LIMIT = 8190  # gunicorn's maximum and default-safe bound; providers send short paths
 
@@ -51,7 +54,7 @@ def limit_the_server(limit: int = REQUEST_LINE_LIMIT) -> None:
     application.load_config = load_config
 
 
-def refuse_unread(body: str, content_type: str) -> Any:
+def refuse_unread(body: str, content_type: str) -> flask.Response:
     """413 without reading the rest of the body, and the connection closed.
 
     functions-framework reads every request to its end after the function returns

@@ -1,7 +1,7 @@
 """The account API's OpenAPI 3.1 document, generated from the routes and pydantic models.
 
-Checked in at ``docs/openapi/account_api.json``; ``refrain openapi --write`` (or
-``.venv/bin/python -m refrain.account.openapi``) regenerates it and a unit test
+Checked in at ``docs/openapi/account_api.json``; ``.venv/bin/python -m
+refrain.account.openapi`` regenerates it and a unit test (tests/unit/account/test_openapi.py)
 fails when the committed copy is stale. pydantic's JSON Schema is draft 2020-12,
 which is what OpenAPI 3.1 uses, so the schemas go in as they are.
 """

@@ -34,6 +34,7 @@ from tests.support import ROOT
 ORIGIN = "https://app.example"
 SERVICE_ACCOUNT = "support-tool@refrain-local.iam.gserviceaccount.com"
 SERVICE_AUDIENCE = "refrain-account-api"
+PASSWORD = "emulator-only-1"  # pragma: allowlist secret
 
 
 @dataclass
@@ -56,7 +57,7 @@ class Emulator:
         email = f"u{uuid.uuid4().hex[:10]}@example.com"
         answer = requests.post(
             f"{self.base}/identitytoolkit.googleapis.com/v1/accounts:signUp?key=local",
-            json={"email": email, "password": "not-a-secret-1", "returnSecureToken": True},
+            json={"email": email, "password": PASSWORD, "returnSecureToken": True},
             timeout=10,
         )
         answer.raise_for_status()

@@ -24,6 +24,7 @@ HEAVY = ("stripe", "Adyen", "appstoreserverlibrary", "google.cloud.bigquery",
          "google.cloud.firestore", "boto3", "fpdf")  # fmt: skip
 # function: (source, the module's builder its first request calls, what it may load)
 FUNCTIONS = {
+    "account_api": ("account_api", "api", {"google.cloud.firestore"}),
     "checkout_webhook": ("checkout_webhook", "webhooks", {"google.cloud.firestore"}),
     "renewal_tick": ("renewal_trigger", "tick", {"google.cloud.firestore"}),
     "renewal_charge": ("renewal_trigger", "worker", {"google.cloud.firestore"}),
