@@ -51,6 +51,10 @@ locals {
     APPLE_ENVIRONMENT                = local.apple ? var.apple.environment : null
     APPLE_APP_APPLE_ID               = local.apple ? (var.apple.app_apple_id == null ? null : tostring(var.apple.app_apple_id)) : null
     APPLE_PRODUCT_PLANS              = local.apple ? jsonencode(var.apple.product_plans) : null
+    REFRAIN_FIREBASE_PROJECT_ID      = coalesce(var.account_api.firebase_project_id, var.project_id)
+    REFRAIN_ACCOUNT_CORS_ORIGINS     = length(var.account_api.cors_origins) > 0 ? join(",", var.account_api.cors_origins) : null
+    REFRAIN_ACCOUNT_SERVICE_AUDIENCE = var.account_api.service_audience
+    REFRAIN_ACCOUNT_SERVICE_ACCOUNTS = length(var.account_api.service_accounts) > 0 ? join(",", var.account_api.service_accounts) : null
   }
 
   function_settings = {
@@ -139,6 +143,20 @@ locals {
       subscribes_to = []
       project_roles = ["roles/bigquery.jobUser"]
       datasets      = local.topology.datasets
+    }
+    # The subscribers' API: public like the webhook; every request carries a Firebase ID
+    # token (or a service account's OIDC token) that the function verifies (docs/SECURITY.md).
+    account_api = {
+      memory        = "512Mi"
+      concurrency   = 40
+      min_instances = var.account_api.min_instances
+      max_instances = var.account_api.max_instances
+      env           = ["GOOGLE_CLOUD_PROJECT", "LOG_EXECUTION_ID", "REFRAIN_FIREBASE_PROJECT_ID", "REFRAIN_ACCOUNT_CORS_ORIGINS", "REFRAIN_ACCOUNT_SERVICE_AUDIENCE", "REFRAIN_ACCOUNT_SERVICE_ACCOUNTS"]
+      secrets       = []
+      publishes_to  = ["subscription-events", "renewal-charges"] # care actions; an upgrade's charge
+      subscribes_to = []
+      project_roles = ["roles/datastore.user"]
+      datasets      = []
     }
   }
 

@@ -8,6 +8,11 @@ output "webhook_url" {
   }
 }
 
+output "account_api_url" {
+  description = "Base URL of account_api; the app calls <url>/v1/me/... with a Firebase ID token."
+  value       = module.function["account_api"].uri
+}
+
 output "play_console_accounts" {
   description = "Service accounts to invite in Google Play Console (Users and permissions: View financial data, Manage orders and subscriptions): they read purchases through the Android Publisher API."
   value       = local.play ? [for fn in ["checkout_webhook", "outbox_sweep"] : module.function[fn].service_account_email] : []

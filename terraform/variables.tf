@@ -196,3 +196,16 @@ variable "parked_event_max_age_hours" {
   type        = number
   default     = 24
 }
+
+variable "account_api" {
+  description = "The subscribers' account API. firebase_project_id: the Firebase / Identity Platform project whose ID tokens it accepts (default: project_id); cors_origins: the exact origins browsers may call from; service_accounts: e-mails of service accounts that may act for any account (OIDC tokens for service_audience)."
+  type = object({
+    firebase_project_id = optional(string)
+    cors_origins        = optional(list(string), [])
+    service_accounts    = optional(list(string), [])
+    service_audience    = optional(string, "refrain-account-api")
+    min_instances       = optional(number, 1)
+    max_instances       = optional(number, 20)
+  })
+  default = {}
+}

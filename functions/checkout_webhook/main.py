@@ -34,10 +34,10 @@ def webhooks() -> WebhookService:
 
 @functions_framework.http
 def checkout_webhook(request: flask.Request) -> flask.Response:
-    body = _read_at_most(request, webhooks().max_body)
+    body = serving.read_at_most(request, webhooks().max_body)
     answer = webhooks().handle(request.method, request.path, dict(request.headers), body)
-    if answer.status == 413:  # leave the rest unread (see _refuse_unread)
-        return _refuse_unread(answer.body, answer.content_type)
+    if answer.status == 413:  # leave the rest unread (see serving.refuse_unread)
+        return serving.refuse_unread(answer.body, answer.content_type)
     return flask.Response(answer.body, status=answer.status, content_type=answer.content_type)
 
 
@@ -45,32 +45,3 @@ def checkout_webhook(request: flask.Request) -> flask.Response:
 def outbox_sweep(cloud_event: Any) -> None:
     bootstrap.sweep_outbox()
     webhooks().sweep_parked()
-
-
-def _refuse_unread(body: str, content_type: str) -> flask.Response:
-    """413 without reading the rest of the body, and the connection closed.
-
-    functions-framework reads every request to its end after the function returns
-    (``read_request``, into memory) unless the response is streamed: a streamed answer
-    keeps a 32 MiB body out of memory, and ``Connection: close`` lets the server drop it.
-    """
-    return flask.Response(
-        iter([body]), status=413, content_type=content_type, headers={"Connection": "close"}
-    )
-
-
-def _read_at_most(request: flask.Request, limit: int) -> bytes | None:
-    """At most ``limit`` + 1 bytes, chunked or not: a body over the limit is never held.
-
-    None when the declared length is already over it (413 without reading).
-    """
-    if request.content_length is not None and request.content_length > limit:
-        return None
-    chunks, room = [], limit + 1
-    while room > 0:  # a stream may answer short reads: read until the end or the limit
-        chunk = request.stream.read(min(room, 64 * 1024))
-        if not chunk:
-            break
-        chunks.append(chunk)
-        room -= len(chunk)
-    return b"".join(chunks)

@@ -25,6 +25,8 @@ from refrain.settings import CloudSettings
 from refrain.topology import CHURN_EXPORT_SUBSCRIPTION
 
 if TYPE_CHECKING:
+    from refrain.account.routes import AccountApi
+    from refrain.account.settings import AccountSettings
     from refrain.adapters.bigquery_signals import SnapshotWriter
     from refrain.adapters.firestore_audit import FirestoreAuditLog
     from refrain.adapters.firestore_care import FirestoreCareStore
@@ -50,6 +52,7 @@ if TYPE_CHECKING:
     from refrain.renewals.worker import ChargeWorker
 
 __all__ = [
+    "build_account_api",
     "build_care_service",
     "build_care_store",
     "build_charge_worker",
@@ -440,3 +443,42 @@ def build_price_service(
     return PriceChangeService(
         FirestorePriceChanges(db), ledger, FirestoreSubscribers(db), publisher, clock, log=log
     )
+
+
+# -- the account API -------------------------------------------------------------------
+
+
+def build_account_api(
+    cloud: CloudSettings | None = None,
+    settings: AccountSettings | None = None,
+    clock: Clock | None = None,
+    auth_request: Any = None,
+) -> AccountApi:
+    """account_api: entitlement (one read), subscriptions, care actions through the ledger."""
+    import os
+
+    from refrain.account.auth import build_verifier
+    from refrain.account.ratelimit import TokenBucket
+    from refrain.account.routes import AccountApi
+    from refrain.account.service import AccountService
+    from refrain.account.settings import AccountSettings
+    from refrain.adapters.firestore import build_firestore
+    from refrain.adapters.firestore_accounts import FirestoreAccounts, FirestoreIdempotencyKeys
+    from refrain.config_contract import is_local
+
+    cloud = cloud or CloudSettings()
+    settings = settings or AccountSettings()
+    clock = clock or clock_from_env()
+    log = get_logger("account_api")
+    auth = build_verifier(settings, local=is_local(os.environ), request=auth_request)
+    db = build_firestore(cloud)
+    service = AccountService(
+        FirestoreAccounts(db), build_care_service(cloud, clock, log), FirestoreIdempotencyKeys(db),
+        clock, max_age_s=settings.entitlement_max_age_s,
+    )  # fmt: skip
+    return AccountApi(
+        service, auth, settings.allowed_origins,
+        per_ip=TokenBucket(settings.ip_rate_per_s, settings.ip_burst),
+        per_account=TokenBucket(settings.account_rate_per_s, settings.account_burst),
+        log=log, trusted_hops=settings.trusted_proxy_hops,
+    )  # fmt: skip

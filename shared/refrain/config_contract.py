@@ -40,6 +40,9 @@ LOCAL_ONLY = frozenset(
         "GOOGLE_PLAY_PUSH_CERTS_URL",
         "GOOGLE_PLAY_API_BASE_URL",
         "GOOGLE_PLAY_API_ANONYMOUS",
+        "FIREBASE_AUTH_EMULATOR_HOST",  # its tokens are unsigned (refrain.account.auth)
+        "REFRAIN_FIREBASE_CERTS_URL",
+        "REFRAIN_ACCOUNT_SERVICE_CERTS_URL",
     }
 )
 
@@ -125,7 +128,14 @@ def _churn(env: Env) -> list[str]:
     return problems
 
 
+def _account(env: Env) -> list[str]:
+    if env.get("REFRAIN_ACCOUNT_SERVICE_ACCOUNTS", "").strip():
+        return _missing(env, "REFRAIN_ACCOUNT_SERVICE_AUDIENCE")
+    return []
+
+
 _RULES: dict[str, Callable[[Env], list[str]]] = {
+    "account_api": _account,
     "checkout_webhook": _webhook,
     "outbox_sweep": _webhook,
     "renewal_tick": lambda env: [],
@@ -138,6 +148,7 @@ _RULES: dict[str, Callable[[Env], list[str]]] = {
 # What each function needs set in the cloud in every deployment (the rules above may
 # ask for more, depending on which providers are configured).
 ALWAYS_REQUIRED = {
+    "account_api": ("GOOGLE_CLOUD_PROJECT",),
     "checkout_webhook": ("GOOGLE_CLOUD_PROJECT",),
     "outbox_sweep": ("GOOGLE_CLOUD_PROJECT",),
     "renewal_tick": ("GOOGLE_CLOUD_PROJECT",),

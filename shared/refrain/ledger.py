@@ -24,6 +24,7 @@ from typing import Protocol
 from refrain.domain import charges, disputes, refunds
 from refrain.domain.charges import RecordedCharge
 from refrain.domain.customer import CustomerDetails
+from refrain.domain.entitlement import SubscriptionAccess, access_of
 from refrain.domain.events import DomainEvent
 from refrain.domain.inputs import (
     ChargebackOpened,
@@ -143,6 +144,9 @@ class Decision:
     contact: tuple[str, dict[str, str]] | None = None  # (account id, details to merge)
     refs: tuple[str, ...] = ()  # provider references to index to the subscription
     refund_tally: tuple[str, refunds.RefundTally] | None = None  # (tally key, tally to store)
+    # The stored subscription's entry in its account's entitlement document, written in the
+    # same commit (refrain.domain.entitlement): the account API's one-read answer.
+    entitlement: SubscriptionAccess | None = None
 
     def claimed(self, existing: RecordedCharge | None) -> Decision:
         """The decision once the claimed charge was read (None: no record yet, it is created)."""
@@ -242,6 +246,7 @@ def decide(cmd: LedgerCommand, loaded: Loaded) -> Decision:
         contact=contact,
         refs=refs,
         refund_tally=tally if outcome.applied else None,
+        entitlement=access_of(outcome.subscription) if outcome.applied else None,
     )
 
 

@@ -12,11 +12,17 @@ demo, the tests) replace and remove each other's, logging plain-text errors. Ref
 never uses it, so it is turned off. Workers, threads and timeouts need no patch:
 functions-framework reads them from the environment (WORKERS, THREADS,
 CLOUD_RUN_TIMEOUT_SECONDS), and Terraform sets them (terraform/modules/function).
+
+``read_at_most`` and ``refuse_unread`` bound what an HTTP function reads of a body: the
+public functions (checkout_webhook, account_api) answer 413 without holding the rest.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import flask
 
 REQUEST_LINE_LIMIT = 8190  # gunicorn's maximum and default-safe bound; providers send short paths
 
@@ -46,3 +52,34 @@ def limit_the_server(limit: int = REQUEST_LINE_LIMIT) -> None:
     application.refrain_configure = configure
     application.refrain_request_line_limit = limit
     application.load_config = load_config
+
+
+def refuse_unread(body: str, content_type: str) -> flask.Response:
+    """413 without reading the rest of the body, and the connection closed.
+
+    functions-framework reads every request to its end after the function returns
+    (``read_request``, into memory) unless the response is streamed: a streamed answer
+    keeps a 32 MiB body out of memory, and ``Connection: close`` lets the server drop it.
+    """
+    import flask
+
+    return flask.Response(
+        iter([body]), status=413, content_type=content_type, headers={"Connection": "close"}
+    )
+
+
+def read_at_most(request: Any, limit: int) -> bytes | None:
+    """At most ``limit`` + 1 bytes, chunked or not: a body over the limit is never held.
+
+    None when the declared length is already over it (413 without reading).
+    """
+    if request.content_length is not None and request.content_length > limit:
+        return None
+    chunks, room = [], limit + 1
+    while room > 0:  # a stream may answer short reads: read until the end or the limit
+        chunk = request.stream.read(min(room, 64 * 1024))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        room -= len(chunk)
+    return b"".join(chunks)

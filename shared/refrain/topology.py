@@ -168,6 +168,8 @@ _FUNCTIONS = (
     Function("checkout_webhook", "checkout_webhook", "checkout_webhook", "http", public=True,
              timeout_s=30),
     Function("outbox_sweep", "checkout_webhook", "outbox_sweep", "cloudevent", timeout_s=120),
+    # The subscriber's side (refrain.account): Firebase ID tokens, one read per entitlement.
+    Function("account_api", "account_api", "account_api", "http", public=True, timeout_s=30),
     Function("renewal_tick", "renewal_trigger", "renewal_tick", "cloudevent", timeout_s=300),
     Function("renewal_charge", "renewal_trigger", "renewal_charge", "cloudevent", timeout_s=120),
     Function("receipt_email", "receipt_email", "receipt_email", "cloudevent", timeout_s=120),

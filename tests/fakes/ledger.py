@@ -17,6 +17,7 @@ from typing import Any
 
 from refrain.adapters import firestore_charges as charge_docs
 from refrain.domain.charges import RecordedCharge, payment_charge_id
+from refrain.domain.entitlement import SubscriptionAccess, access_of
 from refrain.domain.inputs import ChargebackOpened, DisputeClosed, RefundIssued
 from refrain.domain.machine import next_deadline
 from refrain.domain.refunds import RefundTally, tally_key
@@ -33,6 +34,8 @@ class MemoryLedger:
     refs: dict[str, str] = field(default_factory=dict)  # provider reference -> subscription id
     customers: dict[str, dict[str, str]] = field(default_factory=dict)
     refunds: dict[str, RefundTally] = field(default_factory=dict)  # payment ref -> its refunds
+    # account -> subscription id -> its entitlement entry (the entitlements document)
+    entitlements: dict[str, dict[str, SubscriptionAccess]] = field(default_factory=dict)
     # The due query's index: next deadline of merchant-managed subscriptions in DUE_STATES.
     deadlines: dict[str, datetime | None] = field(default_factory=dict)
     commands: list[LedgerCommand] = field(default_factory=list)
@@ -80,14 +83,20 @@ class MemoryLedger:
     # -- test helpers ----------------------------------------------------------------------
 
     def put(self, sub: Subscription) -> None:
-        """Store a subscription as it is (what seeding does on the emulator)."""
+        """Store a subscription as it is, with its entitlement entry (what seeding does)."""
         self.subs[sub.subscription_id] = sub
         self._index(sub)
+        self._entitle(access_of(sub))
+
+    def entitlement_entries(self, account_id: str) -> list[SubscriptionAccess]:
+        """The account's entitlement document (what the account API reads)."""
+        return list(self.entitlements.get(account_id, {}).values())
 
     def clear(self) -> None:
         for store in (self.subs, self.outbox, self.charges, self.refs, self.customers):
             store.clear()
         self.refunds.clear()
+        self.entitlements.clear()
         for record in (self.commands, self.lookups, self.marked):
             record.clear()
         self.deadlines.clear()
@@ -113,7 +122,10 @@ class MemoryLedger:
             return
         self.outbox[cmd.dedupe_key] = decision.entry
         if decision.subscription is not None:
-            self.put(decision.subscription)
+            self.subs[decision.subscription.subscription_id] = decision.subscription
+            self._index(decision.subscription)
+        if decision.entitlement is not None:
+            self._entitle(decision.entitlement)
         if decision.contact is not None:
             account_id, details = decision.contact
             self.customers.setdefault(account_id, {}).update(details)
@@ -138,6 +150,9 @@ class MemoryLedger:
             status = decision.result.status.value
             fields = charge_docs.outcome_fields(cmd.input, cmd.source, status, cmd.now, cmd.refs)
             self.charges[decision.charge_outcome].update(fields)
+
+    def _entitle(self, access: SubscriptionAccess) -> None:
+        self.entitlements.setdefault(access.account_id, {})[access.subscription_id] = access
 
     def _index(self, sub: Subscription) -> None:
         due = sub.billing_mode is BillingMode.MERCHANT_MANAGED and sub.state in DUE_STATES

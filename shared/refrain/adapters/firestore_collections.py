@@ -40,6 +40,11 @@ RECEIPT_SENDS = "receipt_sends"  # {notice_id}: e-mail send lease and SES messag
 PARKED_EVENTS = "parked_events"
 # {plan}:{market}:v{n}: a scheduled price version (refrain.pricing); version 1 is the catalog.
 PRICE_CHANGES = "price_changes"
+# {account_id}: one entry per subscription of the account (refrain.domain.entitlement), written
+# by the ledger in the commit that writes the subscription; the account API's one read.
+ENTITLEMENTS = "entitlements"
+# {account_id}:{Idempotency-Key}: an account API request's fingerprint and answer, TTL'd.
+IDEMPOTENCY_KEYS = "idempotency_keys"
 
 
 def keyed(db: firestore.Client, collection: str, key: str) -> firestore.DocumentReference:

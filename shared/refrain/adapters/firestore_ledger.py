@@ -1,8 +1,9 @@
 """The ledger over Firestore: load, decide (refrain.ledger.decide), write; one transaction.
 
 Reads (2): the dedupe/outbox record and the subscription, in one round trip.
-Writes: the dedupe/outbox record (always, create-only), the subscription (when
-the state changed), the customer's contact details (checkout only) and provider
+Writes: the dedupe/outbox record (always, create-only), the subscription and its
+entry in the account's entitlement document (a merge, no read; when the state
+changed), the customer's contact details (checkout only) and provider
 reference index entries (checkout and successful payments only). One commit.
 
 Charges (see refrain.domain.charges for the rules, refrain.adapters.firestore_charges
@@ -33,6 +34,7 @@ from refrain.adapters.document_ids import document_id
 from refrain.adapters.firestore_collections import (
     CHARGES,
     CUSTOMERS,
+    ENTITLEMENTS,
     OUTBOX,
     PROVIDER_REFS,
     REFUNDS,
@@ -42,6 +44,7 @@ from refrain.adapters.firestore_collections import (
 from refrain.adapters.firestore_outbox import entry_document
 from refrain.domain import charges
 from refrain.domain.charges import RecordedCharge
+from refrain.domain.entitlement import SubscriptionAccess
 from refrain.domain.inputs import ChargebackOpened, DisputeClosed, RefundIssued
 from refrain.domain.machine import next_deadline
 from refrain.domain.refunds import RefundTally, tally_key
@@ -58,6 +61,12 @@ def stored_subscription(sub: Subscription) -> dict[str, Any]:
     doc["state"] = sub.state.value
     doc["billing_mode"] = sub.billing_mode.value
     return doc
+
+
+def entitlement_entry(access: SubscriptionAccess) -> dict[str, Any]:
+    """A merge into ``entitlements/{account}`` that replaces this subscription's entry only."""
+    key = document_id(access.subscription_id)  # a map key Firestore accepts, injective
+    return {"account_id": access.account_id, "subscriptions": {key: access.to_dict()}}
 
 
 def ref_doc_id(ref: str) -> str:
@@ -155,6 +164,9 @@ def _write(
         sub = decision.subscription
         sub_ref = keyed(db, SUBSCRIPTIONS, sub.subscription_id)
         transaction.set(sub_ref, stored_subscription(sub))
+    if decision.entitlement is not None:
+        account_id, entry = decision.entitlement.account_id, entitlement_entry(decision.entitlement)
+        transaction.set(keyed(db, ENTITLEMENTS, account_id), entry, merge=True)
     if decision.contact is not None:
         account_id, details = decision.contact
         transaction.set(keyed(db, CUSTOMERS, account_id), details, merge=True)

@@ -23,15 +23,16 @@ from typing import Any
 from google.cloud import firestore, pubsub_v1  # type: ignore[attr-defined]
 
 from refrain.adapters.firestore_charges import charge_from_document
-from refrain.adapters.firestore_collections import CHARGES, SUBSCRIPTIONS, keyed
-from refrain.adapters.firestore_ledger import stored_subscription
+from refrain.adapters.firestore_collections import CHARGES, ENTITLEMENTS, SUBSCRIPTIONS, keyed
+from refrain.adapters.firestore_ledger import entitlement_entry, stored_subscription
 from refrain.domain.charges import PENDING
+from refrain.domain.entitlement import access_of
 from refrain.domain.outcome import ChargeRequest
 from refrain.domain.subscription import DUE_STATES, BillingMode, Subscription
 from refrain.renewals.messages import ChargeMessage
 from refrain.topology import RENEWAL_CHARGES
 
-SEED_BATCH = 500
+SEED_BATCH = 250  # two writes each (the subscription, its entitlement entry): 500 a batch
 
 
 @dataclass
@@ -121,10 +122,13 @@ class PubSubChargeQueue:
 def seed_subscriptions(
     db: firestore.Client, subs: Sequence[Subscription], batch_size: int = SEED_BATCH
 ) -> None:
-    """Write subscriptions as the ledger stores them, in batches (tests, bench, demo)."""
+    """Write subscriptions as the ledger stores them (with their entitlement entries), in
+    batches (tests, bench, demo)."""
     for start in range(0, len(subs), batch_size):
         batch = db.batch()
         for sub in subs[start : start + batch_size]:
             doc: dict[str, Any] = stored_subscription(sub)
             batch.set(keyed(db, SUBSCRIPTIONS, sub.subscription_id), doc)
+            entry = entitlement_entry(access_of(sub))
+            batch.set(keyed(db, ENTITLEMENTS, sub.account_id), entry, merge=True)
         batch.commit()

@@ -55,7 +55,7 @@ resource "google_secret_manager_secret_iam_member" "accessor" {
 }
 
 resource "google_cloudfunctions2_function" "this" {
-  #checkov:skip=CKV_GCP_124:ingress is ALLOW_INTERNAL_ONLY unless var.public; only checkout_webhook (providers call it from the internet) is public, which tests/unit/infra asserts.
+  #checkov:skip=CKV_GCP_124:ingress is ALLOW_INTERNAL_ONLY unless var.public; only checkout_webhook (providers call it) and account_api (subscribers' apps call it) are public, each verifying every request itself; tests/unit/infra asserts it.
   project     = var.project_id
   location    = var.region
   name        = var.name
@@ -84,7 +84,7 @@ resource "google_cloudfunctions2_function" "this" {
     max_instance_count               = var.max_instances
     service_account_email            = google_service_account.runtime.email
     all_traffic_on_latest_revision   = true
-    # Pub/Sub push and Cloud Scheduler count as internal traffic; only the webhook faces the internet.
+    # Pub/Sub push and Cloud Scheduler count as internal traffic; only the public functions face the internet.
     ingress_settings      = var.public ? "ALLOW_ALL" : "ALLOW_INTERNAL_ONLY"
     environment_variables = merge(var.environment, local.server_env)
 
@@ -115,8 +115,8 @@ resource "google_cloud_run_v2_service_iam_member" "invoker" {
 }
 
 resource "google_cloud_run_v2_service_iam_member" "public" {
-  # Only the provider webhook: every request is verified with the provider's own scheme
-  # (signature, HMAC, OIDC, JWS) before anything is parsed (invariant 6).
+  # Only the public functions: the webhook verifies every request with the provider's own
+  # scheme (invariant 6); the account API verifies a Firebase ID token or OIDC token.
   count = var.public ? 1 : 0
 
   project  = var.project_id

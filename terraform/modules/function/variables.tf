@@ -76,7 +76,7 @@ variable "max_instances" {
 }
 
 variable "public" {
-  description = "Only the provider webhook is public: it takes allUsers invoker and all ingress."
+  description = "Only the provider webhook and the account API are public: allUsers invoker and all ingress."
   type        = bool
   default     = false
 }

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -70,6 +70,10 @@ class Backend(Protocol):
 
     def refunds(self, payment_ref: str) -> dict[str, Any] | None: ...
 
+    def entitlement(self, account_id: str) -> dict[str, dict[str, Any]]:
+        """The account's entitlement document: subscription id -> its entry."""
+        ...
+
     def everything(self) -> dict[str, Any]:
         """Every stored record, to assert that a command wrote nothing."""
         ...
@@ -99,8 +103,11 @@ class MemoryBackend:
         found = self.ledger.refunds.get(payment_ref)
         return None if found is None else found.to_dict()
 
+    def entitlement(self, account_id: str) -> dict[str, dict[str, Any]]:
+        return {e.subscription_id: e.to_dict() for e in self.ledger.entitlement_entries(account_id)}
+
     def everything(self) -> dict[str, Any]:
-        stores = ("subs", "outbox", "charges", "refs", "customers", "refunds")
+        stores = ("subs", "outbox", "charges", "refs", "customers", "refunds", "entitlements")
         return copy.deepcopy({name: getattr(self.ledger, name) for name in stores})
 
 
@@ -140,6 +147,10 @@ class FirestoreBackend:
 
     def refunds(self, payment_ref: str) -> dict[str, Any] | None:
         return self._doc("refunds", payment_ref)
+
+    def entitlement(self, account_id: str) -> dict[str, dict[str, Any]]:
+        entries = (self._doc("entitlements", account_id) or {}).get("subscriptions", {})
+        return {e["subscription_id"]: e for e in entries.values()}
 
     def everything(self) -> dict[str, Any]:
         return {
@@ -473,3 +484,48 @@ def test_a_dispute_opened_twice_is_recorded_once_and_a_won_one_gives_access_back
     assert sub is not None and sub.state is State.ACTIVE
     stored = backend.refunds("pi_sub_1")
     assert stored is not None and stored["disputes"]["PSPDISPUTE000001"]["status"] == "won"
+
+
+# -- the entitlement document ---------------------------------------------------------------
+
+
+def test_the_commit_that_changes_a_subscription_writes_its_entitlement_entry(
+    backend: Backend,
+) -> None:
+    backend.ledger.apply(checkout_command())
+    [entry] = backend.entitlement("acct_sub_1").values()
+    stored = backend.subscription("sub_1")
+    assert stored is not None
+    assert (entry["has_access"], entry["reason"], entry["plan"], entry["state"]) == (
+        True, "active", "individual_monthly", "active",
+    )  # fmt: skip
+    assert stored.current_period_end is not None
+    assert entry["until"] == stored.current_period_end.isoformat()
+    cancel = CancelRequested(input_id="care:e1", occurred_at=T0 + timedelta(days=1))
+    backend.ledger.apply(command("care:sub_1:e1", cancel, T0 + timedelta(days=1)))
+    after = backend.entitlement("acct_sub_1")["sub_1"]
+    assert (after["reason"], after["ends_at_until"]) == ("cancelled_at_period_end", True)
+    assert after["version"] == (backend.subscription("sub_1") or stored).version
+
+
+def test_an_illegal_input_leaves_the_entitlement_as_it_was(backend: Backend) -> None:
+    backend.ledger.apply(checkout_command())
+    before = backend.entitlement("acct_sub_1")
+    revert = CancelReverted(input_id="care:e2", occurred_at=T0 + timedelta(days=1))
+    result = backend.ledger.apply(command("care:sub_1:e2", revert, T0 + timedelta(days=1)))
+    assert result.status is LedgerStatus.ILLEGAL
+    assert backend.entitlement("acct_sub_1") == before
+
+
+def test_each_subscription_of_an_account_keeps_its_own_entry(backend: Backend) -> None:
+    first, second = checkout_command("sub_a", "evt_a"), checkout_command("sub_b", "evt_b")
+    backend.ledger.apply(replace(first, draft=replace(first.draft, account_id="acct_x")))  # type: ignore[type-var]
+    backend.ledger.apply(replace(second, draft=replace(second.draft, account_id="acct_x")))  # type: ignore[type-var]
+    cancel = CancelRequested(input_id="care:e3", occurred_at=T0 + timedelta(days=1))
+    backend.ledger.apply(
+        LedgerCommand("care:sub_b:e3", "sub_b", cancel, T0 + timedelta(days=1), "care")
+    )
+    entries = backend.entitlement("acct_x")
+    assert {k: v["reason"] for k, v in entries.items()} == {
+        "sub_a": "active", "sub_b": "cancelled_at_period_end",
+    }  # fmt: skip

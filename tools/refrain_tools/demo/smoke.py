@@ -49,6 +49,7 @@ def run_smoke(config: StackConfig, settings: CloudSettings) -> list[Step]:
     timed("Pub/Sub ordered publish and pull", lambda: _pubsub(settings, run_id))
     timed("BigQuery insert and query", lambda: _bigquery(settings, run_id))
     timed("SES send and read-back", lambda: _ses(config, settings, run_id))
+    timed("Firebase Auth sign-up and ID token", lambda: _auth(config, run_id))
     return steps
 
 
@@ -139,3 +140,20 @@ def _ses(config: StackConfig, settings: CloudSettings, run_id: str) -> str:
     found = [m for m in sent_raw_mail(config) if m.get("id") == message_id]
     subject = message_from_string(found[0]["raw_data"])["Subject"] if found else "nothing"
     return f"sent message {message_id[:12]}…; read back from the mail server: {subject!r}"
+
+
+def _auth(config: StackConfig, run_id: str) -> str:
+    import requests
+
+    from refrain.account.auth import unverified_parts
+
+    base = f"http://{config.host}:{config.auth_port}"
+    answer = requests.post(
+        f"{base}/identitytoolkit.googleapis.com/v1/accounts:signUp?key=local",
+        json={"email": f"smoke-{run_id}@example.com", "password": f"pw-{run_id}",
+              "returnSecureToken": True},
+        timeout=10,
+    )  # fmt: skip
+    answer.raise_for_status()
+    header, claims, _ = unverified_parts(answer.json()["idToken"])
+    return f"user {claims['sub'][:8]}…: token alg {header.get('alg')}, aud {claims.get('aud')}"

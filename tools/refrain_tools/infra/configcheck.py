@@ -19,6 +19,7 @@ from typing import Any
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings
 
+from refrain.account.settings import AccountSettings
 from refrain.churn.flush import DEFAULT_FLUSH_MAX, FLUSH_MAX_ENV
 from refrain.churn.pseudonym import ENVIRONMENT_ENV, PEPPER_ENV
 from refrain.config_contract import ALWAYS_REQUIRED, LOCAL_ONLY, PLATFORM, problems
@@ -80,6 +81,7 @@ _CHURN: tuple[_Reader, ...] = (
     (CloudSettings, (*_CLOUD, "bigquery_endpoint", "bigquery_location")),
 )
 _READERS: dict[str, tuple[tuple[_Reader, ...], tuple[str, ...]]] = {
+    "account_api": (((CloudSettings, _CLOUD), (AccountSettings, None)), ()),
     "checkout_webhook": (_WEBHOOK, ()),
     "outbox_sweep": (_WEBHOOK, ()),  # sweeps parked events through the webhook's routes
     "renewal_tick": (((CloudSettings, _CLOUD),), ()),

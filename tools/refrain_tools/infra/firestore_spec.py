@@ -74,4 +74,9 @@ TTL_FIELDS = (
         "expire_at",
         why="a parked provider event lives as long as the stored request it is applied from",
     ),
+    TtlField(
+        names.IDEMPOTENCY_KEYS,
+        "expire_at",
+        why="an account API Idempotency-Key answers the same for two days, then is forgotten",
+    ),
 )

@@ -3,8 +3,8 @@
 Each check takes the terraform directory and returns the problems it found
 (empty = fine), so tests can point it at the real tree or at a broken copy.
 They check what review would: every function has its own identity, only the
-webhook is public, every subscription dead-letters, a pushed function is invoked
-only by the push identity and a pull subscription is read only by the function
+webhook and the account API are public, every subscription dead-letters, a pushed
+function is invoked only by the push identity and a pull subscription is read only by the function
 that drains it, no secret value is written in the code, and the resources
 iterate over the generated topology.
 """
@@ -23,7 +23,9 @@ from typing import Any
 import hcl2
 
 PUBLIC_MEMBERS = ("allUsers", "allAuthenticatedUsers")
-WEBHOOK = "checkout_webhook"
+# The internet's doors: the providers' webhook and the subscribers' account API; both
+# authenticate every request themselves (provider signatures; Firebase/OIDC tokens).
+PUBLIC_FUNCTIONS = ["account_api", "checkout_webhook"]
 _META = {"__is_block__", "__comments__", "__start_line__", "__end_line__"}
 # Shapes of real credentials: Stripe, AWS, Google API keys, PEM keys, long hex/base64 blobs.
 _SECRET_LIKE = re.compile(
@@ -162,12 +164,13 @@ def check_functions_have_own_service_account(root: Path) -> list[str]:
 
 
 def check_only_webhook_public(root: Path) -> list[str]:
-    """Only checkout_webhook takes unauthenticated calls or internet ingress."""
+    """Only the public functions (webhook, account API) take unauthenticated calls or
+    internet ingress."""
     problems = []
     tree = load_tree(root)
     public = sorted(f["name"] for f in load_topology(root)["functions"] if f["public"])
-    if public != [WEBHOOK]:
-        problems.append(f"topology: public functions are {public}, expected [{WEBHOOK!r}]")
+    if public != PUBLIC_FUNCTIONS:
+        problems.append(f"topology: public functions are {public}, expected {PUBLIC_FUNCTIONS}")
     call = tree[""].module("function")
     if call is not None and call.body.get("public") != "${each.value.public}":
         problems.append(f"root: module.function public = {call.body.get('public')!r}")

@@ -37,6 +37,7 @@ class Service:
     command: list[str]
     ready_url: str
     ports: tuple[int, ...]
+    cwd: Path | None = None  # where it may write its own files (firebase-tools' debug log)
 
 
 @dataclass
@@ -122,6 +123,15 @@ class StackManager:
                 f"{base}:{c.ses_port}/moto-api/data.json",
                 (c.ses_port,),
             ),
+            # The Firebase Auth emulator (Node): unsigned ID tokens, users by REST, no account.
+            Service(
+                "auth",
+                [str(emulators.firebase), "emulators:start", "--only", "auth",
+                 "--project", c.project, "--config", str(c.state_dir / "firebase.json")],
+                f"{base}:{c.auth_port}/",
+                (c.auth_port, c.auth_hub_port, c.auth_logging_port),
+                cwd=c.state_dir,
+            ),
         ]  # fmt: skip
 
     @property
@@ -175,6 +185,9 @@ class StackManager:
                     f"(`refrain stack down`) or choose other ports (REFRAIN_STACK_PORT_BASE)"
                 )
         self.config.state_dir.mkdir(parents=True, exist_ok=True)
+        (self.config.state_dir / "firebase.json").write_text(
+            json.dumps(self.config.firebase_json(), indent=2)
+        )
         env = {**os.environ, **self._server_env()}
         for svc in to_start:
             log_path = self.config.state_dir / f"{svc.name}.log"
@@ -186,6 +199,7 @@ class StackManager:
                     stdin=subprocess.DEVNULL,
                     start_new_session=True,
                     env=env,
+                    cwd=svc.cwd,
                 )
             self._children[proc.pid] = proc
             running[svc.name] = RunningService(svc.name, proc.pid, list(svc.ports), str(log_path))
@@ -199,7 +213,11 @@ class StackManager:
         return time.monotonic() - started_at
 
     def _server_env(self) -> dict[str, str]:
-        return {"BQEMU_DEFAULT_PROJECT_ID": self.config.project, "PYTHONUNBUFFERED": "1"}
+        return {
+            "BQEMU_DEFAULT_PROJECT_ID": self.config.project,
+            "PYTHONUNBUFFERED": "1",
+            "NO_UPDATE_NOTIFIER": "1",  # firebase-tools: no registry look-up at start
+        }
 
     def _wait_ready(self, services: list[Service]) -> None:
         deadline = time.monotonic() + self.config.start_timeout_s

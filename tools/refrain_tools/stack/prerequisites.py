@@ -10,6 +10,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 MIN_JAVA = 17
+ROOT = Path(__file__).resolve().parents[3]
+# firebase-tools (pinned in tools/firebase/package-lock.json), installed by scripts/setup.sh.
+FIREBASE_CLI = ROOT / ".tools" / "firebase" / "node_modules" / ".bin" / "firebase"
+FIREBASE_HINT = (
+    "the Firebase Auth emulator (firebase-tools; run scripts/setup.sh, which installs the "
+    "pinned version into .tools/firebase with npm ci; it needs Node.js 20+ and npm)"
+)
 INSTALL_HINT = (
     "Install them with: gcloud components install cloud-firestore-emulator pubsub-emulator "
     "(on Debian/Ubuntu with the apt-installed SDK: apt-get install "
@@ -27,6 +34,7 @@ class Emulators:
     firestore: Path
     pubsub: Path
     java: Path
+    firebase: Path  # the Auth emulator's CLI
 
 
 def _sdk_roots() -> list[Path]:
@@ -64,6 +72,9 @@ def find_emulators() -> Emulators:
         missing.append("the Firestore emulator (gcloud component cloud-firestore-emulator)")
     if pubsub is None:
         missing.append("the Pub/Sub emulator (gcloud component pubsub-emulator)")
+    firebase = Path(os.environ.get("REFRAIN_FIREBASE_CLI") or FIREBASE_CLI)
+    if not firebase.exists() or shutil.which("node") is None:
+        missing.append(FIREBASE_HINT)
     java = shutil.which("java")
     if java is None:
         missing.append(f"Java {MIN_JAVA}+")
@@ -71,4 +82,4 @@ def find_emulators() -> Emulators:
         missing.append(f"Java {MIN_JAVA}+ (found Java {major} at {java})")
     if missing or firestore is None or pubsub is None or java is None:
         raise MissingPrerequisite("Missing: " + "; ".join(missing) + ". " + INSTALL_HINT)
-    return Emulators(firestore=firestore, pubsub=pubsub, java=Path(java))
+    return Emulators(firestore=firestore, pubsub=pubsub, java=Path(java), firebase=firebase)

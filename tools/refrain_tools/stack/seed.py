@@ -70,7 +70,8 @@ def provision_everything(config: StackConfig, push_endpoints: Mapping[str, str])
 
 
 def reset_everything(config: StackConfig, push_endpoints: Mapping[str, str] | None = None) -> None:
-    """Empty Firestore, Pub/Sub, BigQuery and SES, then provision the topology again."""
+    """Empty Firestore, Pub/Sub, BigQuery, SES and the Auth emulator's users, then provision
+    the topology again."""
     from refrain.adapters.bigquery import build_bigquery
     from refrain.adapters.pubsub import build_publisher, build_subscriber
     from refrain_tools.stack.provision import wipe_pubsub
@@ -82,6 +83,9 @@ def reset_everything(config: StackConfig, push_endpoints: Mapping[str, str] | No
         timeout=30,
     ).raise_for_status()
     requests.post(f"{base}:{config.ses_port}/moto-api/reset", timeout=30).raise_for_status()
+    requests.delete(
+        f"{base}:{config.auth_port}/emulator/v1/projects/{config.project}/accounts", timeout=30
+    ).raise_for_status()
     with pointed_at(config) as settings:
         publisher, subscriber = build_publisher(settings), build_subscriber(settings)
         try:

@@ -40,6 +40,10 @@ ROWS = ("refrain.churn.rows", "refrain.churn.transform", "refrain.churn.export")
 # function: (source, the module's builder its first request calls, heavy libraries it may
 # load, Refrain modules (and their submodules) it must not load)
 FUNCTIONS: dict[str, tuple[str, str, set[str], tuple[str, ...]]] = {
+    # the service-to-service OIDC check is the Play push's (refrain.providers' one module)
+    "account_api": ("account_api", "api", {"google.cloud.firestore"},
+                    (*ROWS, "refrain.ingest.service", "refrain.ingest.routes",
+                     "refrain.renewals.worker")),
     "checkout_webhook": ("checkout_webhook", "webhooks", {"google.cloud.firestore"},
                          (*RECEIPTS, *RENEWALS, *ROWS)),
     "renewal_tick": ("renewal_trigger", "tick", {"google.cloud.firestore"},

@@ -34,13 +34,14 @@ def test_up_env_status_down_leaves_no_process_and_no_port(tmp_path: Path) -> Non
     assert up.returncode == 0, up.stderr
     try:
         state = json.loads((tmp_path / "stack" / "state.json").read_text())["services"]
-        assert set(state) == {"firestore", "pubsub", "bigquery", "ses"}
+        assert set(state) == {"firestore", "pubsub", "bigquery", "ses", "auth"}
         ports = [p for svc in state.values() for p in svc["ports"]]
         assert all(port_open("127.0.0.1", p) for p in ports)
 
         exports = _run(["stack", "env"], env).stdout.splitlines()
         assert f"export FIRESTORE_EMULATOR_HOST=127.0.0.1:{TEST_PORT_BASE + 51}" in exports
         assert any(line.startswith("export REFRAIN_SES_ENDPOINT=http://") for line in exports)
+        assert f"export FIREBASE_AUTH_EMULATOR_HOST=127.0.0.1:{TEST_PORT_BASE + 56}" in exports
 
         status = json.loads(_run(["stack", "status", "--json"], env).stdout)
         assert all(row["answering"] for row in status.values())

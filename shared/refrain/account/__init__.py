@@ -1,0 +1,1 @@
+"""The account API: the subscriber's own entitlement, subscriptions and care actions."""

@@ -1,0 +1,166 @@
+"""The account API's JSON, as pydantic models: requests are validated with them and the
+OpenAPI document (refrain.account.openapi) is generated from them.
+
+Responses carry what a subscriber may see of a subscription: plan, state, price, dates.
+Nothing internal (payment method references, watermarks, charge keys) is in them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from refrain.care.preview import PlanChangePreview
+from refrain.domain.entitlement import Entitlement, Reason
+from refrain.domain.money import Money
+from refrain.domain.subscription import Subscription
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class MoneyOut(_Out):
+    amount_minor: int = Field(description="Integer minor units (cents, öre, yen)")
+    currency: str = Field(description="ISO 4217 code", min_length=3, max_length=3)
+
+    @classmethod
+    def of(cls, money: Money | None) -> MoneyOut | None:
+        return None if money is None else cls(amount_minor=money.amount, currency=money.currency)
+
+
+class EntitlementOut(_Out):
+    has_access: bool
+    reason: Reason = Field(description="Why: active, trial, grace, on_hold, paused, ...")
+    plan: str | None = None
+    until: datetime | None = Field(
+        None, description="Period end, end of grace, hold end or resume date, as `reason` says"
+    )
+    subscription_id: str | None = None
+    checked_at: datetime
+
+    @classmethod
+    def of(cls, entitlement: Entitlement, now: datetime) -> EntitlementOut:
+        return cls(
+            has_access=entitlement.has_access,
+            reason=entitlement.reason,
+            plan=entitlement.plan,
+            until=entitlement.until,
+            subscription_id=entitlement.subscription_id,
+            checked_at=now,
+        )
+
+
+class SubscriptionOut(_Out):
+    id: str
+    plan: str
+    state: str
+    market: str
+    provider: str
+    billing_mode: str
+    price: MoneyOut
+    interval_months: int
+    cancel_at_period_end: bool
+    current_period_end: datetime | None = None
+    next_charge_at: datetime | None = None
+    grace_until: datetime | None = None
+    resume_at: datetime | None = None
+    scheduled_plan: str | None = Field(None, description="A downgrade waiting for period end")
+    upgrade_pending_payment: bool = False
+
+    @classmethod
+    def of(cls, sub: Subscription) -> SubscriptionOut:
+        return cls(
+            id=sub.subscription_id,
+            plan=sub.plan,
+            state=sub.state.value,
+            market=sub.market,
+            provider=sub.provider,
+            billing_mode=sub.billing_mode.value,
+            price=MoneyOut(amount_minor=sub.price.amount, currency=sub.price.currency),
+            interval_months=sub.interval_months,
+            cancel_at_period_end=sub.cancel_at_period_end,
+            current_period_end=sub.current_period_end,
+            next_charge_at=sub.next_charge_at,
+            grace_until=sub.grace_until,
+            resume_at=sub.resume_at,
+            scheduled_plan=sub.pending_plan.plan if sub.pending_plan else None,
+            upgrade_pending_payment=sub.upgrade is not None,
+        )
+
+
+class SubscriptionList(_Out):
+    subscriptions: list[SubscriptionOut]
+
+
+class CancelIn(_In):
+    reason: str | None = Field(None, max_length=200)
+
+
+class NoBody(_In):
+    """An empty JSON object (or no body at all)."""
+
+
+class ChangePlanIn(_In):
+    plan: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+    preview: bool = Field(False, description="true: the amounts and dates, nothing changes")
+
+
+class PauseIn(_In):
+    resume_at: datetime | None = Field(None, description="When to resume by itself")
+
+
+class ActionOut(_Out):
+    status: Literal["applied", "payment_pending"] = Field(
+        description="payment_pending: an upgrade applies once its proration charge is paid"
+    )
+    subscription: SubscriptionOut
+
+
+class PreviewOut(_Out):
+    subscription_id: str
+    from_plan: str
+    to_plan: str
+    allowed: bool
+    reason: str | None = None
+    direction: Literal["upgrade", "downgrade"] | None = None
+    effective_at: datetime | None = None
+    charge: MoneyOut | None = None
+    net: MoneyOut | None = None
+    tax: MoneyOut | None = None
+    tax_label: str
+    period_start: datetime | None = None
+    period_end: datetime | None = None
+    next_renewal_at: datetime | None = None
+    next_renewal_amount: MoneyOut
+
+    @classmethod
+    def of(cls, p: PlanChangePreview) -> PreviewOut:
+        renewal = MoneyOut.of(p.next_renewal_amount)
+        assert renewal is not None
+        return cls(
+            subscription_id=p.subscription_id, from_plan=p.from_plan, to_plan=p.to_plan,
+            allowed=p.allowed, reason=p.reason,
+            direction=p.direction if p.direction in ("upgrade", "downgrade") else None,
+            effective_at=p.effective_at, charge=MoneyOut.of(p.charge), net=MoneyOut.of(p.net),
+            tax=MoneyOut.of(p.tax), tax_label=p.tax_label, period_start=p.period_start,
+            period_end=p.period_end, next_renewal_at=p.next_renewal_at,
+            next_renewal_amount=renewal,
+        )  # fmt: skip
+
+
+class ProblemOut(_Out):
+    """RFC 9457 problem details; ``type`` is one of the stable URIs in the description."""
+
+    type: str
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+    errors: list[dict[str, str]] | None = None

@@ -1,0 +1,272 @@
+"""The account API over HTTP, without a web framework: request in, response out.
+
+Order of work for every request (each step refuses before the next costs anything):
+
+1. CORS: an ``Origin`` outside ``REFRAIN_ACCOUNT_CORS_ORIGINS`` is a 403 (preflight
+   included); an allowed preflight is a 204 with the allowed methods and headers;
+2. the per-IP token bucket (429 + ``Retry-After``);
+3. the body limit (413; the function never reads past it) and the route (404/405);
+4. authentication (401 with ``WWW-Authenticate: Bearer``), then the per-account bucket;
+5. the handler: JSON in (``application/json``, validated by the pydantic model, 400
+   with per-field errors), JSON out, problems as ``application/problem+json``.
+
+:data:`ROUTES` is also what the OpenAPI document is generated from.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+
+from pydantic import BaseModel, ValidationError
+
+from refrain.account import problems as p
+from refrain.account.auth import (
+    ACCOUNT_HEADER,
+    Authenticator,
+    Caller,
+    Unauthenticated,
+    VerifierDown,
+)
+from refrain.account.models import (
+    ActionOut,
+    CancelIn,
+    ChangePlanIn,
+    EntitlementOut,
+    NoBody,
+    PauseIn,
+    PreviewOut,
+    SubscriptionList,
+)
+from refrain.account.problems import PROBLEM_JSON, Problem
+from refrain.account.ratelimit import TokenBucket, retry_after
+from refrain.account.service import AccountService, Answer, fingerprint
+from refrain.observability import Logger
+
+JSON = "application/json"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+_KEY = re.compile(r"^[\x21-\x7e]{8,255}$")  # printable ASCII, no spaces
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    method: str
+    path: str
+    headers: Mapping[str, str]  # names in lower case (see ``make``)
+    body: bytes | None  # None: over the limit, not read
+    remote_addr: str = ""
+
+    @classmethod
+    def make(
+        cls, method: str, path: str, headers: Iterable[tuple[str, str]], body: bytes | None,
+        remote_addr: str = "",
+    ) -> Request:  # fmt: skip
+        lowered = {name.lower(): value for name, value in headers}
+        return cls(method.upper(), path, lowered, body, remote_addr)
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    status: int
+    body: str = ""
+    content_type: str = JSON
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    name: str
+    method: str
+    template: str  # OpenAPI path template
+    summary: str
+    body: type[BaseModel] | None = None
+    answer: type[BaseModel] | None = None
+    needs_key: bool = False
+
+    @property
+    def pattern(self) -> re.Pattern[str]:
+        return re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]{1,200})", self.template) + "$")
+
+
+_SUB = "/v1/me/subscriptions/{subscription_id}"
+ROUTES = (
+    Route("entitlement", "GET", "/v1/me/entitlement",
+          "Has the account access now, to which plan, until when and why (one read)",
+          answer=EntitlementOut),
+    Route("subscriptions", "GET", "/v1/me/subscriptions", "The account's subscriptions",
+          answer=SubscriptionList),
+    Route("cancel", "POST", f"{_SUB}/cancel", "Cancel at the end of the period",
+          CancelIn, ActionOut, needs_key=True),
+    Route("revert-cancel", "POST", f"{_SUB}/revert-cancel", "Undo a scheduled cancellation",
+          NoBody, ActionOut, needs_key=True),
+    Route("change-plan", "POST", f"{_SUB}/change-plan",
+          "Change plan (an upgrade is charged first); preview: true shows the amounts only",
+          ChangePlanIn, ActionOut, needs_key=True),
+    Route("pause", "POST", f"{_SUB}/pause", "Pause (optionally until a date)",
+          PauseIn, ActionOut, needs_key=True),
+    Route("resume", "POST", f"{_SUB}/resume", "Resume a paused subscription",
+          NoBody, ActionOut, needs_key=True),
+)  # fmt: skip
+PREVIEW_ANSWER = PreviewOut  # change-plan's answer with preview: true
+_COMPILED = tuple((route, route.pattern) for route in ROUTES)
+
+
+@dataclass
+class AccountApi:
+    service: AccountService
+    auth: Authenticator
+    origins: frozenset[str]
+    per_ip: TokenBucket
+    per_account: TokenBucket
+    log: Logger
+    trusted_hops: int = 1
+    clock: Callable[[], float] = time.monotonic
+
+    def handle(self, request: Request) -> Response:
+        started = self.clock()
+        rid = uuid.uuid4().hex
+        origin = request.headers.get("origin")
+        route_name, kind = "-", "-"
+        try:
+            if origin is not None and origin.rstrip("/") not in self.origins:
+                raise Problem(p.FORBIDDEN_ORIGIN)
+            if request.method == "OPTIONS":
+                response = self._preflight(request)
+            else:
+                self._limit(self.per_ip, "ip:" + self._client_ip(request))
+                route, params = _match(request)
+                route_name = route.name
+                if request.body is None:
+                    raise Problem(p.TOO_LARGE)
+                caller = self._authenticate(request)
+                kind = caller.kind
+                self._limit(self.per_account, "account:" + caller.account_id)
+                response = self._dispatch(route, params, caller, request)
+        except Problem as problem:
+            response = _problem_response(problem, rid)
+        except Exception as exc:  # never a stack trace or a library's message to the client
+            unavailable = type(exc).__module__.startswith("google.api_core")
+            failure = Problem(p.UNAVAILABLE if unavailable else p.INTERNAL)
+            self.log.error("account request failed", request_id=rid, route=route_name,
+                           error=type(exc).__name__)  # fmt: skip
+            response = _problem_response(failure, rid)
+        if origin is not None and response.status != 403:
+            response.headers.update(_cors(origin))
+        response.headers.setdefault("Vary", "Origin")
+        self.log.info(
+            "account request", request_id=rid, route=route_name, method=request.method,
+            status=response.status, caller=kind,
+            duration_ms=round((self.clock() - started) * 1000, 1),
+        )  # fmt: skip
+        return response
+
+    # -- steps -----------------------------------------------------------------------
+
+    def _preflight(self, request: Request) -> Response:
+        if request.headers.get("origin") is None:
+            return Response(204, headers={"Allow": "GET, POST, OPTIONS"})
+        return Response(204, content_type="", headers={
+            "Access-Control-Allow-Methods": "GET, POST",
+            "Access-Control-Allow-Headers":
+                f"Authorization, Content-Type, {IDEMPOTENCY_HEADER}, {ACCOUNT_HEADER}",
+            "Access-Control-Max-Age": "600",
+        })  # fmt: skip
+
+    def _client_ip(self, request: Request) -> str:
+        """The address Google's front end saw: the last trusted X-Forwarded-For entry."""
+        forwarded = [a.strip() for a in request.headers.get("x-forwarded-for", "").split(",")]
+        forwarded = [a for a in forwarded if a]
+        if self.trusted_hops and len(forwarded) >= self.trusted_hops:
+            return forwarded[-self.trusted_hops]
+        return request.remote_addr or "unknown"
+
+    def _limit(self, bucket: TokenBucket, key: str) -> None:
+        wait = bucket.take(key)
+        if wait > 0:
+            raise Problem(p.RATE_LIMITED, headers={"Retry-After": retry_after(wait)})
+
+    def _authenticate(self, request: Request) -> Caller:
+        try:
+            return self.auth.caller(request.headers)
+        except Unauthenticated as exc:
+            self.log.warning("account request refused", reason=exc.why)
+            raise Problem(p.UNAUTHENTICATED, headers={"WWW-Authenticate": "Bearer"}) from exc
+        except VerifierDown as exc:
+            raise Problem(p.UNAVAILABLE, headers={"Retry-After": "1"}) from exc
+
+    def _dispatch(
+        self, route: Route, params: dict[str, str], caller: Caller, request: Request
+    ) -> Response:
+        account = caller.account_id
+        if route.name == "entitlement":
+            answer, max_age = self.service.entitlement(account)
+            return Response(200, answer.model_dump_json(), headers={
+                "Cache-Control": f"private, max-age={max_age}", "Vary": "Authorization, Origin",
+            })  # fmt: skip
+        if route.name == "subscriptions":
+            listed = self.service.subscriptions(account)
+            return Response(200, listed.model_dump_json(), headers={"Cache-Control": "no-store"})
+        assert route.body is not None
+        body = _parse(route.body, request)
+        sid = params["subscription_id"]
+        if isinstance(body, ChangePlanIn) and body.preview:
+            return _answer(self.service.preview(account, sid, body))
+        key = request.headers.get(IDEMPOTENCY_HEADER.lower())
+        if key is None:
+            self.service.owned(account, sid)  # someone else's subscription: 404 first
+            raise Problem(p.IDEMPOTENCY_KEY_REQUIRED)
+        if not _KEY.match(key):
+            raise Problem(p.BAD_REQUEST, f"{IDEMPOTENCY_HEADER}: 8-255 printable characters")
+        print_ = fingerprint(request.method, request.path, body)
+        return _answer(self.service.act(account, sid, route.name, body, key=key, print_=print_))
+
+
+def _match(request: Request) -> tuple[Route, dict[str, str]]:
+    allowed = False
+    for route, pattern in _COMPILED:
+        found = pattern.match(request.path)
+        if found is None:
+            continue
+        if route.method == request.method:
+            return route, found.groupdict()
+        allowed = True
+    raise Problem(p.METHOD_NOT_ALLOWED if allowed else p.NOT_FOUND)
+
+
+def _parse(model: type[BaseModel], request: Request) -> BaseModel:
+    raw = request.body or b""
+    if not raw.strip():
+        raw = b"{}"
+    elif (request.headers.get("content-type") or "").split(";")[0].strip().lower() != JSON:
+        raise Problem(p.UNSUPPORTED_MEDIA)
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as exc:
+        errors = tuple(
+            {"field": ".".join(str(x) for x in e["loc"]) or "body", "message": e["msg"]}
+            for e in exc.errors(include_url=False, include_input=False)[:10]
+        )
+        raise Problem(p.BAD_REQUEST, "The body does not match the schema", errors=errors) from exc
+
+
+def _answer(answer: Answer) -> Response:
+    headers = {"Cache-Control": "no-store"}
+    if answer.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    kind = PROBLEM_JSON if answer.status >= 400 else JSON
+    return Response(answer.status, answer.body, kind, headers)
+
+
+def _problem_response(problem: Problem, rid: str) -> Response:
+    headers = {"Cache-Control": "no-store", **problem.headers}
+    return Response(problem.type.status, problem.body(rid), PROBLEM_JSON, headers)
+
+
+def _cors(origin: str) -> dict[str, str]:
+    return {
+        "Access-Control-Allow-Origin": origin,
+        "Access-Control-Expose-Headers": "Retry-After, Idempotent-Replayed",
+    }
