@@ -187,3 +187,38 @@ def test_a_business_s_checkout_selling_an_unmapped_price_is_parked_for_an_operat
         for d in webhook.db.collection("parked_events").stream()
     ]
     assert any("price_mug" in reason for reason in reasons), reasons
+
+
+def test_a_quebec_subscription_renews_with_stripe_tax_s_tax_on_top(
+    cloud: CloudSettings,
+    webhook: Webhook,  # noqa: F811
+    sim: GatewaySimulator,
+) -> None:
+    """CA: Stripe Tax added GST + QST (14.975 %) at checkout; the renewal charges the same
+    on top, through the real library, and its invoice shows net, tax and total as charged."""
+    from refrain.adapters.firestore_collections import OUTBOX
+    from refrain.adapters.firestore_outbox import events_of
+    from refrain.domain import Money
+    from refrain.invoicing.builder import build_invoice
+
+    price = CATALOG.price("individual_monthly", "CA")
+    checkout = stripe_checkout(
+        CheckoutFlow.PAYMENT_INTENT, at=START, subscription_id="sub_qc", account_id="acct_qc",
+        plan="individual_monthly", market="CA", amount=price, email="qc@example.com",
+        locale="fr_CA", payment_method="pm_ok_qc", state="QC",
+    )  # fmt: skip
+    sim.save_customer(checkout.customer)
+    _deliver(webhook, checkout.events)
+    stored = webhook.subscription("sub_qc") or {}
+    assert stored["tax"] == {"amount": 180, "currency": "CAD"}  # 11.99 * 14.975 % = 1.7955
+
+    rig = _renew(cloud, sim)
+
+    [charge] = sim.charges()
+    assert charge.amount == price + Money(180, "CAD")  # net + tax, never the net alone
+    entries = [events_of(d.to_dict() or {}) for d in rig.db.collection(OUTBOX).stream()]
+    [paid] = [e for es in entries for e in es if e.type.value == "invoice.paid"
+              and e.payload["billing_reason"] == "subscription_cycle"]  # fmt: skip
+    invoice = build_invoice(paid, CATALOG, "fr_CA", 4)
+    assert (invoice.net_total, invoice.tax_total) == (price, Money(180, "CAD"))
+    assert invoice.gross_total == charge.amount

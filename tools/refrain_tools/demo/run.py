@@ -246,6 +246,21 @@ class DemoRun:
             set_clock=self.clock.set, settle=settle,
         )  # fmt: skip
         progress("refunds (dashboard, operator) and disputes (lost, won)", 1, 1)
+        self._price_change(settle)
+
+    def _price_change(self, settle: Callable[[], None]) -> None:
+        """Day 20: SE individual_monthly goes from 139.00 to 149.00 from day 55; every
+        subscriber is told now and pays it from their first renewal 30 days after."""
+        from refrain.bootstrap import build_price_service
+        from refrain.pricing.schedule import PriceChangeRow
+
+        prices = build_price_service(self.settings, self.clock, self.care_log)
+        effective = self.options.start + timedelta(days=55)
+        [change] = prices.schedule(
+            [PriceChangeRow("individual_monthly", "SE", "149.00", effective)]
+        )
+        prices.notify(change.change_id)
+        settle()
 
     def _refunds(self) -> RefundService:
         """`refrain refunds create`'s service, refunding through the simulated providers."""

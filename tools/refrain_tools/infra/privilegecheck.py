@@ -74,8 +74,14 @@ def builders_of(main: Path, entry_point: str) -> set[str]:
 
 
 def adapters_of(bootstrap: Path, builders: set[str]) -> set[str]:
-    """Names a set of builders imports from ``refrain.adapters``, following their calls."""
-    own = _functions(ast.parse(bootstrap.read_text(encoding="utf-8")))
+    """Names a set of builders imports from ``refrain.adapters``, following their calls.
+
+    ``bootstrap``: the composition root, a module or a package of modules.
+    """
+    sources = sorted(bootstrap.glob("*.py")) if bootstrap.is_dir() else [bootstrap]
+    own: dict[str, ast.FunctionDef] = {}
+    for source in sources:
+        own.update(_functions(ast.parse(source.read_text(encoding="utf-8"))))
     seen: set[str] = set()
     found: set[str] = set()
     todo = list(builders)
@@ -95,7 +101,7 @@ def adapters_of(bootstrap: Path, builders: set[str]) -> set[str]:
 
 def needed_roles(repo: Path) -> dict[str, set[str]]:
     """function → the project roles its code needs."""
-    bootstrap = repo / "shared" / "refrain" / "bootstrap.py"
+    bootstrap = repo / "shared" / "refrain" / "bootstrap"
     needed = {}
     for fn in TOPOLOGY.functions:
         main = repo / "functions" / fn.source / "main.py"

@@ -1,0 +1,152 @@
+"""The composition root, customer's side: care actions, refunds, price changes and the
+account API, each built over the same ledger, outbox and gateways as the rest
+(refrain.bootstrap re-exports every builder here)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from refrain.clocks import clock_from_env
+from refrain.observability import Logger, get_logger
+from refrain.settings import CloudSettings
+
+if TYPE_CHECKING:
+    from refrain.account.routes import AccountApi
+    from refrain.account.settings import AccountSettings
+    from refrain.adapters.firestore_care import FirestoreCareStore
+    from refrain.care.actions import CareService
+    from refrain.care.refunds import RefundService
+    from refrain.domain.clock import Clock
+    from refrain.ledger import Ledger
+    from refrain.outbox import OutboxPublisher
+    from refrain.pricing.service import PriceChangeService
+    from refrain.renewals.gateway import GatewayRouter
+
+
+# -- customer care ---------------------------------------------------------------------
+
+
+def build_care_store(cloud: CloudSettings | None = None) -> FirestoreCareStore:
+    """Subscriptions and their history, for care and `refrain subscriptions show`."""
+    from refrain.adapters.firestore import build_firestore
+    from refrain.adapters.firestore_care import FirestoreCareStore
+
+    return FirestoreCareStore(build_firestore(cloud or CloudSettings()))
+
+
+def build_care_service(
+    cloud: CloudSettings | None = None, clock: Clock | None = None, log: Logger | None = None
+) -> CareService:
+    """Care actions through the same ledger, transaction and outbox as provider events."""
+    from refrain.adapters.firestore_care import FirestoreCareStore
+    from refrain.adapters.firestore_renewals import PubSubChargeQueue
+    from refrain.adapters.pubsub import build_publisher
+    from refrain.care.actions import CareService
+
+    cloud, clock, log = (
+        cloud or CloudSettings(),
+        clock or clock_from_env(),
+        log or get_logger("care"),
+    )
+    db, ledger, publisher = _ledger_parts(cloud, clock, log)
+    charges = PubSubChargeQueue(
+        build_publisher(cloud), cloud.project, timeout_s=cloud.publish_timeout_s
+    )
+    return CareService(ledger, FirestoreCareStore(db), publisher, clock, log=log, charges=charges)
+
+
+def _ledger_parts(
+    cloud: CloudSettings, clock: Clock, log: Logger
+) -> tuple[Any, Ledger, OutboxPublisher]:
+    """Firestore, its ledger, and the outbox publisher that announces what it commits."""
+    from refrain.adapters.firestore import build_firestore
+    from refrain.adapters.firestore_ledger import FirestoreLedger
+    from refrain.adapters.firestore_outbox import FirestoreOutbox
+    from refrain.adapters.pubsub import build_ordered_publisher
+    from refrain.adapters.pubsub_relay import PubSubRelay
+    from refrain.outbox import OutboxPublisher
+
+    db = build_firestore(cloud)
+    relay = PubSubRelay(build_ordered_publisher(cloud))
+    return db, FirestoreLedger(db), OutboxPublisher(relay, FirestoreOutbox(db), clock, log)
+
+
+def build_refund_service(
+    cloud: CloudSettings | None = None,
+    clock: Clock | None = None,
+    log: Logger | None = None,
+    gateways: GatewayRouter | None = None,
+) -> RefundService:
+    """Operator refunds: reserved, refunded through the payment's gateway, credited once."""
+    from refrain.adapters.firestore_refunds import FirestoreRefundBook
+    from refrain.care.refunds import RefundService
+
+    cloud, clock, log = (
+        cloud or CloudSettings(),
+        clock or clock_from_env(),
+        log or get_logger("care"),
+    )
+    db, ledger, publisher = _ledger_parts(cloud, clock, log)
+    return RefundService(
+        FirestoreRefundBook(db), gateways or _gateways(), ledger, publisher, clock, log
+    )
+
+
+def build_price_service(
+    cloud: CloudSettings | None = None, clock: Clock | None = None, log: Logger | None = None
+) -> PriceChangeService:
+    """Scheduled price versions and their notices, through the ledger and outbox."""
+    from refrain.adapters.firestore_prices import FirestorePriceChanges, FirestoreSubscribers
+    from refrain.pricing.service import PriceChangeService
+
+    cloud, clock = cloud or CloudSettings(), clock or clock_from_env()
+    log = log or get_logger("pricing")
+    db, ledger, publisher = _ledger_parts(cloud, clock, log)
+    return PriceChangeService(
+        FirestorePriceChanges(db), ledger, FirestoreSubscribers(db), publisher, clock, log=log
+    )
+
+
+# -- the account API -------------------------------------------------------------------
+
+
+def build_account_api(
+    cloud: CloudSettings | None = None,
+    settings: AccountSettings | None = None,
+    clock: Clock | None = None,
+    auth_request: Any = None,
+) -> AccountApi:
+    """account_api: entitlement (one read), subscriptions, care actions through the ledger."""
+    import os
+
+    from refrain.account.auth import build_verifier
+    from refrain.account.ratelimit import TokenBucket
+    from refrain.account.routes import AccountApi
+    from refrain.account.service import AccountService
+    from refrain.account.settings import AccountSettings
+    from refrain.adapters.firestore import build_firestore
+    from refrain.adapters.firestore_accounts import FirestoreAccounts, FirestoreIdempotencyKeys
+    from refrain.config_contract import is_local
+
+    cloud = cloud or CloudSettings()
+    settings = settings or AccountSettings()
+    clock = clock or clock_from_env()
+    log = get_logger("account_api")
+    auth = build_verifier(settings, local=is_local(os.environ), request=auth_request)
+    db = build_firestore(cloud)
+    service = AccountService(
+        FirestoreAccounts(db), build_care_service(cloud, clock, log), FirestoreIdempotencyKeys(db),
+        clock, max_age_s=settings.entitlement_max_age_s,
+    )  # fmt: skip
+    return AccountApi(
+        service, auth, settings.allowed_origins,
+        per_ip=TokenBucket(settings.ip_rate_per_s, settings.ip_burst),
+        per_account=TokenBucket(settings.account_rate_per_s, settings.account_burst),
+        log=log, trusted_hops=settings.trusted_proxy_hops,
+    )  # fmt: skip
+
+
+def _gateways() -> GatewayRouter:
+    from refrain.bootstrap import build_gateways
+
+    return build_gateways()
