@@ -30,6 +30,7 @@ from refrain.care.actions import Action, CareRequest, CareService, new_request_i
 from refrain.care.refunds import RefundService
 from refrain.clocks import CLOCK_FILE_ENV, FileClock
 from refrain.domain.catalog import load_catalog
+from refrain.domain.money import Money
 from refrain.settings import CloudSettings
 from refrain.topology import EXPORT_FLUSHES, FEATURE_SNAPSHOTS, OUTBOX_SWEEPS, RENEWAL_TICKS
 from refrain_tools.demo.app_stores import store_env, store_notices
@@ -115,6 +116,7 @@ class DemoRun:
         )
         self.notices = store_notices(self.store_customers, self.catalog, self.ticks[-1])
         self.google: LocalGoogle | None = None
+        self.price_change: tuple[str, str, Money, int] | None = None
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -259,7 +261,8 @@ class DemoRun:
         [change] = prices.schedule(
             [PriceChangeRow("individual_monthly", "SE", "149.00", effective)]
         )
-        prices.notify(change.change_id)
+        told = prices.notify(change.change_id)
+        self.price_change = (change.plan, change.market, change.price, told.notified)
         settle()
 
     def _refunds(self) -> RefundService:
@@ -305,6 +308,13 @@ class DemoRun:
 
     # -- results -----------------------------------------------------------------
 
+    def _price_change_stats(self) -> str:
+        if self.price_change is None:
+            return "none"
+        plan, market, price, told = self.price_change
+        paid = _invoices_at(self.db, plan, market, price.amount)
+        return f"{plan} {market} to {price}: {told} subscribers told, {paid} renewals paid at it"
+
     def summarise(self) -> tuple[Summary, dict[str, object]]:
         from refrain.adapters.bigquery import build_bigquery
         from refrain.adapters.pubsub import build_subscriber
@@ -329,6 +339,7 @@ class DemoRun:
         )
         check_dead_letters({r.dead_letter_topic: len(dlq.peek(r)) for r in routes()}, summary)
         stats: dict[str, object] = {
+            "price change": self._price_change_stats(),
             "webhook deliveries": self.hooks.stats().as_dict(),
             "gateway charges": len(self.gateway.charges()),
             "scheduler ticks": len(self.ticks),
@@ -337,6 +348,18 @@ class DemoRun:
             "function logs": str(self.work / "logs"),
         }
         return summary, stats
+
+
+def _invoices_at(db: Any, plan: str, market: str, amount: int) -> int:
+    from refrain.adapters.firestore_collections import INVOICES
+
+    return sum(
+        1
+        for doc in db.collection(INVOICES).stream()
+        if (d := doc.to_dict() or {}).get("market") == market
+        and d["lines"][0]["plan"] == plan
+        and d["totals"]["gross"]["amount"] == amount
+    )
 
 
 def _care_actions(
