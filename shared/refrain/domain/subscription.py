@@ -19,6 +19,7 @@ from typing import Any, Final
 from refrain.domain.clock import basic_utc_stamp, ensure_utc
 from refrain.domain.errors import InvalidInput
 from refrain.domain.money import Money
+from refrain.domain.pending import PendingPlan, PendingPriceChange, PendingUpgrade, parse_time
 from refrain.domain.tax import tax_on_top, tax_within
 
 __all__ = [
@@ -82,68 +83,6 @@ def add_months(value: datetime, months: int) -> datetime:
     year, month = value.year + index // 12, index % 12 + 1
     last = _MONTH_DAYS[month - 1] + (month == 2 and calendar.isleap(year))
     return value.replace(year=year, month=month, day=min(value.day, last))
-
-
-@dataclass(frozen=True, slots=True)
-class PendingPlan:
-    """A downgrade waiting for the period end."""
-
-    plan: str
-    plan_rank: int
-    interval_months: int
-    price: Money
-
-
-@dataclass(frozen=True, slots=True)
-class PendingUpgrade:
-    """An upgrade waiting for its proration charge: applied when the charge succeeds.
-
-    ``period_start``/``period_end`` are set when the interval changes (a new period
-    starts at the request and the unused time was credited in ``amount``).
-    """
-
-    plan: str
-    plan_rank: int
-    interval_months: int
-    price: Money
-    charge_id: str
-    amount: Money
-    requested_at: datetime
-    period_start: datetime | None = None
-    period_end: datetime | None = None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PendingPriceChange:
-    """A scheduled price the subscriber was told about (refrain.domain.price_changes).
-
-    ``applies_from``: the first billing anchor charged ``price`` (notice given, effective).
-    """
-
-    change_id: str
-    price: Money
-    effective_at: datetime
-    applies_from: datetime
-    noticed_at: datetime
-    consent_required: bool = False
-    consented_at: datetime | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {k: _encode(getattr(self, k)) for k in self.__slots__}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> PendingPriceChange:
-        effective, applies, noticed = (_dt(data[k]) for k in _PRICE_CHANGE_TIMES)
-        assert effective is not None and applies is not None and noticed is not None
-        return cls(
-            change_id=str(data["change_id"]), price=Money.from_dict(data["price"]),
-            effective_at=effective, applies_from=applies, noticed_at=noticed,
-            consent_required=bool(data.get("consent_required")),
-            consented_at=_dt(data.get("consented_at")),
-        )  # fmt: skip
-
-
-_PRICE_CHANGE_TIMES: Final = ("effective_at", "applies_from", "noticed_at")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -340,19 +279,8 @@ def _encode(value: Any) -> Any:
         return value.value
     if isinstance(value, Money):
         return value.to_dict()
-    if isinstance(value, PendingPlan):
-        return _plan_dict(value)
-    if isinstance(value, PendingPriceChange):
+    if isinstance(value, PendingPlan | PendingUpgrade | PendingPriceChange):
         return value.to_dict()
-    if isinstance(value, PendingUpgrade):
-        return {
-            **_plan_dict(value),
-            "charge_id": value.charge_id,
-            "amount": value.amount.to_dict(),
-            "requested_at": value.requested_at.isoformat(),
-            "period_start": _iso_or_none(value.period_start),
-            "period_end": _iso_or_none(value.period_end),
-        }
     if isinstance(value, tuple):
         return list(value)
     if isinstance(value, Mapping):
@@ -360,59 +288,21 @@ def _encode(value: Any) -> Any:
     return value
 
 
-def _plan_dict(value: PendingPlan | PendingUpgrade) -> dict[str, Any]:
-    """The plan a pending change moves to, as stored (a downgrade's and an upgrade's alike)."""
-    return {
-        "plan": value.plan,
-        "plan_rank": value.plan_rank,
-        "interval_months": value.interval_months,
-        "price": value.price.to_dict(),
-    }
-
-
-def _plan_fields(value: Mapping[str, Any]) -> dict[str, Any]:
-    return {
-        "plan": value["plan"],
-        "plan_rank": int(value["plan_rank"]),
-        "interval_months": int(value["interval_months"]),
-        "price": Money.from_dict(value["price"]),
-    }
-
-
-def _iso_or_none(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat()
-
-
-def _dt(value: Any) -> datetime | None:
-    if value is None:
-        return None
-    return ensure_utc(datetime.fromisoformat(value))
-
-
 def _decode(name: str, value: Any) -> Any:
     if value is None:
         return None
     if name in _DATETIME_FIELDS:
-        return _dt(value)
+        return parse_time(value)
     if name in ("price", "tax"):
         return Money.from_dict(value)
     if name == "pending_plan":
-        return PendingPlan(**_plan_fields(value))
+        return PendingPlan.from_dict(value)
     if name == "upgrade":
-        requested_at = _dt(value["requested_at"])
-        assert requested_at is not None
-        return PendingUpgrade(
-            **_plan_fields(value),
-            charge_id=str(value["charge_id"]),
-            amount=Money.from_dict(value["amount"]),
-            requested_at=requested_at,
-            period_start=_dt(value.get("period_start")),
-            period_end=_dt(value.get("period_end")),
-        )
+        return PendingUpgrade.from_dict(value)
     if name == "price_change":
         return PendingPriceChange.from_dict(value)
     if name == "watermarks":
-        return {k: (_dt(t), int(seq)) for k, (t, seq) in value.items()}
+        return {k: (parse_time(t), int(seq)) for k, (t, seq) in value.items()}
     if name in ("recent_input_ids", "paid_charge_ids"):
         return tuple(value)
     if name == "state":
