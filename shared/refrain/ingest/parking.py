@@ -15,6 +15,9 @@ notification is answered 2xx once stored, and what cannot be applied is
   scheduled sweep, which retries with backoff. Applying goes through the same
   ledger, so the dedupe, staleness and outbox guarantees hold; events waiting
   for one thing are applied in provider order (their own timestamps).
+* ``retry``: a stored request whose processing failed for a passing reason
+  (transaction contention, a provider API down): the whole request is replayed
+  by the sweep, with the same backoff, until it applies.
 * nothing (``waits_for`` None): an unmatched request (unknown plan or price,
   a shape we cannot read). It waits for an operator: ``refrain webhooks
   unmatched`` lists it, ``refrain webhooks replay AUDIT_ID`` applies it after

@@ -32,7 +32,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 from refrain.domain.catalog import Catalog
 from refrain.domain.errors import DomainError
@@ -142,9 +142,13 @@ class WebhookService:
                 continue
             statuses = processed.statuses
             for event in parked:
-                if statuses.get(event.key, LedgerStatus.NO_SUBSCRIPTION) is (
-                    LedgerStatus.NO_SUBSCRIPTION
-                ):
+                if event.key == _request_key(audit_id):  # a whole request after a failure
+                    not_yet = processed.response.status >= 500
+                else:
+                    not_yet = statuses.get(event.key, LedgerStatus.NO_SUBSCRIPTION) is (
+                        LedgerStatus.NO_SUBSCRIPTION
+                    )
+                if not_yet:
                     self.parking.reschedule(event, now)
                     waiting += 1
                 else:
@@ -193,7 +197,10 @@ class WebhookService:
                     )
             except (MappingError, DomainError) as exc:
                 # Authentic but not applicable as it is (a price or plan we do not map, a
-                # shape we cannot read): kept for an operator, acknowledged.
+                # shape we cannot read): kept for an operator, acknowledged. A request parked
+                # for a retry that now reads as unmatched waits for the operator instead.
+                if replaying:
+                    self.parking.release(_request_key(audit_id))
                 self.parking.park(
                     ParkedEvent(
                         key=_request_key(audit_id),
@@ -217,8 +224,9 @@ class WebhookService:
                 self.parking.release(_request_key(audit_id))
         except Exception as exc:
             self._finish(audit_id, "failed", type(exc).__name__, published, log)
-            stage = "replay" if replaying else "apply"
-            return Processed(self._transient(route.provider, stage, exc, log), statuses)
+            if replaying:
+                return Processed(self._transient(route.provider, "replay", exc, log), statuses)
+            return Processed(self._retry_later(route, payload, audit_id, exc, log), statuses)
         outcome = ",".join(sorted({_outcome(s) for s in statuses.values()})) or "empty"
         self._finish(audit_id, outcome, None, published, log)
         return Processed(HttpResponse(200, route.accepted_body, route.accepted_type), statuses)
@@ -353,6 +361,37 @@ class WebhookService:
             # The outcome is also in the log; the sweep re-publishes unmarked entries harmlessly.
             log.warning("audit outcome not stored", error=type(exc).__name__)
 
+    def _retry_later(
+        self, route: Route, payload: Any, audit_id: str, exc: Exception, log: Logger
+    ) -> HttpResponse:
+        """Stored, not applied (contention, a provider API down): parked for the sweep, which
+        replays the stored request with backoff, and acknowledged (invariant 9). Only when
+        even the parking cannot be written does the provider get a 503 and retry."""
+        now = self.clock()
+        try:
+            self.parking.park(
+                ParkedEvent(
+                    key=_request_key(audit_id),
+                    provider=route.provider,
+                    audit_id=audit_id,
+                    reason=f"not applied yet: {type(exc).__name__}",
+                    parked_at=now,
+                    waits_for=RETRY,
+                    event_type=kind_of(payload),
+                    next_check_at=next_check(now, 0),
+                )
+            )
+        except Exception:
+            return self._transient(route.provider, "apply", exc, log)
+        log.warning(
+            "webhook stored, not applied yet; parked for the sweep",
+            provider=route.provider,
+            outcome="parked",
+            error=type(exc).__name__,
+            audit_id=audit_id,
+        )
+        return HttpResponse(200, route.accepted_body, route.accepted_type)
+
     def _transient(self, provider: str, stage: str, exc: Exception, log: Logger) -> HttpResponse:
         """A 503 for the provider to retry; a failed replay stays parked for the sweep."""
         log.error(
@@ -365,6 +404,9 @@ class WebhookService:
             error=type(exc).__name__,
         )
         return HttpResponse(503, json.dumps({"error": "temporarily_unavailable"}))
+
+
+RETRY: Final = "retry"  # what a request parked after a transient failure waits for
 
 
 def _request_key(audit_id: str) -> str:

@@ -146,15 +146,29 @@ def test_test_notification_is_acknowledged_and_recorded_as_ignored(stores: Store
     assert record["status"] == "ignored" and stores.google.api.requests == []
 
 
-def test_api_outage_is_a_503_and_the_retry_applies(stores: Stores) -> None:
+def test_an_api_outage_parks_the_push_and_the_sweep_applies_it(stores: Stores) -> None:
+    """Stored, so acknowledged (invariant 9): no reliance on Pub/Sub's redelivery."""
+    from refrain.bootstrap import build_webhook_service
+    from refrain.ingest.parking import LONGEST_WAIT
+
     stores.google.api.fail_with = 503
     purchased = push("04_SUBSCRIPTION_PURCHASED")
-    assert stores.post_play(purchased).status_code == 503
+    assert stores.post_play(purchased).status_code == 200
     assert stores.outbox() == {} and stores.subscription(SUB_ID) is None
+    [parked] = stores.parked()
+    assert parked["waits_for"] == "retry" and parked["next_check_at"] is not None
+    service = build_webhook_service(stores.settings)
+    later = datetime.now(UTC) + LONGEST_WAIT
+    assert service.sweep_parked(later).applied == 0  # the API is still down: looked again later
+    assert stores.subscription(SUB_ID) is None and len(stores.parked()) == 1
     stores.google.api.fail_with = None
     api_says(stores, "SUBSCRIPTION_STATE_ACTIVE", expiry=PERIOD_1)
-    assert stores.post_play(purchased).status_code == 200
+    service.sweep_parked(later + LONGEST_WAIT)
     assert stores.subscription(SUB_ID)["state"] == "active"  # type: ignore[index]
+    assert stores.parked() == []
+    before = stores.outbox()
+    assert stores.post_play(purchased).status_code == 200  # Pub/Sub's redelivery: nothing new
+    assert stores.outbox().keys() == before.keys()
 
 
 def test_unknown_product_or_token_is_acknowledged_and_parked(stores: Stores) -> None:

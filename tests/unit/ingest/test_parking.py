@@ -289,3 +289,44 @@ def test_a_parked_event_is_recorded_as_parked_in_the_audit_outcome() -> None:
     rig = Rig()
     assert rig.post(_checkout_payment()) == 200
     assert rig.audit.finished[-1][1] == "parked"
+
+
+class _Contended(MemoryLedger):
+    """A ledger whose next ``failures`` applies fail as Firestore contention would."""
+
+    def __init__(self, failures: int) -> None:
+        super().__init__()
+        self.failures = failures
+
+    def apply(self, command: Any) -> Any:
+        if self.failures:
+            self.failures -= 1
+            raise RuntimeError("transaction aborted after its retries")
+        return super().apply(command)
+
+
+class _FullLot(MemoryParkingLot):
+    def park(self, event: ParkedEvent) -> None:
+        raise RuntimeError("Firestore unavailable")
+
+
+def test_a_stored_request_that_fails_to_apply_is_acknowledged_and_the_sweep_applies_it() -> None:
+    rig = Rig(ledger=_Contended(failures=2))
+    checkout = _checkout()
+    assert rig.post(checkout) == 200  # stored: acknowledged, never left to the provider's retry
+    [parked] = rig.parking.parked.values()
+    assert parked.waits_for == "retry" and parked.next_check_at == rig.now[0] + FIRST_CHECK
+    assert rig.status(checkout) is None
+    rig.now[0] += FIRST_CHECK
+    report = rig.service.sweep_parked(rig.now[0])  # contended again: looked at later
+    assert (report.applied, report.waiting) == (0, 1) and rig.status(checkout) is None
+    rig.now[0] += LONGEST_WAIT
+    report = rig.service.sweep_parked(rig.now[0])
+    assert (report.applied, report.waiting) == (1, 0)
+    assert rig.status(checkout) == "applied" and rig.parking.parked == {}
+    assert rig.post(checkout) == 200 and rig.status(checkout) == "applied"  # once
+
+
+def test_only_a_failure_that_cannot_even_be_parked_is_left_to_the_provider() -> None:
+    rig = Rig(ledger=_Contended(failures=1), parking=_FullLot())
+    assert rig.post(_checkout()) == 503
