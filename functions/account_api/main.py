@@ -1,9 +1,11 @@
 """account_api: the subscriber's side, under /v1 (docs/openapi/account_api.json).
 
-GET /v1/me/entitlement (one Firestore read), GET /v1/me/subscriptions, and
-POST /v1/me/subscriptions/{id}/cancel|revert-cancel|change-plan|pause|resume, each
-with an Idempotency-Key, through the same ledger as provider events. A Firebase ID
-token names the account (its uid); a service account's OIDC token may act for one.
+GET /v1/me/entitlement (one Firestore read), GET /v1/me/subscriptions,
+GET /v1/me/invoices (paged) and /v1/me/invoices/{number}.pdf, GET /v1/me/data-export
+(GDPR art. 15/20), and
+POST /v1/me/subscriptions/{id}/cancel|revert-cancel|change-plan|pause|resume, each with
+an Idempotency-Key, through the same ledger as provider events. A Firebase ID token names
+the account (its uid); a service account's OIDC token may act for one.
 CORS for the configured origins only, per-IP and per-account rate limits, bodies
 over the limit refused unread; see refrain.account.routes for the order of work.
 """
@@ -43,14 +45,16 @@ def account_api(request: flask.Request) -> flask.Response:
     if body is not None and len(body) > limit:
         body = None
     headers = request.headers.items()
-    answer = api().handle(
-        Request.make(request.method, request.path, headers, body, request.remote_addr or "")
-    )
+    answer = api().handle(Request.make(
+        request.method, request.path, headers, body, request.remote_addr or "",
+        query=request.args.items(multi=True),
+    ))  # fmt: skip
     if answer.status == 413:  # leave the rest unread
         refused = serving.refuse_unread(answer.body, answer.content_type)
         refused.headers.update(answer.headers)
         return refused
     return flask.Response(
-        answer.body or None, status=answer.status, headers=answer.headers,
+        answer.data if answer.data is not None else answer.body or None,
+        status=answer.status, headers=answer.headers,
         content_type=answer.content_type or None,
     )  # fmt: skip

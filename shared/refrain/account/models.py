@@ -8,7 +8,7 @@ Nothing internal (payment method references, watermarks, charge keys) is in them
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -164,3 +164,60 @@ class ProblemOut(_Out):
     detail: str | None = None
     instance: str | None = None
     errors: list[dict[str, str]] | None = None
+
+
+# -- documents: invoices, credit notes, the data export ---------------------------------
+
+
+class InvoiceOut(_Out):
+    number: str
+    kind: Literal["invoice", "credit_note"]
+    issued_at: datetime
+    subscription_id: str
+    currency: str = Field(min_length=3, max_length=3)
+    net: MoneyOut
+    tax: MoneyOut
+    gross: MoneyOut = Field(description="Negative on a credit note")
+    original_number: str | None = Field(None, description="The invoice a credit note corrects")
+    pdf: str = Field(description="Path of the PDF (GET with the same credentials)")
+
+
+class InvoicePage(_Out):
+    invoices: list[InvoiceOut] = Field(description="Newest first")
+    next_page_token: str | None = Field(None, description="Pass as page_token for the next page")
+
+
+class LedgerEntryOut(_Out):
+    """One input the ledger applied, refused or ignored for a subscription."""
+
+    type: str | None
+    status: str | None
+    at: datetime | None
+    events: list[str] = Field(description="The domain events it produced, by type")
+
+
+class SubscriptionRecordOut(_Out):
+    subscription_id: str
+    state: dict[str, Any] = Field(description="The subscription as stored")
+    history: list[LedgerEntryOut] = Field(description="Oldest first")
+
+
+class EmailOut(_Out):
+    """An e-mail sent (or being sent) to the account's address; the body is not kept."""
+
+    kind: str
+    status: str
+    document: str | None = Field(None, description="The invoice or credit note it carried")
+    sent_at: datetime | None = None
+    message_id: str | None = None
+
+
+class DataExportOut(_Out):
+    """GDPR art. 15/20: what Refrain holds about the account, machine-readable."""
+
+    account_id: str
+    exported_at: datetime
+    customer: dict[str, Any] | None = Field(description="The profile: e-mail, name, locale")
+    subscriptions: list[SubscriptionRecordOut]
+    invoices: list[InvoiceOut]
+    emails: list[EmailOut]

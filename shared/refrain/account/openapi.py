@@ -18,6 +18,7 @@ from pydantic.json_schema import models_json_schema
 
 from refrain.account import problems as p
 from refrain.account.auth import ACCOUNT_HEADER
+from refrain.account.documents import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from refrain.account.models import ProblemOut
 from refrain.account.routes import IDEMPOTENCY_HEADER, PREVIEW_ANSWER, ROUTES, Route
 
@@ -43,14 +44,21 @@ def _json(model: type[BaseModel]) -> dict[str, Any]:
 
 def _operation(route: Route) -> dict[str, Any]:
     responses: dict[str, Any] = {}
-    assert route.answer is not None
-    content = _json(route.answer)
-    if route.name == "change-plan":
+    content: dict[str, Any]
+    if route.answer is None:  # a file: the PDF
+        content = {route.media: {"schema": {"type": "string", "contentMediaType": route.media}}}
+    elif route.name == "change-plan":
         content = {"application/json": {"schema": {"oneOf": [
             {"$ref": _ref(route.answer)}, {"$ref": _ref(PREVIEW_ANSWER)}]}}}  # fmt: skip
+    else:
+        content = _json(route.answer)
     responses["200"] = {"description": route.summary, "content": content}
     responses["401"] = _problem(p.UNAUTHENTICATED)
     responses["403"] = _problem(p.FORBIDDEN_ORIGIN)
+    if route.query:
+        responses["400"] = _problem(p.BAD_REQUEST)
+    if "{number}" in route.template:
+        responses["404"] = _problem(p.NOT_FOUND)
     if route.body is not None:
         responses["400"] = _problem(p.BAD_REQUEST)
         responses["404"] = _problem(p.NOT_FOUND)
@@ -70,6 +78,11 @@ def _operation(route: Route) -> dict[str, Any]:
     if "{subscription_id}" in route.template:
         params.append({"name": "subscription_id", "in": "path", "required": True,
                        "schema": {"type": "string", "maxLength": 200}})  # fmt: skip
+    if "{number}" in route.template:
+        params.append({"name": "number", "in": "path", "required": True,
+                       "description": "The invoice or credit note number, e.g. SE3-000042",
+                       "schema": {"type": "string", "maxLength": 64}})  # fmt: skip
+    params += [_QUERY[name] for name in route.query]
     if route.needs_key:
         params.append({
             "name": IDEMPOTENCY_HEADER, "in": "header", "required": False,
@@ -82,6 +95,16 @@ def _operation(route: Route) -> dict[str, Any]:
     if route.body is not None:
         op["requestBody"] = {"required": False, "content": _json(route.body)}
     return op
+
+
+_QUERY: dict[str, dict[str, Any]] = {
+    "page_token": {"name": "page_token", "in": "query", "required": False,
+                   "description": "next_page_token of the previous page",
+                   "schema": {"type": "string", "maxLength": 600}},
+    "page_size": {"name": "page_size", "in": "query", "required": False,
+                  "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE,
+                             "default": DEFAULT_PAGE_SIZE}},
+}  # fmt: skip
 
 
 def document() -> dict[str, Any]:
@@ -100,8 +123,9 @@ def document() -> dict[str, Any]:
         "info": {
             "title": "Refrain account API",
             "version": "1",
-            "description": "The subscriber's side: entitlement, subscriptions and care "
-            "actions on their own account. Errors are RFC 9457 problem details.",
+            "description": "The subscriber's side: entitlement, subscriptions, care "
+            "actions, invoices and the data export of their own account. Errors are "
+            "RFC 9457 problem details.",
         },
         "servers": [{"url": "/"}],
         "security": [{"firebase": []}, {"service": []}],

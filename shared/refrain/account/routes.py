@@ -31,11 +31,14 @@ from refrain.account.auth import (
     Unauthenticated,
     VerifierDown,
 )
+from refrain.account.documents import AccountDocuments
 from refrain.account.models import (
     ActionOut,
     CancelIn,
     ChangePlanIn,
+    DataExportOut,
     EntitlementOut,
+    InvoicePage,
     NoBody,
     PauseIn,
     PreviewOut,
@@ -47,6 +50,7 @@ from refrain.account.service import AccountService, Answer, fingerprint
 from refrain.observability import Logger
 
 JSON = "application/json"
+PDF = "application/pdf"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 _KEY = re.compile(r"^[\x21-\x7e]{8,255}$")  # printable ASCII, no spaces
 
@@ -58,14 +62,18 @@ class Request:
     headers: Mapping[str, str]  # names in lower case (see ``make``)
     body: bytes | None  # None: over the limit, not read
     remote_addr: str = ""
+    query: Mapping[str, str] = field(default_factory=dict)  # the first value of each name
 
     @classmethod
     def make(
         cls, method: str, path: str, headers: Iterable[tuple[str, str]], body: bytes | None,
-        remote_addr: str = "",
+        remote_addr: str = "", *, query: Iterable[tuple[str, str]] = (),
     ) -> Request:  # fmt: skip
         lowered = {name.lower(): value for name, value in headers}
-        return cls(method.upper(), path, lowered, body, remote_addr)
+        args: dict[str, str] = {}
+        for name, value in query:
+            args.setdefault(name, value)
+        return cls(method.upper(), path, lowered, body, remote_addr, args)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +82,7 @@ class Response:
     body: str = ""
     content_type: str = JSON
     headers: dict[str, str] = field(default_factory=dict)
+    data: bytes | None = None  # a binary answer (a PDF), instead of ``body``
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,10 +94,17 @@ class Route:
     body: type[BaseModel] | None = None
     answer: type[BaseModel] | None = None
     needs_key: bool = False
+    media: str = JSON  # what the 200 answer is
+    query: tuple[str, ...] = ()  # query parameters it reads
 
     @property
     def pattern(self) -> re.Pattern[str]:
-        return re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]{1,200})", self.template) + "$")
+        parts = re.split(r"\{(\w+)\}", self.template)  # literal, name, literal, ...
+        regex = "".join(
+            f"(?P<{part}>[^/]{{1,200}}?)" if i % 2 else re.escape(part)
+            for i, part in enumerate(parts)
+        )
+        return re.compile("^" + regex + "$")
 
 
 _SUB = "/v1/me/subscriptions/{subscription_id}"
@@ -98,6 +114,15 @@ ROUTES = (
           answer=EntitlementOut),
     Route("subscriptions", "GET", "/v1/me/subscriptions", "The account's subscriptions",
           answer=SubscriptionList),
+    Route("invoices", "GET", "/v1/me/invoices",
+          "The account's invoices and credit notes, newest first, in pages",
+          answer=InvoicePage, query=("page_token", "page_size")),
+    Route("invoice-pdf", "GET", "/v1/me/invoices/{number}.pdf",
+          "An invoice or credit note as PDF, rendered from the stored document",
+          media=PDF),
+    Route("data-export", "GET", "/v1/me/data-export",
+          "Everything Refrain holds about the account, as JSON (GDPR art. 15 and 20)",
+          answer=DataExportOut),
     Route("cancel", "POST", f"{_SUB}/cancel", "Cancel at the end of the period",
           CancelIn, ActionOut, needs_key=True),
     Route("revert-cancel", "POST", f"{_SUB}/revert-cancel", "Undo a scheduled cancellation",
@@ -124,6 +149,7 @@ class AccountApi:
     log: Logger
     trusted_hops: int = 1
     clock: Callable[[], float] = time.monotonic
+    documents: AccountDocuments | None = None  # invoices, PDFs, the data export
 
     def handle(self, request: Request) -> Response:
         started = self.clock()
@@ -209,6 +235,8 @@ class AccountApi:
         if route.name == "subscriptions":
             listed = self.service.subscriptions(account)
             return Response(200, listed.model_dump_json(), headers={"Cache-Control": "no-store"})
+        if route.name in _DOCUMENTS:
+            return self._document(route.name, params, account, request)
         assert route.body is not None
         body = _parse(route.body, request)
         sid = params["subscription_id"]
@@ -222,6 +250,29 @@ class AccountApi:
             raise Problem(p.BAD_REQUEST, f"{IDEMPOTENCY_HEADER}: 8-255 printable characters")
         print_ = fingerprint(request.method, request.path, body)
         return _answer(self.service.act(account, sid, route.name, body, key=key, print_=print_))
+
+    def _document(
+        self, name: str, params: dict[str, str], account: str, request: Request
+    ) -> Response:
+        if self.documents is None:
+            raise Problem(p.NOT_FOUND)
+        private = {"Cache-Control": "private, no-store"}
+        if name == "invoices":
+            page = self.documents.invoices(
+                account, request.query.get("page_token"), request.query.get("page_size")
+            )
+            return Response(200, page.model_dump_json(), headers=private)
+        if name == "invoice-pdf":
+            filename, pdf = self.documents.pdf(account, params["number"])
+            disposition = f'inline; filename="{filename}"'
+            return Response(200, "", PDF, {**private, "Content-Disposition": disposition}, pdf)
+        exported = self.documents.export(account)
+        disposition = 'attachment; filename="refrain-data-export.json"'
+        return Response(200, exported.model_dump_json(indent=2), headers={
+            **private, "Content-Disposition": disposition})  # fmt: skip
+
+
+_DOCUMENTS = frozenset({"invoices", "invoice-pdf", "data-export"})
 
 
 def _match(request: Request) -> tuple[Route, dict[str, str]]:

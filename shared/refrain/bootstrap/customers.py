@@ -116,17 +116,21 @@ def build_account_api(
     clock: Clock | None = None,
     auth_request: Any = None,
 ) -> AccountApi:
-    """account_api: entitlement (one read), subscriptions, care actions through the ledger."""
+    """account_api: entitlement (one read), subscriptions, care actions through the ledger,
+    invoices and their PDFs, the data export."""
     import os
 
     from refrain.account.auth import build_verifier
+    from refrain.account.documents import AccountDocuments
     from refrain.account.ratelimit import TokenBucket
     from refrain.account.routes import AccountApi
     from refrain.account.service import AccountService
     from refrain.account.settings import AccountSettings
     from refrain.adapters.firestore import build_firestore
+    from refrain.adapters.firestore_account_documents import FirestoreAccountDocuments
     from refrain.adapters.firestore_accounts import FirestoreAccounts, FirestoreIdempotencyKeys
     from refrain.config_contract import is_local
+    from refrain.domain.catalog import load_catalog
 
     cloud = cloud or CloudSettings()
     settings = settings or AccountSettings()
@@ -138,11 +142,16 @@ def build_account_api(
         FirestoreAccounts(db), build_care_service(cloud, clock, log), FirestoreIdempotencyKeys(db),
         clock, max_age_s=settings.entitlement_max_age_s,
     )  # fmt: skip
+    catalog = load_catalog()
+    documents = AccountDocuments(
+        FirestoreAccountDocuments(db), clock,
+        market_locale=lambda market: catalog.market(market).default_locale,
+    )  # fmt: skip
     return AccountApi(
         service, auth, settings.allowed_origins,
         per_ip=TokenBucket(settings.ip_rate_per_s, settings.ip_burst),
         per_account=TokenBucket(settings.account_rate_per_s, settings.account_burst),
-        log=log, trusted_hops=settings.trusted_proxy_hops,
+        log=log, trusted_hops=settings.trusted_proxy_hops, documents=documents,
     )  # fmt: skip
 
 

@@ -61,6 +61,12 @@ COMPOSITE_INDEXES = (
         why="refrain prices notify: the merchant-managed subscribers of one plan and market "
         "that can still renew, in pages",
     ),
+    CompositeIndex(
+        names.INVOICES,
+        (IndexField("account_id"), IndexField("issued_at", "DESCENDING")),
+        why="account API GET /v1/me/invoices and the data export: one account's invoices and "
+        "credit notes, newest first, in pages",
+    ),
 )
 
 TTL_FIELDS = (
