@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "build_account_api",
+    "build_account_view",
     "build_care_service",
     "build_care_store",
     "build_charge_worker",
@@ -357,6 +358,7 @@ def build_snapshot_writer(cloud: CloudSettings | None = None) -> SnapshotWriter:
 # it is the same composition root, split only to keep each part readable.
 from refrain.bootstrap.customers import (  # noqa: E402
     build_account_api,
+    build_account_view,
     build_care_service,
     build_care_store,
     build_price_service,

@@ -11,7 +11,9 @@ from refrain.observability import Logger, get_logger
 from refrain.settings import CloudSettings
 
 if TYPE_CHECKING:
+    from refrain.account.documents import AccountDocuments
     from refrain.account.routes import AccountApi
+    from refrain.account.service import AccountService
     from refrain.account.settings import AccountSettings
     from refrain.adapters.firestore_care import FirestoreCareStore
     from refrain.care.actions import CareService
@@ -153,6 +155,23 @@ def build_account_api(
         per_account=TokenBucket(settings.account_rate_per_s, settings.account_burst),
         log=log, trusted_hops=settings.trusted_proxy_hops, documents=documents,
     )  # fmt: skip
+
+
+def build_account_view(
+    cloud: CloudSettings | None = None, clock: Clock | None = None
+) -> tuple[AccountService, AccountDocuments]:
+    """What the account API shows a subscriber, for customer service (`refrain accounts show`)."""
+    from refrain.account.documents import AccountDocuments
+    from refrain.account.service import AccountService
+    from refrain.adapters.firestore import build_firestore
+    from refrain.adapters.firestore_account_documents import FirestoreAccountDocuments
+    from refrain.adapters.firestore_accounts import FirestoreAccounts, FirestoreIdempotencyKeys
+
+    cloud, clock = cloud or CloudSettings(), clock or clock_from_env()
+    db = build_firestore(cloud)
+    care = build_care_service(cloud, clock, get_logger("care"))
+    service = AccountService(FirestoreAccounts(db), care, FirestoreIdempotencyKeys(db), clock)
+    return service, AccountDocuments(FirestoreAccountDocuments(db), clock)
 
 
 def _gateways() -> GatewayRouter:

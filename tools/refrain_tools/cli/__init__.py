@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from refrain_tools.cli.accounts import accounts
 from refrain_tools.cli.demo import demo
 from refrain_tools.cli.dlq import dlq
 from refrain_tools.cli.experiments import experiments
@@ -32,4 +33,5 @@ main.add_command(renewals)
 main.add_command(subscriptions)
 main.add_command(dlq)
 main.add_command(refunds)
+main.add_command(accounts)
 main.add_command(prices)
