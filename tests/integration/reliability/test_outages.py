@@ -187,7 +187,12 @@ def test_outage_in_the_middle_of_a_storm_converges_and_loses_no_event(
     stats = result["stats"]
 
     if down == "firestore":
-        assert stats.statuses[503] > 0  # the outage was felt by the providers
+        # The outage was felt: a request that could not be stored was answered 503 (the
+        # provider retries), one stored before a failed apply was parked for the sweep's
+        # replay and answered 200 (invariant 9).
+        lines = capsys.readouterr().out.splitlines()
+        parked = [line for line in lines if '"webhook stored, not applied yet' in line]
+        assert stats.statuses[503] + len(parked) > 0
     else:
         # Committed and answered; Pub/Sub is owed the events. A 503 here can only be
         # Firestore transaction contention (this storm's, on 2 cores), never the outage:
