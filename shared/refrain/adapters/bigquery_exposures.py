@@ -25,7 +25,13 @@ from typing import Final
 
 from google.cloud import bigquery
 
-from refrain.adapters.bigquery_signals import MAX_BATCH_ROWS, WriteResult, json_rows_source
+from refrain.adapters.bigquery_signals import (
+    MAX_BATCH_ROWS,
+    WriteResult,
+    batches,
+    json_rows_source,
+    run_merge,
+)
 from refrain.churn.rows import bigquery_fields
 from refrain.experiments.exposure import EXPOSURES_TABLE, ExposureRow, earliest
 from refrain.topology import ANALYTICS_DATASET
@@ -68,20 +74,12 @@ class ExposureWriter:
     def write(self, rows: Sequence[ExposureRow]) -> WriteResult:
         unique = earliest(rows)
         written = calls = 0
-        for start in range(0, len(unique), self._max_rows):
-            written += self._merge(unique[start : start + self._max_rows])
+        for batch in batches(unique, self._max_rows):
+            written += self._merge(batch)
             calls += 1
         return WriteResult(len(unique), written, calls)
 
     def _merge(self, batch: list[ExposureRow]) -> int:
-        payload = "[" + ",".join(r.model_dump_json() for r in batch) + "]"
         experiments = sorted({r.experiment_key for r in batch})
-        config = bigquery.QueryJobConfig(
-            query_parameters=[
-                bigquery.ScalarQueryParameter("rows", "STRING", payload),
-                bigquery.ArrayQueryParameter("experiments", "STRING", experiments),
-            ]
-        )
-        job = self._client.query(self._sql, job_config=config)
-        job.result()
-        return int(job.num_dml_affected_rows or 0)
+        param = bigquery.ArrayQueryParameter("experiments", "STRING", experiments)
+        return run_merge(self._client, self._sql, batch, param)

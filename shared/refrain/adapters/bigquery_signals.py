@@ -32,10 +32,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Final
+from typing import Any, Final, TypeVar
 
 from google.api_core.exceptions import DeadlineExceeded
 from google.cloud import bigquery
+from pydantic import BaseModel
 
 from refrain.churn.features import snapshot_script
 from refrain.churn.rows import (
@@ -54,9 +55,12 @@ __all__ = [
     "SnapshotWriter",
     "SubscriptionPuller",
     "WriteResult",
+    "batches",
+    "run_merge",
 ]
 
 MAX_BATCH_ROWS: Final = 2000
+_Row = TypeVar("_Row", bound=BaseModel)
 MAX_BATCH_BYTES: Final = 4_000_000  # well under jobs.query's 10 MB request limit
 
 _CASTS: Final = {
@@ -111,7 +115,7 @@ class SignalWriter:
     def write(self, rows: Sequence[SignalRow]) -> WriteResult:
         unique = list({r.signal_id: r for r in rows}.values())
         inserted = calls = 0
-        for batch in _batches(unique, self._max_rows):
+        for batch in batches(unique, self._max_rows):
             inserted += self._merge(batch)
             calls += 1
         return WriteResult(len(unique), inserted, calls)
@@ -120,20 +124,26 @@ class SignalWriter:
         days = [r.occurred_at.astimezone(UTC).date() for r in batch]
         lo = datetime.combine(min(days), time(), UTC)
         hi = datetime.combine(max(days), time(), UTC) + timedelta(days=1)
-        payload = "[" + ",".join(r.model_dump_json() for r in batch) + "]"
-        config = bigquery.QueryJobConfig(
-            query_parameters=[
-                bigquery.ScalarQueryParameter("rows", "STRING", payload),
-                bigquery.ScalarQueryParameter("lo", "TIMESTAMP", lo),
-                bigquery.ScalarQueryParameter("hi", "TIMESTAMP", hi),
-            ]
+        return run_merge(
+            self._client,
+            self._sql,
+            batch,
+            bigquery.ScalarQueryParameter("lo", "TIMESTAMP", lo),
+            bigquery.ScalarQueryParameter("hi", "TIMESTAMP", hi),
         )
-        job = self._client.query(self._sql, job_config=config)
-        job.result()
-        return int(job.num_dml_affected_rows or 0)
 
 
-def _batches(rows: list[SignalRow], max_rows: int) -> Iterator[list[SignalRow]]:
+def run_merge(client: bigquery.Client, sql: str, batch: Sequence[BaseModel], *params: Any) -> int:
+    """One MERGE of ``batch`` passed as the JSON ``@rows`` parameter; the rows it changed."""
+    payload = "[" + ",".join(r.model_dump_json() for r in batch) + "]"
+    rows = bigquery.ScalarQueryParameter("rows", "STRING", payload)
+    config = bigquery.QueryJobConfig(query_parameters=[rows, *params])
+    job = client.query(sql, job_config=config)
+    job.result()
+    return int(job.num_dml_affected_rows or 0)
+
+
+def batches(rows: list[_Row], max_rows: int) -> Iterator[list[_Row]]:
     """Chunks of at most ``max_rows`` rows and roughly ``MAX_BATCH_BYTES`` of JSON."""
     per_row = 700  # generous upper estimate of one row's JSON; keeps sizing O(1)
     limit = max(1, min(max_rows, MAX_BATCH_BYTES // per_row))
