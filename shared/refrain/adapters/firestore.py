@@ -8,6 +8,10 @@ its timeout and a push consumer past its ack deadline, and a transaction could
 spend minutes. Bounded, the caller fails fast: the webhook answers 503 and the
 provider retries; a consumer raises and Pub/Sub redelivers. Streaming queries
 keep the library defaults (a scan may legitimately run long).
+
+A rollback gets at most ``ROLLBACK_S``: it follows a failure, often the store not
+answering, and an unanswered rollback costs nothing (the transaction expires on
+its own), so a failed transaction costs one deadline, not two.
 """
 
 from __future__ import annotations
@@ -30,12 +34,21 @@ BOUNDED_METHODS = (
     "delete_document",
     "batch_write",
 )
+ROLLBACK_S = 1.0
 _TRANSIENT = retries.if_exception_type(
     exceptions.DeadlineExceeded,
     exceptions.InternalServerError,
     exceptions.ResourceExhausted,
     exceptions.ServiceUnavailable,
 )
+
+
+def store_unreachable(exc: BaseException) -> bool:
+    """The store did not answer within its deadline (not contention, not a bad request):
+    another call now would only wait as long again."""
+    return isinstance(
+        exc, (exceptions.RetryError, exceptions.DeadlineExceeded, exceptions.ServiceUnavailable)
+    )
 
 
 def build_firestore(settings: CloudSettings) -> firestore.Client:
@@ -62,6 +75,7 @@ def bound_calls(client: firestore.Client, deadline_s: float) -> None:
         method = getattr(transport, name)
         if method not in transport._wrapped_methods:
             raise RuntimeError(f"firestore transport has no wrapped method {name}")
+        bound = min(deadline_s, ROLLBACK_S) if name == "rollback" else deadline_s
         transport._wrapped_methods[method] = gapic_v1.method.wrap_method(
-            method, default_retry=retry, default_timeout=deadline_s
+            method, default_retry=retry.with_timeout(bound), default_timeout=bound
         )

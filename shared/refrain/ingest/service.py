@@ -69,6 +69,10 @@ class WebhookService:
     max_body: int = MAX_BODY_BYTES
     # Names the request's trace (projects/{project}/traces/{id}); None: lines carry no trace.
     project: str | None = None
+    # Tells a store that did not answer within its deadline from contention. Writing the
+    # failure and a parking would then wait as long again, past the provider's ~10 s, so
+    # the answer is a 503 at once and the stored request waits for the provider's retry.
+    store_unreachable: Callable[[BaseException], bool] = lambda exc: False
 
     def handle(
         self, method: str, path: str, headers: Mapping[str, str], body: bytes | None
@@ -223,6 +227,9 @@ class WebhookService:
             if replaying:
                 self.parking.release(_request_key(audit_id))
         except Exception as exc:
+            if not replaying and self.store_unreachable(exc):
+                # Left as "received": the provider's retry (or a replay) applies it once.
+                return Processed(self._transient(route.provider, "apply", exc, log), statuses)
             self._finish(audit_id, "failed", type(exc).__name__, published, log)
             if replaying:
                 return Processed(self._transient(route.provider, "replay", exc, log), statuses)

@@ -225,6 +225,42 @@ def test_outage_in_the_middle_of_a_storm_converges_and_loses_no_event(
     assert stormed.diff(_reference(stack, bounded, corpus.in_order())) == []
 
 
+class _FreezesAfterStoring:
+    """The real audit log; the emulator freezes right after the raw request is stored."""
+
+    def __init__(self, audit: Any, stack: StackManager) -> None:
+        self._audit, self._stack = audit, stack
+
+    def record(self, *args: Any) -> str:
+        audit_id = str(self._audit.record(*args))
+        self._stack.pause("firestore")
+        return audit_id
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._audit, name)
+
+
+@pytest.mark.timeout(120)
+def test_firestore_frozen_between_storing_and_applying_answers_503_within_the_bound(
+    bounded: CloudSettings, stack: StackManager
+) -> None:
+    [checkout] = build_corpus(1, seed=14).deliveries[:1]
+    service = storm_service(bounded)
+    service.audit = _FreezesAfterStoring(service.audit, stack)
+    try:
+        status, seconds = timed(lambda: post(service, checkout))
+    finally:
+        stack.resume("firestore")
+    # The apply met the deadline; writing the failure and a parking would each have
+    # waited it out again, so the provider gets its 503 while it is still listening.
+    assert status == 503 and seconds < BOUND_S
+    assert set(_audit_outcomes(bounded).values()) == {"received"}  # stored, replayable
+    service.audit = service.audit._audit
+    assert post(service, checkout) == 200  # the provider's retry applies it, once
+    assert post(service, checkout) == 200
+    assert _count(bounded, OUTBOX) == 1
+
+
 class _CountingService:
     """The webhook service, counting POSTs so the test can strike mid-run."""
 

@@ -330,3 +330,30 @@ def test_a_stored_request_that_fails_to_apply_is_acknowledged_and_the_sweep_appl
 def test_only_a_failure_that_cannot_even_be_parked_is_left_to_the_provider() -> None:
     rig = Rig(ledger=_Contended(failures=1), parking=_FullLot())
     assert rig.post(_checkout()) == 503
+
+
+class _Unanswered(MemoryLedger):
+    """A ledger whose apply fails the way the adapter fails when the store does not answer."""
+
+    class Unreachable(Exception):
+        pass
+
+    def apply(self, command: Any) -> Any:
+        raise _Unanswered.Unreachable("deadline exceeded")
+
+
+def test_a_store_that_does_not_answer_gets_a_503_at_once_without_more_writes() -> None:
+    rig = Rig(ledger=_Unanswered())
+    rig.service.store_unreachable = lambda exc: isinstance(exc, _Unanswered.Unreachable)
+    assert rig.post(_checkout()) == 503
+    # Neither the failure nor a parking was written: each would wait out the deadline again.
+    assert rig.parking.parked == {} and rig.audit.finished == []
+
+
+def test_contention_is_still_parked_and_acknowledged_when_the_store_answers() -> None:
+    rig = Rig(ledger=_Contended(failures=1))
+    rig.service.store_unreachable = lambda exc: isinstance(exc, _Unanswered.Unreachable)
+    assert rig.post(_checkout()) == 200
+    [parked] = rig.parking.parked.values()
+    assert parked.waits_for == "retry"
+    assert rig.audit.finished[-1][1] == "failed"
