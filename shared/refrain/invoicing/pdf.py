@@ -1,14 +1,17 @@
 """The receipt as a PDF attachment (fpdf2), from the same view as the e-mail.
 
-Font: a Unicode TrueType font from the machine (DejaVu Sans, found under
-/usr/share/fonts, or a path in REFRAIN_PDF_FONT) is embedded and subset, so
-Latin, Greek and Cyrillic text, accents and currency signs (kr, €, ¥, ₩, ₹)
-render as in the e-mail. No CJK or Arabic font ships with the machine or
-with a package we depend on, so when the font cannot draw every character of
-the localized view (Japanese, Korean, Arabic text) the PDF falls back to the
-English text with the same figures and a generic tax label; the e-mail body
-stays fully localized. Without any TTF the core Helvetica font is used, which
-covers Latin-1 only, and the same fallback applies.
+Font: DejaVu Sans, cut at build time to the code points receipts use (Latin with
+extensions, Greek, Cyrillic, punctuation, currency signs: kr, €, ¥, ₩, ₹), ships
+with the package (``fonts/ReceiptSans.ttf``, made by scripts/receipt_font.py,
+license beside it). Shipped, because a function's machine image promises no
+fonts, and cut in advance, because cutting the ~6,000-glyph font took ~340 ms of
+every receipt instance's first request. REFRAIN_PDF_FONT names another TTF,
+which is cut the same way on first use. No CJK or Arabic glyphs are in it, so
+when the font cannot draw every character of the localized view (Japanese,
+Korean, Arabic text) the PDF falls back to the English text with the same
+figures and a generic tax label; the e-mail body stays fully localized. Without
+any TTF the core Helvetica font is used, which covers Latin-1 only, and the same
+fallback applies.
 """
 
 from __future__ import annotations
@@ -29,12 +32,7 @@ from refrain.invoicing.render import ReceiptView, receipt_view
 
 __all__ = ["find_font", "pdf_view", "render_pdf"]
 
-_CANDIDATES = (
-    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
-    "/usr/share/fonts/dejavu/DejaVuSans.ttf",
-    "/usr/share/fonts/TTF/DejaVuSans.ttf",
-    "/usr/share/fonts/dejavu-sans-fonts/DejaVuSans.ttf",
-)
+SHIPPED_FONT = Path(__file__).with_name("fonts") / "ReceiptSans.ttf"
 _LATIN1 = frozenset(range(256))
 _FAMILY = "Receipt"
 
@@ -42,14 +40,13 @@ _FAMILY = "Receipt"
 @dataclass(frozen=True)
 class FontChoice:
     regular: Path | None  # None: core Helvetica
-    bold: Path | None
     codepoints: frozenset[int]
 
 
 # What receipts need: Latin (with extensions), Greek, Cyrillic, punctuation and the
-# currency signs. Cutting the ~6,000-glyph font down to these once per process makes
-# each PDF several times cheaper (fpdf2 parses and subsets the embedded font per document).
-_RANGES = (
+# currency signs. A font cut to these makes each PDF several times cheaper (fpdf2
+# parses and subsets the embedded font per document).
+RECEIPT_RANGES = (
     (0x20, 0x24F),
     (0x370, 0x3FF),
     (0x400, 0x4FF),
@@ -61,24 +58,26 @@ _RANGES = (
 
 @lru_cache(maxsize=1)
 def find_font() -> FontChoice:
-    """The first Unicode TTF that exists here (cut to what receipts use), and its code points."""
+    """REFRAIN_PDF_FONT (cut on first use) if set, else the shipped, already cut font."""
+    from fontTools.ttLib import TTFont  # fpdf2's own dependency, loaded with it
+
     override = os.environ.get("REFRAIN_PDF_FONT")
-    for candidate in ((override,) if override else ()) + _CANDIDATES:
-        path = Path(candidate)
-        if path.is_file():
-            bold = path.with_name(path.stem + "-Bold" + path.suffix)
-            regular, codepoints = _cut(path)
-            return FontChoice(regular, bold if bold.is_file() else None, codepoints)
-    return FontChoice(None, None, _LATIN1)
+    if override and Path(override).is_file():
+        path = cut_font(Path(override), Path(tempfile.mkdtemp(prefix="refrain-font-")))
+    elif SHIPPED_FONT.is_file():
+        path = SHIPPED_FONT
+    else:
+        return FontChoice(None, _LATIN1)
+    return FontChoice(path, frozenset(TTFont(str(path)).getBestCmap() or {}))
 
 
-def _cut(path: Path) -> tuple[Path, frozenset[int]]:
-    """A copy of the font with only the receipt code points, in a per-process temp dir."""
-    from fontTools import subset  # fpdf2's own dependency
+def cut_font(source: Path, out_dir: Path, name: str | None = None) -> Path:
+    """A copy of ``source`` with only the receipt code points (and their layout features)."""
+    from fontTools import subset
     from fontTools.ttLib import TTFont
 
-    font = TTFont(str(path))
-    wanted = {cp for lo, hi in _RANGES for cp in range(lo, hi + 1)}
+    font = TTFont(str(source), recalcTimestamp=False)  # the same bytes from the same source
+    wanted = {cp for lo, hi in RECEIPT_RANGES for cp in range(lo, hi + 1)}
     options = subset.Options()
     options.layout_features = ["*"]
     options.notdef_outline = True
@@ -86,9 +85,9 @@ def _cut(path: Path) -> tuple[Path, frozenset[int]]:
     subsetter = subset.Subsetter(options)
     subsetter.populate(unicodes=wanted & set(font.getBestCmap() or {}))
     subsetter.subset(font)
-    out = Path(tempfile.mkdtemp(prefix="refrain-font-")) / path.name
+    out = out_dir / (name or source.name)
     font.save(str(out))
-    return out, frozenset(TTFont(str(out)).getBestCmap() or {})
+    return out
 
 
 def _strings(view: ReceiptView) -> Iterable[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from email import message_from_bytes
 from email.policy import default
+from pathlib import Path
 
 import pytest
 from pypdf import PdfReader
@@ -98,3 +99,40 @@ def test_mime_is_mixed_with_alternative_and_pdf() -> None:
     assert pdf.get_content_type() == "application/pdf"
     assert pdf.get_filename() == f"{invoice.number}.pdf"
     assert invoice.number in pdf_text(pdf.get_content())
+
+
+def test_the_shipped_font_is_used_as_it_is_and_draws_the_receipt_scripts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from refrain.invoicing import pdf
+
+    def no_cutting(*_: object, **__: object) -> None:
+        raise AssertionError("the shipped font is cut at build time, never per instance")
+
+    monkeypatch.delenv("REFRAIN_PDF_FONT", raising=False)
+    monkeypatch.setattr(pdf, "cut_font", no_cutting)
+    pdf.find_font.cache_clear()
+    try:
+        font = pdf.find_font()
+    finally:
+        pdf.find_font.cache_clear()
+    assert font.regular == pdf.SHIPPED_FONT
+    assert {ord(ch) for ch in "kr€¥₩₹£R$ÅäßçãΩжЖ\u2013"} <= font.codepoints
+    assert ord("領") not in font.codepoints  # cut: no CJK (the PDF falls back to English)
+
+
+def test_an_operator_font_is_cut_to_the_receipt_ranges_once(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from refrain.invoicing import pdf
+
+    monkeypatch.setenv("REFRAIN_PDF_FONT", str(pdf.SHIPPED_FONT))
+    pdf.find_font.cache_clear()
+    try:
+        font = pdf.find_font()
+    finally:
+        pdf.find_font.cache_clear()
+    assert font.regular is not None and font.regular != pdf.SHIPPED_FONT
+    # Cutting an already cut font keeps exactly its code points: the cut is a fixed point.
+    again = pdf.cut_font(font.regular, tmp_path)
+    assert again.read_bytes() == font.regular.read_bytes()
