@@ -1,7 +1,12 @@
 """Cold start of every deployed function against a bare function doing the same RPCs.
 
 Usage: .venv/bin/python bench/cold_start.py [--runs 7] [--port-base 8950]
-       [--before DIR] [--only NAME,...] [--no-bytecode]
+       [--before DIR] [--only NAME,...] [--no-bytecode] [--dev-venv]
+
+The functions run in a virtualenv that holds only the runtime requirements a function
+archive ships (``runtime_interpreter``), as the cloud installs them; ``--dev-venv`` runs
+them from .venv instead, where dev-only packages some libraries import when present
+(fpdf2 and numpy, babel and pytz) add to every start.
 
 Starts its own local stack (port block --port-base, default REFRAIN_STACK_PORT_BASE
 or 8950; state in a temporary folder) and stops it at the end, as bench/webhook.py does.
@@ -98,6 +103,7 @@ from refrain.topology import (  # noqa: E402
     Function,
 )
 from refrain_tools.demo.servers import free_port  # noqa: E402
+from refrain_tools.packaging import export_requirements  # noqa: E402
 from refrain_tools.stack.config import StackConfig  # noqa: E402
 from refrain_tools.stack.manager import StackManager  # noqa: E402
 from refrain_tools.stack.seed import pointed_at  # noqa: E402
@@ -203,6 +209,7 @@ class Kind:
     name: str
     env: Mapping[str, str]
     before_dir: Path | None = None
+    bin_dir: Path = Path(sys.executable).parent  # the interpreter (and functions-framework)
 
     def main_file(self, fn: Function, bare_dir: Path) -> Path:
         if self.name == "bare":
@@ -220,9 +227,9 @@ class Figures:
     failures: list[str] = field(default_factory=list)
 
 
-def bare_sources(target: Path) -> Path:
+def bare_sources(target: Path, functions: tuple[Function, ...]) -> Path:
     """bench/bare/bare_<source>.py as <target>/<source>/main.py, as functions-framework wants."""
-    for source in {f.source for f in TOPOLOGY.functions}:
+    for source in {f.source for f in functions}:
         (target / source).mkdir(parents=True, exist_ok=True)
         shutil.copyfile(BARE / f"bare_{source}.py", target / source / "main.py")
     return target
@@ -250,12 +257,13 @@ def bare_environment(project: str) -> dict[str, str]:
 
 
 def spawn(
-    fn: Function, main_file: Path, env: Mapping[str, str], log: Path
+    fn: Function, kind: Kind, main_file: Path, log: Path
 ) -> tuple[subprocess.Popen[bytes], str]:
     """One functions-framework process, as the demo serves a function (refrain_tools.demo)."""
     port = free_port()
+    env = kind.env
     command = [
-        str(Path(sys.executable).with_name("functions-framework")),
+        str(kind.bin_dir / "functions-framework"),
         "--target", fn.entry_point, "--source", str(main_file),
         "--signature-type", "http" if fn.signature == "http" else "cloudevent",
         "--host", "127.0.0.1", "--port", str(port),
@@ -307,7 +315,7 @@ def one_spawn(
     probes.prepare(fn)
     request = probes.request(fn)
     started = time.perf_counter()
-    proc, url = spawn(fn, kind.main_file(fn, bare_dir), kind.env, log)
+    proc, url = spawn(fn, kind, kind.main_file(fn, bare_dir), log)
     try:
         status = answer(url, request, proc)
         cold_ms = (time.perf_counter() - started) * 1000
@@ -335,14 +343,14 @@ def one_spawn(
     )
 
 
-def import_main(main_file: Path, env: Mapping[str, str]) -> tuple[float, float]:
+def import_main(main_file: Path, kind: Kind) -> tuple[float, float]:
     """A fresh interpreter imports main.py: (spawn → import done, -X importtime cumulative
     of `main`), in milliseconds."""
     code = "import main, time; print(time.monotonic_ns())"
     started = time.monotonic_ns()
     done = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", code],
-        cwd=main_file.parent, env=dict(env), capture_output=True, text=True, check=True,
+        [str(kind.bin_dir / "python"), "-X", "importtime", "-c", code],
+        cwd=main_file.parent, env=dict(kind.env), capture_output=True, text=True, check=True,
     )  # fmt: skip
     wall_ms = (int(done.stdout.split()[-1]) - started) / 1e6
     # "import time: self [us] | cumulative | imported package"; `main` is a top-level line.
@@ -371,13 +379,32 @@ def function_env(config: StackConfig, bytecode_cache: Path | None) -> dict[str, 
     return env
 
 
-def kinds_for(base_env: Mapping[str, str], before: Path | None, project: str) -> list[Kind]:
-    kinds = [Kind("refrain", base_env)]
+def kinds_for(
+    base_env: Mapping[str, str], before: Path | None, project: str, bin_dir: Path
+) -> list[Kind]:
+    own = {**base_env, "PYTHONPATH": str(ROOT / "shared")}
+    kinds = [Kind("refrain", own, bin_dir=bin_dir)]
     if before is not None:
-        path = os.pathsep.join(p for p in (str(before / "shared"), base_env.get("PYTHONPATH")) if p)
-        kinds.append(Kind("before", {**base_env, "PYTHONPATH": path}, before))
-    kinds.append(Kind("bare", {**base_env, **bare_environment(project)}))
+        path = os.pathsep.join((str(before / "shared"), str(ROOT / "shared")))
+        kinds.append(Kind("before", {**base_env, "PYTHONPATH": path}, before, bin_dir))
+    kinds.append(Kind("bare", {**base_env, **bare_environment(project)}, bin_dir=bin_dir))
     return kinds
+
+
+def runtime_interpreter(target: Path) -> Path:
+    """A virtualenv holding only what a function archive's requirements.txt installs, as
+    the cloud builds it: a dev dependency that happens to be importable (numpy, pytz) would
+    otherwise be imported by libraries that use it when present, and counted. Its bin/."""
+    uv = str(Path(sys.executable).with_name("uv"))
+    requirements = target.parent / "runtime-requirements.txt"
+    requirements.write_text(export_requirements(ROOT), encoding="utf-8")
+    python = str(target / "bin" / "python")
+    for command in (
+        [uv, "venv", "--quiet", "--python", sys.executable, str(target)],
+        [uv, "pip", "install", "--quiet", "--python", python, "-r", str(requirements)],
+    ):
+        subprocess.run(command, capture_output=True, check=True)
+    return target / "bin"
 
 
 def median_of_pairs(a: list[float], b: list[float]) -> float:
@@ -429,6 +456,10 @@ def main() -> None:
     parser.add_argument("--before", type=Path, help="a tree with functions/ and shared/")
     parser.add_argument("--only", help="comma-separated function names")
     parser.add_argument("--no-bytecode", action="store_true")
+    parser.add_argument(
+        "--dev-venv", action="store_true",
+        help="serve from this .venv (dev tools installed) instead of a runtime-only one",
+    )  # fmt: skip
     args = parser.parse_args()
     functions = tuple(
         f for f in TOPOLOGY.functions if not args.only or f.name in args.only.split(",")
@@ -439,13 +470,18 @@ def main() -> None:
         manager = StackManager(StackConfig(port_base=args.port_base, state_dir=state / "stack"))
         cache = None if args.no_bytecode else state / "pycache"
         base_env = function_env(manager.config, cache)
-        bare_dir = bare_sources(state / "bare")
+        bare_dir = bare_sources(state / "bare", functions)
+        bin_dir = (
+            Path(sys.executable).parent
+            if args.dev_venv
+            else runtime_interpreter(state / "runtime-venv")
+        )
         logs = state / "logs"
         logs.mkdir()
         manager.up()
         try:
             with pointed_at(manager.config) as cloud:
-                kinds = kinds_for(base_env, args.before, cloud.project)
+                kinds = kinds_for(base_env, args.before, cloud.project, bin_dir)
                 probes = Probes(cloud, load_catalog())
                 for fn in functions:  # untimed: bytecode written, emulators warmed up
                     for kind in kinds:
@@ -453,7 +489,7 @@ def main() -> None:
                               flush=True)  # fmt: skip
                 imports = {
                     (fn.source, k.name): [
-                        import_main(k.main_file(fn, bare_dir), k.env) for _ in range(args.runs)
+                        import_main(k.main_file(fn, bare_dir), k) for _ in range(args.runs)
                     ]
                     for fn in functions
                     for k in kinds
