@@ -1,7 +1,9 @@
 locals {
   # The Android Publisher API: the webhook reads Play purchases with it.
   store_apis = var.google_play != null ? ["androidpublisher.googleapis.com"] : []
-  required_apis = toset(concat(local.store_apis, [
+  # Cloud Armor and the load balancer in front of the account API (edge.tf).
+  edge_apis = var.account_api.edge != null ? ["compute.googleapis.com"] : []
+  required_apis = toset(concat(local.store_apis, local.edge_apis, [
     "artifactregistry.googleapis.com",
     "bigquery.googleapis.com",
     "cloudbuild.googleapis.com",

@@ -55,6 +55,8 @@ locals {
     REFRAIN_ACCOUNT_CORS_ORIGINS     = length(var.account_api.cors_origins) > 0 ? join(",", var.account_api.cors_origins) : null
     REFRAIN_ACCOUNT_SERVICE_AUDIENCE = var.account_api.service_audience
     REFRAIN_ACCOUNT_SERVICE_ACCOUNTS = length(var.account_api.service_accounts) > 0 ? join(",", var.account_api.service_accounts) : null
+    # Behind the load balancer X-Forwarded-For ends "<client>,<load balancer>": two hops.
+    REFRAIN_TRUSTED_PROXY_HOPS = local.account_edge ? "2" : null
   }
 
   function_settings = {
@@ -151,7 +153,7 @@ locals {
       concurrency   = 40
       min_instances = var.account_api.min_instances
       max_instances = var.account_api.max_instances
-      env           = ["GOOGLE_CLOUD_PROJECT", "LOG_EXECUTION_ID", "REFRAIN_FIREBASE_PROJECT_ID", "REFRAIN_ACCOUNT_CORS_ORIGINS", "REFRAIN_ACCOUNT_SERVICE_AUDIENCE", "REFRAIN_ACCOUNT_SERVICE_ACCOUNTS"]
+      env           = ["GOOGLE_CLOUD_PROJECT", "LOG_EXECUTION_ID", "REFRAIN_FIREBASE_PROJECT_ID", "REFRAIN_ACCOUNT_CORS_ORIGINS", "REFRAIN_ACCOUNT_SERVICE_AUDIENCE", "REFRAIN_ACCOUNT_SERVICE_ACCOUNTS", "REFRAIN_TRUSTED_PROXY_HOPS"]
       secrets       = []
       publishes_to  = ["subscription-events", "renewal-charges"] # care actions; an upgrade's charge
       subscribes_to = []
@@ -177,6 +179,8 @@ module "function" {
   description = "Refrain ${each.key} (${each.value.signature}) from functions/${each.value.source}"
   entry_point = each.value.entry_point
   public      = each.value.public
+  # Cloud Armor in front of the account API when configured (edge.tf).
+  behind_load_balancer = each.key == "account_api" && local.account_edge
 
   source_bucket         = google_storage_bucket.function_sources.name
   source_object         = google_storage_bucket_object.function_source[each.value.source].name

@@ -9,8 +9,13 @@ output "webhook_url" {
 }
 
 output "account_api_url" {
-  description = "Base URL of account_api; the app calls <url>/v1/me/... with a Firebase ID token."
-  value       = module.function["account_api"].uri
+  description = "Base URL of account_api; the app calls <url>/v1/me/... with a Firebase ID token (through Cloud Armor when account_api.edge is set)."
+  value       = local.account_edge ? "https://${var.account_api.edge.domain}" : module.function["account_api"].uri
+}
+
+output "account_api_edge_ip" {
+  description = "With account_api.edge: the address the domain's A record must point at (the managed certificate is issued once it does)."
+  value       = local.account_edge ? google_compute_global_address.account_api[0].address : null
 }
 
 output "play_console_accounts" {

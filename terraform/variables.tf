@@ -198,7 +198,7 @@ variable "parked_event_max_age_hours" {
 }
 
 variable "account_api" {
-  description = "The subscribers' account API. firebase_project_id: the Firebase / Identity Platform project whose ID tokens it accepts (default: project_id); cors_origins: the exact origins browsers may call from; service_accounts: e-mails of service accounts that may act for any account (OIDC tokens for service_audience)."
+  description = "The subscribers' account API. edge: Cloud Armor and a load balancer in front (terraform/edge.tf); firebase_project_id: the Firebase / Identity Platform project whose ID tokens it accepts (default: project_id); cors_origins: the exact origins browsers may call from; service_accounts: e-mails of service accounts that may act for any account (OIDC tokens for service_audience)."
   type = object({
     firebase_project_id = optional(string)
     cors_origins        = optional(list(string), [])
@@ -206,6 +206,18 @@ variable "account_api" {
     service_audience    = optional(string, "refrain-account-api")
     min_instances       = optional(number, 1)
     max_instances       = optional(number, 20)
+    # Cloud Armor in front (terraform/edge.tf): an external Application Load Balancer on
+    # this domain, per-IP rate-based bans and Google's preconfigured WAF rules; the
+    # function then takes traffic only through the load balancer. null: no edge.
+    edge = optional(object({
+      domain                 = string
+      ip_requests_per_minute = optional(number, 600)
+      ban_seconds            = optional(number, 600)
+    }))
   })
   default = {}
+  validation {
+    condition     = var.account_api.edge == null || try(var.account_api.edge.ip_requests_per_minute >= 10 && var.account_api.edge.ban_seconds >= 60, false)
+    error_message = "account_api.edge: ip_requests_per_minute must be 10 or more and ban_seconds 60 or more."
+  }
 }

@@ -85,7 +85,7 @@ resource "google_cloudfunctions2_function" "this" {
     service_account_email            = google_service_account.runtime.email
     all_traffic_on_latest_revision   = true
     # Pub/Sub push and Cloud Scheduler count as internal traffic; only the public functions face the internet.
-    ingress_settings      = var.public ? "ALLOW_ALL" : "ALLOW_INTERNAL_ONLY"
+    ingress_settings      = var.public ? (var.behind_load_balancer ? "ALLOW_INTERNAL_AND_GCLB" : "ALLOW_ALL") : "ALLOW_INTERNAL_ONLY"
     environment_variables = merge(var.environment, local.server_env)
 
     dynamic "secret_environment_variables" {

@@ -81,6 +81,12 @@ variable "public" {
   default     = false
 }
 
+variable "behind_load_balancer" {
+  description = "A public function reached only through an external Application Load Balancer (Cloud Armor in front): ingress ALLOW_INTERNAL_AND_GCLB, so the armor cannot be bypassed."
+  type        = bool
+  default     = false
+}
+
 variable "environment" {
   description = "Plain environment variables."
   type        = map(string)

@@ -163,6 +163,14 @@ def check_functions_have_own_service_account(root: Path) -> list[str]:
     return problems
 
 
+# Internet ingress only for a public function; through the load balancer alone when
+# Cloud Armor is in front of it (edge.tf).
+_GATED_INGRESS = (
+    '${var.public ? (var.behind_load_balancer ? "ALLOW_INTERNAL_AND_GCLB" : "ALLOW_ALL")'
+    ' : "ALLOW_INTERNAL_ONLY"}'
+)
+
+
 def check_only_webhook_public(root: Path) -> list[str]:
     """Only the public functions (webhook, account API) take unauthenticated calls or
     internet ingress."""
@@ -187,9 +195,7 @@ def check_only_webhook_public(root: Path) -> list[str]:
                     problems.append(f"{where or 'root'}: {block.type}.{block.name} grants {member}")
             if "ALLOW_ALL" in text and block.type == "google_cloudfunctions2_function":
                 service = _first(block.body, "service_config") or {}
-                if service.get("ingress_settings") != (
-                    '${var.public ? "ALLOW_ALL" : "ALLOW_INTERNAL_ONLY"}'
-                ):
+                if service.get("ingress_settings") != _GATED_INGRESS:
                     problems.append(f"{where or 'root'}: {block.name} ingress not gated on public")
     return problems
 

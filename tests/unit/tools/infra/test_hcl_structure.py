@@ -62,8 +62,19 @@ def test_extra_all_users_invoker_is_caught(broken: Path) -> None:
 def test_ungated_public_ingress_is_caught(broken: Path) -> None:
     _edit(
         broken / "modules/function/main.tf",
-        'ingress_settings      = var.public ? "ALLOW_ALL" : "ALLOW_INTERNAL_ONLY"',
+        'ingress_settings      = var.public ? (var.behind_load_balancer ? "ALLOW_INTERNAL_AND_GCLB"'
+        ' : "ALLOW_ALL") : "ALLOW_INTERNAL_ONLY"',
         'ingress_settings      = "ALLOW_ALL"',
+    )
+    assert any("ingress not gated" in p for p in hclcheck.check_only_webhook_public(broken))
+
+
+def test_armor_that_can_be_bypassed_is_caught(broken: Path) -> None:
+    """Behind Cloud Armor, internet traffic must not reach the function's own URL."""
+    _edit(
+        broken / "modules/function/main.tf",
+        '(var.behind_load_balancer ? "ALLOW_INTERNAL_AND_GCLB" : "ALLOW_ALL")',
+        '(var.behind_load_balancer ? "ALLOW_ALL" : "ALLOW_ALL")',
     )
     assert any("ingress not gated" in p for p in hclcheck.check_only_webhook_public(broken))
 
