@@ -44,3 +44,16 @@ resource "google_firestore_field" "ttl" {
   ttl_config {}
   index_config {}
 }
+
+# Fields written in time order that no query reads alone: no single-field index, so their
+# writes do not pile up at one end of an index range (firestore_spec.INDEX_EXEMPTIONS).
+resource "google_firestore_field" "unindexed" {
+  for_each = local.firestore_index_exemptions
+
+  project    = var.project_id
+  database   = google_firestore_database.this.name
+  collection = each.value.collection
+  field      = each.value.field
+
+  index_config {}
+}

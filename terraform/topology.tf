@@ -19,4 +19,7 @@ locals {
   firestore_ttl_fields = {
     for t in local.topology.firestore.ttl_fields : "${t.collection}.${t.field}" => t
   }
+  firestore_index_exemptions = {
+    for e in local.topology.firestore.index_exemptions : "${e.collection}.${e.field}" => e
+  }
 }

@@ -65,9 +65,12 @@ def checkout_webhook(request: flask.Request) -> flask.Response:
 @functions_framework.cloud_event
 def outbox_sweep(cloud_event: Any) -> None:
     """What a sweep with nothing to do reads: unpublished entries, parked events due."""
-    unpublished = db.collection("bare_outbox").where(
-        filter=firestore.FieldFilter("published", "==", False)
-    )
-    list(unpublished.limit(200).stream())
+    for shard in range(16):  # as Refrain's sweep asks each of its 16 shards
+        unpublished = (
+            db.collection("bare_outbox")
+            .where(filter=firestore.FieldFilter("published", "==", False))
+            .where(filter=firestore.FieldFilter("sweep_shard", "==", shard))
+        )
+        list(unpublished.limit(13).stream())
     due = db.collection("bare_parked").where(filter=firestore.FieldFilter("due", "<=", 0))
     list(due.limit(200).stream())

@@ -31,14 +31,16 @@ def clients() -> tuple[Any, Any]:
 @functions_framework.cloud_event
 def renewal_tick(cloud_event: Any) -> None:
     db, _ = clients()
-    due = (
-        db.collection("bare_subscriptions")
-        .where(filter=firestore.FieldFilter("state", "in", ["active", "grace"]))
-        .where(filter=firestore.FieldFilter("next_deadline_ts", "<=", datetime.now(UTC)))
-        .order_by("next_deadline_ts")
-        .limit(300)
-    )
-    list(due.stream())
+    for shard in range(16):  # as Refrain's tick asks each of its 16 shards
+        due = (
+            db.collection("bare_subscriptions")
+            .where(filter=firestore.FieldFilter("state", "in", ["active", "grace"]))
+            .where(filter=firestore.FieldFilter("due_shard", "==", shard))
+            .where(filter=firestore.FieldFilter("next_deadline_ts", "<=", datetime.now(UTC)))
+            .order_by("next_deadline_ts")
+            .limit(300)
+        )
+        list(due.stream())
 
 
 @functions_framework.cloud_event

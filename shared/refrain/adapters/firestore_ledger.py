@@ -42,6 +42,7 @@ from refrain.adapters.firestore_collections import (
     keyed,
 )
 from refrain.adapters.firestore_outbox import entry_document
+from refrain.adapters.firestore_shards import shard_of
 from refrain.domain import charges
 from refrain.domain.charges import RecordedCharge
 from refrain.domain.entitlement import SubscriptionAccess
@@ -51,13 +52,17 @@ from refrain.domain.refunds import RefundTally, tally_key
 from refrain.domain.subscription import Subscription
 from refrain.ledger import Decision, LedgerCommand, LedgerResult, LedgerStatus, Loaded, decide
 
+DUE_SHARD = "due_shard"
+
 
 def stored_subscription(sub: Subscription) -> dict[str, Any]:
     """The aggregate plus typed copies of the fields that queries filter on."""
     doc = sub.to_dict()
     doc["next_charge_ts"] = sub.next_charge_at
-    # The renewal tick's query field: the earliest of next charge, grace end, hold end, resume.
+    # The renewal tick's query field: the earliest of next charge, grace end, hold end, resume,
+    # indexed after the subscription's shard (refrain.adapters.firestore_shards).
     doc["next_deadline_ts"] = next_deadline(sub)
+    doc[DUE_SHARD] = shard_of(sub.subscription_id)
     doc["state"] = sub.state.value
     doc["billing_mode"] = sub.billing_mode.value
     return doc

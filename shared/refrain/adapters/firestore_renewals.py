@@ -1,14 +1,17 @@
 """Firestore and Pub/Sub glue for the renewal tick and the charge worker.
 
-The due query (one composite index, see refrain_tools.infra.firestore_spec):
+The due query (one composite index, see refrain_tools.infra.firestore_spec), once
+per shard (refrain.adapters.firestore_shards), the answers merged in deadline order:
 
     subscriptions where billing_mode == "merchant_managed"
                     and state in (trialing, active, past_due, on_hold, paused)
+                    and due_shard == s
                     and next_deadline_ts <= now
                   order by next_deadline_ts, page by cursor
 
-It returns only due documents, so a tick reads O(due), whatever the size of
-the collection. ``documents_read`` counts what it returned (for the bench).
+It returns only due documents, so a tick reads O(due) plus one billed read per empty
+shard, whatever the size of the collection. ``documents_read`` counts what it returned
+(for the bench).
 """
 
 from __future__ import annotations
@@ -24,7 +27,8 @@ from google.cloud import firestore, pubsub_v1  # type: ignore[attr-defined]
 
 from refrain.adapters.firestore_charges import charge_from_document
 from refrain.adapters.firestore_collections import CHARGES, ENTITLEMENTS, SUBSCRIPTIONS, keyed
-from refrain.adapters.firestore_ledger import entitlement_entry, stored_subscription
+from refrain.adapters.firestore_ledger import DUE_SHARD, entitlement_entry, stored_subscription
+from refrain.adapters.firestore_shards import SHARDS, merged
 from refrain.domain.charges import PENDING
 from refrain.domain.entitlement import access_of
 from refrain.domain.outcome import ChargeRequest
@@ -42,6 +46,21 @@ class FirestoreDueSource:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def due_pages(self, now: datetime, page_size: int) -> Iterator[list[Subscription]]:
+        """Every shard's due subscriptions, merged in deadline order, in pages."""
+        streams = [self._due_in(shard, now, page_size) for shard in range(SHARDS)]
+        page: list[Subscription] = []
+        for _, sub in merged(streams, key=lambda due: due[0]):
+            page.append(sub)
+            if len(page) == page_size:
+                yield page
+                page = []
+        if page:
+            yield page
+
+    def _due_in(
+        self, shard: int, now: datetime, page_size: int
+    ) -> Iterator[tuple[tuple[datetime, str], Subscription]]:
+        """One shard's due subscriptions in deadline order, read a page at a time."""
         query = (
             self.db.collection(SUBSCRIPTIONS)
             .where(
@@ -50,6 +69,7 @@ class FirestoreDueSource:
                 )
             )
             .where(filter=firestore.FieldFilter("state", "in", [s.value for s in DUE_STATES]))
+            .where(filter=firestore.FieldFilter(DUE_SHARD, "==", shard))
             .where(filter=firestore.FieldFilter("next_deadline_ts", "<=", now))
             .order_by("next_deadline_ts")
             .limit(page_size)
@@ -60,9 +80,9 @@ class FirestoreDueSource:
             snaps = list(page_query.stream())
             with self._lock:
                 self.documents_read += max(len(snaps), 1)  # an empty answer bills one read
-            if not snaps:
-                return
-            yield [Subscription.from_dict(s.to_dict() or {}) for s in snaps]
+            for snap in snaps:
+                data = snap.to_dict() or {}
+                yield (data["next_deadline_ts"], snap.id), Subscription.from_dict(data)
             if len(snaps) < page_size:
                 return
             cursor = snaps[-1]

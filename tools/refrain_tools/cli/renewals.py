@@ -1,4 +1,5 @@
-"""`refrain renewals run --at TIME`: one tick, every resulting charge worked inline.
+"""`refrain renewals run --at TIME`: one tick, every resulting charge worked inline;
+`refrain renewals backfill-shards`: the shard numbers on data from before them.
 
 The demo uses it to travel through months: the clock is fixed at TIME for the
 whole run, the gateway is the sandbox unless REFRAIN_PAYMENT_GATEWAY=providers.
@@ -36,6 +37,23 @@ def run(at: str, concurrency: int) -> None:
         click.echo(f"  outcome {name}: {count}")
     for name, count in sorted(report.events.items()):
         click.echo(f"  event {name}: {count}")
+
+
+@renewals.command("backfill-shards")
+@click.option("--dry-run", is_flag=True, help="Count what would be stamped; write nothing.")
+def backfill_shards_command(dry_run: bool) -> None:
+    """Stamp shard numbers on subscriptions and unpublished outbox entries that lack them
+    (once, when upgrading a deployment that holds data from before the shards)."""
+    from refrain.adapters.firestore import build_firestore
+    from refrain.settings import CloudSettings
+    from refrain_tools.renewals.shards import backfill_shards
+
+    report = backfill_shards(build_firestore(CloudSettings()), dry_run=dry_run)
+    verb = "would stamp" if dry_run else "stamped"
+    click.echo(
+        f"subscriptions: read {report.subscriptions_read}, {verb} {report.subscriptions_stamped}; "
+        f"unpublished outbox entries: read {report.entries_read}, {verb} {report.entries_stamped}"
+    )
 
 
 def _parse(raw: str) -> datetime:

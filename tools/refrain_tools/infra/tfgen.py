@@ -22,7 +22,7 @@ from refrain.topology import (
     Topology,
     dead_letter_hold_subscription,
 )
-from refrain_tools.infra.firestore_spec import COMPOSITE_INDEXES, TTL_FIELDS
+from refrain_tools.infra.firestore_spec import COMPOSITE_INDEXES, INDEX_EXEMPTIONS, TTL_FIELDS
 
 TOPOLOGY_JSON = Path("terraform/generated/topology.json")
 SCHEMA_DIR = Path("terraform/modules/analytics/schemas")
@@ -158,6 +158,9 @@ def topology_document(
                 for i in COMPOSITE_INDEXES
             ],
             "ttl_fields": [{"collection": t.collection, "field": t.field} for t in TTL_FIELDS],
+            "index_exemptions": [
+                {"collection": e.collection, "field": e.field} for e in INDEX_EXEMPTIONS
+            ],
         },
     }
 

@@ -18,7 +18,7 @@ import pytest
 
 from refrain.topology import SCHEDULED_TOPICS, TOPOLOGY, dead_letter_hold_subscription
 from refrain_tools.infra import tfgen
-from refrain_tools.infra.firestore_spec import COMPOSITE_INDEXES, TTL_FIELDS
+from refrain_tools.infra.firestore_spec import COMPOSITE_INDEXES, INDEX_EXEMPTIONS, TTL_FIELDS
 from tests.integration.tools.infra.conftest import TERRAFORM_DIR, CheckovReport, terraform_env
 
 CHECKOV_BUDGET_S = 60
@@ -61,7 +61,8 @@ def test_terraform_iterates_over_the_local_topology(terraform: str, tmp_path: Pa
         tmp_path,
         "{topics = local.topics, subscriptions = local.subscriptions, functions = local.functions,"
         " sources = local.sources, schedules = local.schedules, tables = local.tables,"
-        " indexes = local.firestore_indexes, ttl = local.firestore_ttl_fields}",
+        " indexes = local.firestore_indexes, ttl = local.firestore_ttl_fields,"
+        " unindexed = local.firestore_index_exemptions}",
     )
     assert set(got["topics"]) == TOPOLOGY.topic_names()
     assert {n: t["retention_days"] for n, t in got["topics"].items()} == {
@@ -105,6 +106,7 @@ def test_terraform_iterates_over_the_local_topology(terraform: str, tmp_path: Pa
         assert schema == tfgen.table_schema(table)
     assert len(got["indexes"]) == len(COMPOSITE_INDEXES)
     assert set(got["ttl"]) == {f"{t.collection}.{t.field}" for t in TTL_FIELDS}
+    assert set(got["unindexed"]) == {f"{e.collection}.{e.field}" for e in INDEX_EXEMPTIONS}
 
 
 def test_checkov_passes_without_network(checkov_report: CheckovReport) -> None:

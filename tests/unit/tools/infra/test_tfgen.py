@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from refrain.topology import (
     dead_letter_hold_subscription,
 )
 from refrain_tools.infra import tfgen
-from refrain_tools.infra.firestore_spec import COMPOSITE_INDEXES, TTL_FIELDS
+from refrain_tools.infra.firestore_spec import COMPOSITE_INDEXES, INDEX_EXEMPTIONS, TTL_FIELDS
 from tests.support import ROOT
 
 
@@ -79,6 +80,22 @@ def test_firestore_spec_is_in_the_document() -> None:
     assert doc["ttl_fields"] == [  # type: ignore[index]
         {"collection": t.collection, "field": t.field} for t in TTL_FIELDS
     ]
+    assert doc["index_exemptions"] == [  # type: ignore[index]
+        {"collection": e.collection, "field": e.field} for e in INDEX_EXEMPTIONS
+    ]
+
+
+def test_an_exempt_field_is_never_a_ttl_field_nor_a_query_of_its_own() -> None:
+    """Terraform has one google_firestore_field per field; and production refuses a query
+    that needs a dropped single-field index (the emulator would not): a query may name an
+    exempt field only where a composite index holds it behind another field."""
+    exempt = {(e.collection, e.field) for e in INDEX_EXEMPTIONS}
+    assert not exempt & {(t.collection, t.field) for t in TTL_FIELDS}
+    composite = {f.field_path for i in COMPOSITE_INDEXES for f in i.fields[1:]}
+    sources = "\n".join(p.read_text() for p in (ROOT / "shared" / "refrain").rglob("*.py"))
+    queried = set(re.findall(r'(?:FieldFilter|order_by)\(\s*"([a-z_.]+)"', sources))
+    for _, field in exempt:
+        assert field not in queried or field in composite, field
 
 
 @pytest.mark.parametrize(
