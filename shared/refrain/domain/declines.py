@@ -37,6 +37,11 @@ class Decline:
     hard: bool
     code: str | None = None
     provider: str | None = None
+    # What the card network said, when the gateway passes it on: Visa's decline
+    # category (1 never approve .. 4 generic) and Mastercard's merchant advice code
+    # ("03"/"21": do not try again). refrain.domain.retry enforces both.
+    network_category: int | None = None
+    advice_code: str | None = None
 
     @property
     def soft(self) -> bool:

@@ -125,6 +125,7 @@ class PaymentFailedPayload(_Payload):
     decline_code: str | None
     hard_decline: bool
     next_retry_at: AwareDatetime | None
+    retry_policy: str | None = None  # the policy/version that chose next_retry_at
 
 
 class PastDuePayload(_Payload):
