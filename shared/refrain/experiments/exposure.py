@@ -107,16 +107,13 @@ class ExposureLog:
     def exposure(self, experiment: Experiment, row: SignalRow) -> ExposureRow | None:
         """The exposure ``row`` records for ``experiment``, or None (not its decision, not
         running, not eligible, outside the coverage)."""
-        if not _DECISIONS[experiment.decision](row) or not experiment.running(row.occurred_at):
+        if not _DECISIONS[experiment.decision](row):
             return None
-        if row.billing_mode is None or row.market is None or row.provider is None:
-            return None
-        if not experiment.eligibility.admits(
-            billing_mode=row.billing_mode, market=row.market, provider=row.provider
-        ):
-            return None
-        assignment = experiment.assign(row.subscriber_key)
-        if assignment.variant is None:
+        assignment = experiment.assignment_at(
+            row.subscriber_key, row.occurred_at, billing_mode=row.billing_mode,
+            market=row.market, provider=row.provider,
+        )  # fmt: skip
+        if assignment is None or assignment.variant is None:
             return None
         covariate = None
         if experiment.covariate is not None:
