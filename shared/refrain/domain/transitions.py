@@ -285,6 +285,7 @@ def payment_failed(sub: Subscription, inp: PaymentFailed, policy: DunningPolicy)
             hard_decline=decline.hard,
             next_retry_at=next_retry_at,
             retry_policy=retry_policy,
+            retry_variant=inp.retry_variant if retry_policy else None,
         )
 
     if sub.state is PENDING:
@@ -302,8 +303,7 @@ def payment_failed(sub: Subscription, inp: PaymentFailed, policy: DunningPolicy)
     )  # fmt: skip
     blocked = network_forbids(decline) is not None  # until the payment method is updated
     step.changes.update(charge_pending=False, next_charge_at=decision.at, retry_blocked=blocked)
-    retry_at = iso(decision.at)
-    failed_event(retry_at, decision.policy)
+    failed_event(retry_at := iso(decision.at), decision.policy)
     if sub.state in LIVE:
         grace_until = policy.grace_until(anchor)
         step.changes.update(

@@ -13,6 +13,13 @@ pseudonymous subscriber key, never an account id) and the pepper never leaves th
 function that has it. The variant is the deterministic GrowthBook assignment of the
 subscriber key (:meth:`Experiment.assign`), so anyone can recompute it from the row.
 
+Only where the assignment was used: the signal records the variant its decision ran
+(``retry_variant`` on ``payment_failed``, set by renewal_charge, which assigns with the
+same :meth:`Experiment.assignment_at` and inputs), and a row whose variant is not the
+assigned one exposes nobody. That is a failure the webhook recorded first (the gateway
+answered "pending" to the worker), scheduled by the fixed policy without an assignment:
+a case that does not depend on the variant, so leaving it out biases neither arm.
+
 Once per unit and experiment: a unit meets the decision at every failed renewal, so
 candidates repeat. They are deduplicated in the batch (earliest kept) and by the
 writer's MERGE on (experiment_key, subscriber_key), which keeps the earliest exposure
@@ -78,6 +85,10 @@ def _dunning_retry_schedule(row: SignalRow) -> bool:
 _DECISIONS: Final[dict[str, Callable[[SignalRow], bool]]] = {
     "dunning_retry_schedule": _dunning_retry_schedule,
 }
+# decision -> the variant the decision actually ran, as its signal records it
+_RAN: Final[dict[str, Callable[[SignalRow], str | None]]] = {
+    "dunning_retry_schedule": lambda row: row.retry_variant,
+}
 # covariate -> its value on the exposing signal (known before the decision acts)
 _COVARIATES: Final[dict[str, Callable[[SignalRow], Any]]] = {
     "renewal_count": lambda row: row.renewal_count,
@@ -115,6 +126,8 @@ class ExposureLog:
         )  # fmt: skip
         if assignment is None or assignment.variant is None:
             return None
+        if _RAN[experiment.decision](row) != assignment.variant:
+            return None  # decided without the assignment (see the module's docstring)
         covariate = None
         if experiment.covariate is not None:
             value = _COVARIATES[experiment.covariate](row)

@@ -43,7 +43,9 @@ markets = st.sampled_from(["SE", "US", "JP", "BR", "GB", "DE", "AU", "ZZ"])
 delays = st.lists(st.integers(min_value=0, max_value=3600), min_size=20, max_size=20)
 
 
-def walk(variant: str, decline: Decline, anchor: datetime, market: str, delays: list[int]):
+def walk(
+    variant: str, decline: Decline, anchor: datetime, market: str, delays: list[int]
+) -> list[tuple[RetryContext, datetime]]:
     """Every attempt of one period fails: the retries the policy makes, and its contexts."""
     failed_at = anchor + timedelta(seconds=delays[0])
     made: list[tuple[RetryContext, datetime]] = []
@@ -136,9 +138,10 @@ def test_no_retry_at_night_local_time() -> None:
 def test_the_machine_schedules_by_the_variant_and_names_the_policy() -> None:
     for variant, policy in (("smart", "smart/1"), (None, "fixed/1"), ("fixed", "fixed/1")):
         sub = active_sub()
-        assert sub.next_charge_at is not None
-        claimed = step(sub, RenewalDue(input_id=new_id(), occurred_at=sub.next_charge_at))
-        sub, at = claimed.subscription, sub.next_charge_at + timedelta(seconds=5)
+        due = sub.next_charge_at
+        assert due is not None
+        sub = step(sub, RenewalDue(input_id=new_id(), occurred_at=due)).subscription
+        at = due + timedelta(seconds=5)
         decline = Decline(DeclineCategory.INSUFFICIENT_FUNDS, False, "insufficient_funds")
         out = step(sub, PaymentFailed(
             input_id=new_id(), occurred_at=at, charge_id=new_id("ch"), amount=sub.price,
@@ -157,11 +160,12 @@ def test_the_machine_schedules_by_the_variant_and_names_the_policy() -> None:
 
 def test_advice_code_03_blocks_retries_like_a_hard_decline() -> None:
     sub = active_sub()
-    assert sub.next_charge_at is not None
-    sub = step(sub, RenewalDue(input_id=new_id(), occurred_at=sub.next_charge_at)).subscription
+    due = sub.next_charge_at
+    assert due is not None
+    sub = step(sub, RenewalDue(input_id=new_id(), occurred_at=due)).subscription
     decline = Decline(DeclineCategory.DO_NOT_HONOR, False, "do_not_honor", advice_code="03")
     out = step(sub, PaymentFailed(
-        input_id=new_id(), occurred_at=sub.next_charge_at, charge_id=new_id("ch"),
+        input_id=new_id(), occurred_at=due, charge_id=new_id("ch"),
         amount=sub.price, decline=decline, charge_period=sub.billing_anchor,
         attempt=sub.attempt, retry_variant="smart",
     ))  # fmt: skip
