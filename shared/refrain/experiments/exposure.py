@@ -26,8 +26,7 @@ writer's MERGE on (experiment_key, subscriber_key), which keeps the earliest exp
 whatever order batches arrive in (``refrain.adapters.bigquery_exposures``); the readout
 still takes ``MIN(exposed_at)`` per unit, which also covers two flushes racing. A
 Firestore exposure document created in the decision's transaction was rejected: it costs
-a write per failed renewal on the hot path and needs the pepper in the charge worker
-and the webhook.
+a write per failed renewal on the hot path and needs the pepper in the webhook too.
 
 Pure: no Google import (the table's schema is generated from :class:`ExposureRow`).
 """
