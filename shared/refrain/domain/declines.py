@@ -14,11 +14,12 @@ free-text ``refusalReason``, which is matched case-insensitively.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Final
 
-__all__ = ["Decline", "DeclineCategory", "classify_adyen", "classify_stripe"]
+__all__ = ["Decline", "DeclineCategory", "classify_adyen", "classify_stripe", "with_advice"]
 
 
 class DeclineCategory(StrEnum):
@@ -200,3 +201,14 @@ def classify_adyen(
             return Decline(category, hard, key, "adyen")
     shown = (refusal_reason or "").strip().lower() or None
     return Decline(DeclineCategory.OTHER, False, shown, "adyen")
+
+
+_ADVICE = re.compile(r"^\s*(\d{2})\b")
+
+
+def with_advice(decline: Decline, advice: object) -> Decline:
+    """The decline with the network's merchant advice code, when the gateway passed one:
+    Stripe's ``network_advice_code`` ("03"), Adyen's ``merchantAdviceCode``
+    ("03: Do not try again"). Anything else leaves the decline as it is."""
+    found = _ADVICE.match(advice) if isinstance(advice, str) else None
+    return replace(decline, advice_code=found.group(1)) if found else decline
