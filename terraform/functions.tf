@@ -102,7 +102,7 @@ locals {
       min_instances = 0
       max_instances = var.worker_max_instances
       env           = ["GOOGLE_CLOUD_PROJECT", "LOG_EXECUTION_ID", "REFRAIN_PAYMENT_GATEWAY", "ADYEN_MERCHANT_ACCOUNT", "ADYEN_ENVIRONMENT", "ADYEN_LIVE_PREFIX"]
-      secrets       = concat(local.stripe ? ["STRIPE_API_KEY"] : [], local.adyen ? ["ADYEN_API_KEY"] : [])
+      secrets       = concat(["REFRAIN_SUBSCRIBER_PEPPER"], local.stripe ? ["STRIPE_API_KEY"] : [], local.adyen ? ["ADYEN_API_KEY"] : []) # pepper: the dunning experiment's unit
       publishes_to  = ["subscription-events"]
       subscribes_to = []
       project_roles = ["roles/datastore.user"]

@@ -106,7 +106,7 @@ def _renewal_charge(env: Env) -> list[str]:
         ]
     if not (env.get("STRIPE_API_KEY") or env.get("ADYEN_API_KEY")):
         return ["STRIPE_API_KEY or ADYEN_API_KEY is required (renewals charge through them)"]
-    problems = []
+    problems = _pepper(env)  # the dunning experiment's unit is the subscriber key
     if env.get("ADYEN_API_KEY"):
         problems += _missing(env, "ADYEN_MERCHANT_ACCOUNT", "ADYEN_ENVIRONMENT")
         platform = env.get("ADYEN_ENVIRONMENT", "")
@@ -121,7 +121,7 @@ def _receipts(env: Env) -> list[str]:
     return _missing(env, "REFRAIN_MAIL_FROM", "REFRAIN_SES_REGION", "REFRAIN_ACCOUNT_URL")
 
 
-def _churn(env: Env) -> list[str]:
+def _pepper(env: Env) -> list[str]:
     problems = _missing(env, PEPPER_ENV)
     if env.get(PEPPER_ENV) and len(env[PEPPER_ENV].encode()) < MIN_PEPPER_BYTES:
         problems.append(f"{PEPPER_ENV} must be at least {MIN_PEPPER_BYTES} bytes")
@@ -141,7 +141,7 @@ _RULES: dict[str, Callable[[Env], list[str]]] = {
     "renewal_tick": lambda env: [],
     "renewal_charge": _renewal_charge,
     "receipt_email": _receipts,
-    "churn_export": _churn,
+    "churn_export": _pepper,
     "feature_snapshot": lambda env: [],  # BigQuery to BigQuery
 }
 
@@ -152,7 +152,7 @@ ALWAYS_REQUIRED = {
     "checkout_webhook": ("GOOGLE_CLOUD_PROJECT",),
     "outbox_sweep": ("GOOGLE_CLOUD_PROJECT",),
     "renewal_tick": ("GOOGLE_CLOUD_PROJECT",),
-    "renewal_charge": ("GOOGLE_CLOUD_PROJECT", "REFRAIN_PAYMENT_GATEWAY"),
+    "renewal_charge": ("GOOGLE_CLOUD_PROJECT", "REFRAIN_PAYMENT_GATEWAY", PEPPER_ENV),
     "receipt_email": (
         "GOOGLE_CLOUD_PROJECT",
         "REFRAIN_MAIL_FROM",

@@ -59,6 +59,9 @@ def test_removing_any_always_required_setting_is_refused_by_name(function: str) 
         ("renewal_charge", {"ADYEN_ENVIRONMENT": ""}, "ADYEN_ENVIRONMENT"),
         ("renewal_charge", {"ADYEN_ENVIRONMENT": "production"}, "ADYEN_ENVIRONMENT"),
         ("renewal_charge", {"ADYEN_LIVE_PREFIX": ""}, "ADYEN_LIVE_PREFIX"),
+        # the dunning experiment's unit: no pepper, the function does not start
+        ("renewal_charge", {"REFRAIN_SUBSCRIBER_PEPPER": ""}, "REFRAIN_SUBSCRIBER_PEPPER"),
+        ("renewal_charge", {"REFRAIN_SUBSCRIBER_PEPPER": "short"}, "REFRAIN_SUBSCRIBER_PEPPER"),
         ("checkout_webhook", {"ADYEN_BASIC_AUTH_PASSWORD": ""}, "ADYEN_BASIC_AUTH_PASSWORD"),
         ("checkout_webhook", {"GOOGLE_PLAY_PUSH_AUDIENCE": ""}, "GOOGLE_PLAY_PUSH_AUDIENCE"),
         ("outbox_sweep", {"GOOGLE_PLAY_PRODUCT_PLANS": ""}, "GOOGLE_PLAY_PRODUCT_PLANS"),

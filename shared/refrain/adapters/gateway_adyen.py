@@ -26,7 +26,7 @@ import Adyen
 import requests
 from Adyen.exceptions import AdyenAPIResponseError, AdyenError
 
-from refrain.domain.declines import Decline, DeclineCategory, classify_adyen
+from refrain.domain.declines import Decline, DeclineCategory, classify_adyen, with_advice
 from refrain.domain.provider_amounts import to_provider_amount
 from refrain.renewals.gateway import (
     ChargeStatus,
@@ -173,5 +173,6 @@ def _from_response(body: dict[str, Any]) -> GatewayResult:
         extra = body.get("additionalData") or {}
         reason_code = body.get("refusalReasonCode") or extra.get("refusalReasonCode")
         decline = classify_adyen(body.get("refusalReason"), reason_code)
+        decline = with_advice(decline, extra.get("merchantAdviceCode"))  # Mastercard's
         return GatewayResult(ChargeStatus.DECLINED, psp, decline)
     raise GatewayUnavailable(f"adyen: resultCode {code!r}")

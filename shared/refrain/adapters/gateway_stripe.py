@@ -30,7 +30,7 @@ from typing import Any
 
 import stripe
 
-from refrain.domain.declines import Decline, DeclineCategory, classify_stripe
+from refrain.domain.declines import Decline, DeclineCategory, classify_stripe, with_advice
 from refrain.domain.provider_amounts import from_provider_amount, to_provider_amount
 from refrain.renewals.gateway import (
     ChargeStatus,
@@ -186,7 +186,9 @@ def _from_intent(intent: dict[str, Any]) -> GatewayResult:
         return GatewayResult(ChargeStatus.DECLINED, ref, classify_stripe("authentication_required"))
     error = intent.get("last_payment_error") or {}
     decline = classify_stripe(error.get("code") or "card_declined", error.get("decline_code"))
-    return GatewayResult(ChargeStatus.DECLINED, ref, decline)
+    return GatewayResult(
+        ChargeStatus.DECLINED, ref, with_advice(decline, error.get("network_advice_code"))
+    )
 
 
 def _declined(exc: stripe.CardError) -> GatewayResult:
@@ -196,7 +198,10 @@ def _declined(exc: stripe.CardError) -> GatewayResult:
     found = error.payment_intent if error else None
     intent: dict[str, Any] | None = found.to_dict() if found is not None else None
     ref = intent.get("id") if intent else None
-    if decline_code is None and intent is not None:
+    advice = getattr(error, "network_advice_code", None) if error else None
+    if intent is not None:
         last = intent.get("last_payment_error") or {}
-        decline_code = last.get("decline_code")
-    return GatewayResult(ChargeStatus.DECLINED, ref, classify_stripe(code, decline_code))
+        decline_code = decline_code or last.get("decline_code")
+        advice = advice or last.get("network_advice_code")
+    decline = with_advice(classify_stripe(code, decline_code), advice)
+    return GatewayResult(ChargeStatus.DECLINED, ref, decline)

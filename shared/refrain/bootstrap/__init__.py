@@ -246,17 +246,26 @@ def build_charge_worker(
     log: Logger | None = None,
     crash_after_gateway: Callable[[GatewayCharge], None] | None = None,
 ) -> ChargeWorker:
-    """renewal_charge: claim, charge once through the gateway, record (Firestore + Pub/Sub)."""
+    """renewal_charge: claim, charge once through the gateway, record (Firestore + Pub/Sub).
+
+    Raises ``MissingPepper`` outside local/test without one: the dunning experiment's
+    unit is the subscriber key, and a retry schedule is never chosen on a guess.
+    """
     from refrain.adapters.firestore import build_firestore
     from refrain.adapters.firestore_ledger import FirestoreLedger
     from refrain.adapters.firestore_outbox import FirestoreOutbox
     from refrain.adapters.firestore_renewals import FirestorePendingCharges
     from refrain.adapters.pubsub import OrderedPublisher, build_publisher
     from refrain.adapters.pubsub_relay import PubSubRelay
+    from refrain.churn.pseudonym import Pseudonymizer, load_pepper
+    from refrain.experiments.config import load_experiments
     from refrain.outbox import OutboxPublisher
+    from refrain.renewals.assignment import RetryAssigner
     from refrain.renewals.worker import ChargeWorker
 
     cloud = cloud or CloudSettings()
+    pepper = load_pepper(local=cloud.is_local)  # before any client opens
+    assigner = RetryAssigner(load_experiments().experiments, Pseudonymizer(pepper))
     clock = clock or clock_from_env()
     log = log or get_logger("renewal_trigger")
     db = build_firestore(cloud)
@@ -270,6 +279,7 @@ def build_charge_worker(
         publisher=OutboxPublisher(relay, FirestoreOutbox(db), clock, log),
         clock=clock,
         log=log,
+        assigner=assigner,
         crash_after_gateway=crash_after_gateway,
     )
 

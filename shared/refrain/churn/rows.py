@@ -69,6 +69,16 @@ class SignalRow(_Row):
     attempt: int | None = Field(None, description="charge attempt number (payment signals)")
     decline_category: DeclineCategory | None = Field(None, description="payment failures")
     hard_decline: bool | None = Field(None, description="decline needs customer action")
+    retry_policy: str | None = Field(
+        None,
+        description="payment failures: policy/version that "
+        "scheduled the next attempt (fixed/1, smart/1)",
+    )
+    retry_variant: str | None = Field(
+        None,
+        description="payment failures: the dunning "
+        "experiment's variant that policy ran, if one decided",
+    )
     reason: str | None = Field(None, description="cancel, refund or dispute reason (vocabulary)")
     churn_type: ChurnType | None = Field(None, description="expired: voluntary/involuntary/revoked")
     from_trial: bool | None = Field(None, description="activated: a trial converted")

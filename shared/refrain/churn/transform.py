@@ -173,6 +173,8 @@ def _payment_failed(row: dict[str, Any], p: dict[str, Any], at: datetime) -> Non
         attempt=p["attempt"],
         decline_category=normalize(DeclineCategory, p["decline_category"], DeclineCategory.OTHER),
         hard_decline=p["hard_decline"],
+        retry_policy=p.get("retry_policy"),
+        retry_variant=p.get("retry_variant"),
     )
 
 

@@ -14,11 +14,12 @@ free-text ``refusalReason``, which is matched case-insensitively.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Final
 
-__all__ = ["Decline", "DeclineCategory", "classify_adyen", "classify_stripe"]
+__all__ = ["Decline", "DeclineCategory", "classify_adyen", "classify_stripe", "with_advice"]
 
 
 class DeclineCategory(StrEnum):
@@ -37,6 +38,11 @@ class Decline:
     hard: bool
     code: str | None = None
     provider: str | None = None
+    # What the card network said, when the gateway passes it on: Visa's decline
+    # category (1 never approve .. 4 generic) and Mastercard's merchant advice code
+    # ("03"/"21": do not try again). refrain.domain.retry enforces both.
+    network_category: int | None = None
+    advice_code: str | None = None
 
     @property
     def soft(self) -> bool:
@@ -195,3 +201,14 @@ def classify_adyen(
             return Decline(category, hard, key, "adyen")
     shown = (refusal_reason or "").strip().lower() or None
     return Decline(DeclineCategory.OTHER, False, shown, "adyen")
+
+
+_ADVICE = re.compile(r"^\s*(\d{2})\b")
+
+
+def with_advice(decline: Decline, advice: object) -> Decline:
+    """The decline with the network's merchant advice code, when the gateway passed one:
+    Stripe's ``network_advice_code`` ("03"), Adyen's ``merchantAdviceCode``
+    ("03: Do not try again"). Anything else leaves the decline as it is."""
+    found = _ADVICE.match(advice) if isinstance(advice, str) else None
+    return replace(decline, advice_code=found.group(1)) if found else decline

@@ -13,8 +13,13 @@ to arrive, so the schedule is the same however late or often webhooks come:
 * when the hold is over without a successful charge it ``expired``
   (involuntary churn).
 
-A hard decline stops automatic retries (``next_charge_at`` is cleared) until
-the payment method is updated; the grace and hold clocks keep running.
+A hard decline (or one the card network says never to retry) stops automatic
+retries (``next_charge_at`` is cleared) until the payment method is updated; the
+grace and hold clocks keep running.
+
+These offsets are the ``fixed`` retry policy; the dunning experiment's ``smart``
+variant picks other times inside the same windows and budget
+(``refrain.domain.retry``, ``refrain.domain.smart_retry``).
 """
 
 from __future__ import annotations

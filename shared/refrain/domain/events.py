@@ -125,6 +125,8 @@ class PaymentFailedPayload(_Payload):
     decline_code: str | None
     hard_decline: bool
     next_retry_at: AwareDatetime | None
+    retry_policy: str | None = None  # the policy/version that chose next_retry_at
+    retry_variant: str | None = None  # the dunning experiment's variant it ran, if any
 
 
 class PastDuePayload(_Payload):

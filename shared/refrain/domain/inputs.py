@@ -133,6 +133,9 @@ class PaymentFailed(Input):
     decline: Decline
     charge_period: datetime | None = None
     attempt: int | None = None
+    # The dunning experiment's variant for this subscription, when the charge worker
+    # assigned one (refrain.renewals.assignment); None runs the fixed schedule.
+    retry_variant: str | None = None
 
     def __post_init__(self) -> None:
         Input.__post_init__(self)

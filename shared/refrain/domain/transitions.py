@@ -25,6 +25,8 @@ from refrain.domain.inputs import (
 )
 from refrain.domain.money import Money
 from refrain.domain.outcome import Step, new_charge_request
+from refrain.domain.retry import network_forbids
+from refrain.domain.smart_retry import decide_retry
 from refrain.domain.subscription import (
     BillingMode,
     ChurnType,
@@ -264,15 +266,14 @@ def payment_succeeded(sub: Subscription, inp: PaymentSucceeded, policy: DunningP
 def payment_failed(sub: Subscription, inp: PaymentFailed, policy: DunningPolicy) -> Result:
     if sub.billing_mode is PROVIDER_MANAGED:
         return PROVIDER_OWNS
-    problem = _charge_identity_problem(sub, inp.charge_period)
-    if problem:
+    if problem := _charge_identity_problem(sub, inp.charge_period):
         return problem
     step = Step()
     failed = sub.failed_attempts + 1
     decline = inp.decline
     step.changes.update(failed_attempts=failed, last_decline=decline.category.value)
 
-    def failed_event(next_retry_at: str | None) -> None:
+    def failed_event(next_retry_at: str | None, retry_policy: str | None = None) -> None:
         step.emit(
             EventType.PAYMENT_FAILED,
             charge_id=inp.charge_id,
@@ -283,6 +284,8 @@ def payment_failed(sub: Subscription, inp: PaymentFailed, policy: DunningPolicy)
             decline_code=decline.code,
             hard_decline=decline.hard,
             next_retry_at=next_retry_at,
+            retry_policy=retry_policy,
+            retry_variant=inp.retry_variant if retry_policy else None,
         )
 
     if sub.state is PENDING:
@@ -294,10 +297,13 @@ def payment_failed(sub: Subscription, inp: PaymentFailed, policy: DunningPolicy)
         return "no renewal charge outstanding"
     assert sub.current_period_end is not None
     anchor = sub.current_period_end
-    next_retry = None if decline.hard else policy.next_retry_at(anchor, inp.occurred_at)
-    step.changes.update(charge_pending=False, next_charge_at=next_retry, retry_blocked=decline.hard)
-    retry_at = iso(next_retry)
-    failed_event(retry_at)
+    windows = (sub.grace_until, sub.hold_until) if sub.state in DUNNING else (None, None)
+    decision = decide_retry(inp.retry_variant, policy, decline=decline, anchor=anchor,
+        failed_at=inp.occurred_at, failed_attempts=failed, market=sub.market, windows=windows,
+    )  # fmt: skip
+    blocked = network_forbids(decline) is not None  # until the payment method is updated
+    step.changes.update(charge_pending=False, next_charge_at=decision.at, retry_blocked=blocked)
+    failed_event(retry_at := iso(decision.at), decision.policy)
     if sub.state in LIVE:
         grace_until = policy.grace_until(anchor)
         step.changes.update(

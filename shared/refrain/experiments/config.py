@@ -110,6 +110,26 @@ class Experiment(BaseModel):
     def running(self, at: datetime) -> bool:
         return self.start <= at and (self.stop is None or at < self.stop)
 
+    def assignment_at(
+        self,
+        unit: str,
+        at: datetime,
+        *,
+        billing_mode: str | None,
+        market: str | None,
+        provider: str | None,
+    ) -> Assignment | None:
+        """The unit's assignment when the decision is taken at ``at``, or None: not
+        running, not eligible, outside the coverage. One function for both sides: the
+        decision (renewal_charge) and its exposure row (refrain.experiments.exposure)
+        call it with the same inputs, so the row names the variant that was used."""
+        if not self.running(at) or billing_mode is None or market is None or provider is None:
+            return None
+        if not self.eligibility.admits(billing_mode=billing_mode, market=market, provider=provider):
+            return None
+        assignment = self.assign(unit)
+        return assignment if assignment.variant is not None else None
+
     def assign(self, unit: str, sticky: Sticky | None = None) -> Assignment:
         """The unit's variant under this version (its sticky one if it has one)."""
         return assign(

@@ -13,14 +13,20 @@ pseudonymous subscriber key, never an account id) and the pepper never leaves th
 function that has it. The variant is the deterministic GrowthBook assignment of the
 subscriber key (:meth:`Experiment.assign`), so anyone can recompute it from the row.
 
+Only where the assignment was used: the signal records the variant its decision ran
+(``retry_variant`` on ``payment_failed``, set by renewal_charge, which assigns with the
+same :meth:`Experiment.assignment_at` and inputs), and a row whose variant is not the
+assigned one exposes nobody. That is a failure the webhook recorded first (the gateway
+answered "pending" to the worker), scheduled by the fixed policy without an assignment:
+a case that does not depend on the variant, so leaving it out biases neither arm.
+
 Once per unit and experiment: a unit meets the decision at every failed renewal, so
 candidates repeat. They are deduplicated in the batch (earliest kept) and by the
 writer's MERGE on (experiment_key, subscriber_key), which keeps the earliest exposure
 whatever order batches arrive in (``refrain.adapters.bigquery_exposures``); the readout
 still takes ``MIN(exposed_at)`` per unit, which also covers two flushes racing. A
 Firestore exposure document created in the decision's transaction was rejected: it costs
-a write per failed renewal on the hot path and needs the pepper in the charge worker
-and the webhook.
+a write per failed renewal on the hot path and needs the pepper in the webhook too.
 
 Pure: no Google import (the table's schema is generated from :class:`ExposureRow`).
 """
@@ -78,6 +84,10 @@ def _dunning_retry_schedule(row: SignalRow) -> bool:
 _DECISIONS: Final[dict[str, Callable[[SignalRow], bool]]] = {
     "dunning_retry_schedule": _dunning_retry_schedule,
 }
+# decision -> the variant the decision actually ran, as its signal records it
+_RAN: Final[dict[str, Callable[[SignalRow], str | None]]] = {
+    "dunning_retry_schedule": lambda row: row.retry_variant,
+}
 # covariate -> its value on the exposing signal (known before the decision acts)
 _COVARIATES: Final[dict[str, Callable[[SignalRow], Any]]] = {
     "renewal_count": lambda row: row.renewal_count,
@@ -107,17 +117,16 @@ class ExposureLog:
     def exposure(self, experiment: Experiment, row: SignalRow) -> ExposureRow | None:
         """The exposure ``row`` records for ``experiment``, or None (not its decision, not
         running, not eligible, outside the coverage)."""
-        if not _DECISIONS[experiment.decision](row) or not experiment.running(row.occurred_at):
+        if not _DECISIONS[experiment.decision](row):
             return None
-        if row.billing_mode is None or row.market is None or row.provider is None:
+        assignment = experiment.assignment_at(
+            row.subscriber_key, row.occurred_at, billing_mode=row.billing_mode,
+            market=row.market, provider=row.provider,
+        )  # fmt: skip
+        if assignment is None or assignment.variant is None:
             return None
-        if not experiment.eligibility.admits(
-            billing_mode=row.billing_mode, market=row.market, provider=row.provider
-        ):
-            return None
-        assignment = experiment.assign(row.subscriber_key)
-        if assignment.variant is None:
-            return None
+        if _RAN[experiment.decision](row) != assignment.variant:
+            return None  # decided without the assignment (see the module's docstring)
         covariate = None
         if experiment.covariate is not None:
             value = _COVARIATES[experiment.covariate](row)

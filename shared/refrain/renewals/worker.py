@@ -13,7 +13,10 @@ Order of work for a ``renewal_due`` message:
    the still-pending charge (``PendingCharges``) and calls again with the same
    key, and the provider answers from its idempotency store;
 3. **record**: PaymentSucceeded / PaymentFailed through the ledger (dedupe key
-   "charge:{charge_id}"), which also writes the outcome onto the charge record.
+   "charge:{charge_id}"), which also writes the outcome onto the charge record. A
+   decline carries the dunning experiment's variant for the subscription
+   (refrain.renewals.assignment), and the state machine schedules the next attempt by
+   that variant's policy (refrain.domain.smart_retry); the log line names both.
    If the webhook's asynchronous confirmation recorded it first, this is a
    DUPLICATE no-op, and vice versa (reconciliation rules: refrain.domain.charges).
 
@@ -28,13 +31,14 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from refrain.domain.clock import Clock
-from refrain.domain.events import DomainEvent
+from refrain.domain.events import DomainEvent, EventType
 from refrain.domain.inputs import Input, PaymentFailed, PaymentSucceeded
 from refrain.domain.outcome import ChargeRequest
 from refrain.domain.subscription import Subscription
 from refrain.ledger import Ledger, LedgerCommand, LedgerResult, LedgerStatus
 from refrain.observability import Logger
 from refrain.outbox import OutboxPublisher
+from refrain.renewals.assignment import RetryAssigner
 from refrain.renewals.gateway import ChargeStatus, GatewayCharge, GatewayResult, GatewayRouter
 from refrain.renewals.messages import ChargeMessage, TimerKind
 
@@ -59,6 +63,8 @@ class WorkerReport:
     charge_id: str | None = None
     gateway: str | None = None
     events: list[DomainEvent] = field(default_factory=list)
+    retry_variant: str | None = None  # the dunning experiment's variant, if one decided
+    retry_policy: str | None = None  # the policy/version that scheduled the next attempt
 
 
 @dataclass
@@ -69,6 +75,8 @@ class ChargeWorker:
     publisher: OutboxPublisher
     clock: Clock
     log: Logger
+    # The dunning experiment (refrain.renewals.assignment); None: the fixed schedule.
+    assigner: RetryAssigner | None = None
     # Test-only fault injection: raise after the provider answered, before the record.
     crash_after_gateway: Callable[[GatewayCharge], None] | None = None
 
@@ -95,7 +103,7 @@ class ChargeWorker:
         if outcome.status is ChargeStatus.PENDING:
             report.outcome = PENDING_CONFIRMATION  # the webhook records it
         else:
-            recorded = self._record(charge, outcome, sub.provider)
+            recorded = self._record(charge, outcome, sub, report)
             report.outcome = CHARGED if outcome.status is ChargeStatus.SUCCEEDED else DECLINED
             if recorded.status is not LedgerStatus.APPLIED:
                 report.outcome = f"{report.outcome}:{recorded.status.value}"
@@ -148,7 +156,9 @@ class ChargeWorker:
             self.crash_after_gateway(request)
         return outcome
 
-    def _record(self, charge: ChargeRequest, outcome: GatewayResult, provider: str) -> LedgerResult:
+    def _record(
+        self, charge: ChargeRequest, outcome: GatewayResult, sub: Subscription, report: WorkerReport
+    ) -> LedgerResult:
         """Record the gateway's answer; index the provider's payment id with it.
 
         A dispute or refund names the provider's payment (a Stripe dispute carries the
@@ -166,13 +176,21 @@ class ChargeWorker:
             )  # fmt: skip
         else:
             assert outcome.decline is not None
+            # Assigned at the failure's time: the exposure row is derived the same way.
+            assignment = self.assigner.assign(sub, now) if self.assigner else None
+            report.retry_variant = assignment.variant if assignment else None
             inp = PaymentFailed(
                 input_id=key_id, occurred_at=now, charge_id=key_id, amount=charge.amount,
                 decline=outcome.decline, charge_period=anchor, attempt=attempt,
+                retry_variant=report.retry_variant,
             )  # fmt: skip
         key = f"charge:{charge.idempotency_key}"
-        refs = (f"{provider}:{outcome.provider_ref}",) if outcome.provider_ref else ()
-        return self._apply(key, charge.subscription_id, inp, claim=False, refs=refs)
+        refs = (f"{sub.provider}:{outcome.provider_ref}",) if outcome.provider_ref else ()
+        result = self._apply(key, charge.subscription_id, inp, claim=False, refs=refs)
+        for event in result.events:
+            if event.type is EventType.PAYMENT_FAILED:
+                report.retry_policy = event.payload.get("retry_policy")
+        return result
 
     def _apply(
         self, dedupe_key: str, sid: str, inp: Input, *, claim: bool, refs: tuple[str, ...] = ()
@@ -200,5 +218,7 @@ class ChargeWorker:
             reason=report.reason,
             charge_id=report.charge_id,
             gateway=report.gateway,
+            retry_variant=report.retry_variant,
+            retry_policy=report.retry_policy,
             domain_events=[e.type.value for e in report.events],
         )

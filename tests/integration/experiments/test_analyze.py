@@ -89,7 +89,8 @@ def _seed(key: str) -> tuple[list[SignalRow], list[Truth], dict[str, float]]:
             # before the exposure: outside the readout
             _signal(unit, 1, "recovered", day - 20, renewal_count=renewals),
             _signal(unit, 2, "payment_failed", day, state="past_due", hard_decline=False,
-                    amount_minor=13900, failed_attempts=1, renewal_count=renewals),
+                    amount_minor=13900, failed_attempts=1, renewal_count=renewals,
+                    retry_variant="smart" if smart else "fixed"),  # what renewal_charge ran
         ]  # fmt: skip
         retries = (0 if smart else 2) if recovered else 3
         for r in range(retries):

@@ -39,12 +39,16 @@ def test_one_tick_writes_signals_and_one_exposure_per_subscriber(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     accounts = [f"acct_{i}" for i in range(8)]
+    keys = Pseudonymizer(LOCAL_PEPPER.encode())
+    experiment = load_experiments().get("dunning_retry_timing")
     events = []
     for i, account in enumerate(accounts):
+        ran = experiment.assign(keys.subscriber_key(account)).variant  # as renewal_charge does
         for month in (0, 1):  # two failed renewals each: the first one exposes
             events.append(sample_event(
                 EventType.PAYMENT_FAILED, subscription_id=f"sub_{i}", sequence=month + 1,
                 occurred_at=IN_RUN + timedelta(days=31 * month, hours=i), account_id=account,
+                retry_variant=ran,
             ))  # fmt: skip
     hard = sample_event(EventType.PAYMENT_FAILED, subscription_id="sub_hard",
                         account_id="acct_hard", occurred_at=IN_RUN, hard_decline=True)  # fmt: skip
@@ -59,8 +63,6 @@ def test_one_tick_writes_signals_and_one_exposure_per_subscriber(
     assert len(calls.writes) == 2  # one MERGE for the signals, one for the exposures
     sql = f"SELECT * FROM `{cloud.project}.{ANALYTICS_DATASET}.experiment_exposures`"
     rows = {r.subscriber_key: r for r in build_bigquery(cloud).query(sql).result()}
-    keys = Pseudonymizer(LOCAL_PEPPER.encode())
-    experiment = load_experiments().get("dunning_retry_timing")
     assert set(rows) == {keys.subscriber_key(a) for a in accounts}
     for i, account in enumerate(accounts):
         row = rows[keys.subscriber_key(account)]

@@ -38,7 +38,13 @@ def _log(*experiments: Experiment) -> ExposureLog:
     return ExposureLog(ExperimentCatalog(experiments=experiments or (_experiment(),)))
 
 
+def _ran(account: str, experiment: Experiment | None = None) -> str | None:
+    """The variant renewal_charge ran for ``account`` (it assigns as the exposure does)."""
+    return (experiment or _experiment()).assign(KEYS.subscriber_key(account)).variant
+
+
 def _failed(account: str = "acct_1", days: int = 0, sequence: int = 5, **payload: Any) -> SignalRow:
+    payload.setdefault("retry_variant", _ran(account))
     event = sample_event(EventType.PAYMENT_FAILED, subscription_id=f"sub_{account}",
                          sequence=sequence, occurred_at=T0 + timedelta(days=days),
                          account_id=account, **payload)  # fmt: skip
@@ -83,15 +89,18 @@ def test_no_exposure_outside_the_run_the_eligibility_or_the_coverage() -> None:
     assert _log(_experiment(stop=T0)).exposures([row]) == []
     assert _log(_experiment(eligibility={"markets": ["DE"]})).exposures([row]) == []
     thin = _experiment(coverage=0.2)
-    rows = [_failed(f"acct_{i}") for i in range(200)]
+    rows = [_failed(f"acct_{i}", retry_variant=_ran(f"acct_{i}", thin)) for i in range(200)]
     exposed = {e.subscriber_key for e in _log(thin).exposures(rows)}
     assigned = {r.subscriber_key for r in rows if thin.assign(r.subscriber_key).variant}
     assert exposed == assigned and 10 < len(exposed) < 70  # ~20% of 200
 
 
 def test_a_unit_is_exposed_once_per_experiment_at_its_first_failed_renewal() -> None:
-    rows = [_failed(days=40, sequence=9), _failed(days=5, sequence=3), _failed(days=70)]
     other = _experiment(key="other_test", seed="other-1")
+    # a unit both experiments put in the same variant (one schedule ran for both)
+    unit = next(a for a in (f"acct_{i}" for i in range(50)) if _ran(a) == _ran(a, other))
+    rows = [_failed(unit, days=40, sequence=9), _failed(unit, days=5, sequence=3),
+            _failed(unit, days=70)]  # fmt: skip
 
     exposures = _log(_experiment(), other).exposures(rows)
 
@@ -99,6 +108,15 @@ def test_a_unit_is_exposed_once_per_experiment_at_its_first_failed_renewal() -> 
         ("other_test", T0 + timedelta(days=5)),
         ("retry_timing", T0 + timedelta(days=5)),
     ]
+
+
+def test_no_exposure_where_the_decision_did_not_run_the_assigned_variant() -> None:
+    """The webhook recorded the failure first: fixed schedule, no assignment consulted."""
+    assigned = _ran("acct_1")
+    other = "fixed" if assigned == "smart" else "smart"
+    assert _log().exposures([_failed(retry_variant=None)]) == []
+    assert _log().exposures([_failed(retry_variant=other)]) == []
+    assert len(_log().exposures([_failed(retry_variant=assigned)])) == 1
 
 
 def test_earliest_is_independent_of_order() -> None:
@@ -109,9 +127,9 @@ def test_earliest_is_independent_of_order() -> None:
 
 
 def test_assignment_splits_units_by_the_declared_weights() -> None:
-    rows = [_failed(f"acct_{i}") for i in range(2000)]
     weights = [{"key": "fixed", "weight": 0.8}, {"key": "smart", "weight": 0.2}]
     skewed = _experiment(variants=weights, version=2)
+    rows = [_failed(f"acct_{i}", retry_variant=_ran(f"acct_{i}", skewed)) for i in range(2000)]
     smart = sum(e.variant == "smart" for e in _log(skewed).exposures(rows))
     assert 340 < smart < 460  # 400 expected; 3 sigma is ~54
 
@@ -137,6 +155,7 @@ class _Sink:
 
 
 def _message(sequence: int, **payload: Any) -> PushMessage:
+    payload.setdefault("retry_variant", _ran(BASE["account_id"]))
     event = sample_event(EventType.PAYMENT_FAILED, sequence=sequence, **payload)
     m = to_pubsub_message(event)
     return PushMessage(m.data, dict(m.attributes), f"m{sequence}")

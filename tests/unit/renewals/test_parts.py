@@ -13,6 +13,7 @@ from refrain.adapters.gateway_stripe import _from_intent, split_ref
 from refrain.domain import ManualClock, Money
 from refrain.domain.clock import utc
 from refrain.domain.declines import DeclineCategory
+from refrain.domain.retry import network_forbids
 from refrain.renewals import sandbox
 from refrain.renewals.gateway import ChargeStatus, GatewayCharge, GatewayUnavailable
 from refrain.renewals.messages import BadMessage, ChargeMessage, TimerKind
@@ -135,6 +136,11 @@ def test_stripe_refs_and_intent_statuses() -> None:
     assert _from_intent({"id": "pi", "status": "processing"}).status is ChargeStatus.PENDING
     action = _from_intent({"id": "pi", "status": "requires_action"}).decline
     assert action is not None and action.category is DeclineCategory.AUTHENTICATION_REQUIRED
+    error = {"code": "card_declined", "decline_code": "do_not_honor", "network_advice_code": "21"}
+    advised = _from_intent({"id": "pi", "status": "requires_payment_method",
+                            "last_payment_error": error}).decline  # fmt: skip
+    assert advised is not None and advised.advice_code == "21"
+    assert network_forbids(advised)  # soft by its code, but the network says never
 
 
 def test_adyen_result_codes() -> None:
@@ -144,5 +150,10 @@ def test_adyen_result_codes() -> None:
     ).decline
     assert refused is not None and refused.soft
     assert _from_response({"resultCode": "Received"}).status is ChargeStatus.PENDING
+    advised = _from_response({
+        "resultCode": "Refused", "refusalReason": "Refused", "refusalReasonCode": "2",
+        "additionalData": {"merchantAdviceCode": "03: Do not try again"},
+    }).decline  # fmt: skip
+    assert advised is not None and advised.soft and advised.advice_code == "03"
     with pytest.raises(GatewayUnavailable):
         _from_response({"resultCode": "Error"})

@@ -85,7 +85,10 @@ _READERS: dict[str, tuple[tuple[_Reader, ...], tuple[str, ...]]] = {
     "checkout_webhook": (_WEBHOOK, ()),
     "outbox_sweep": (_WEBHOOK, ()),  # sweeps parked events through the webhook's routes
     "renewal_tick": (((CloudSettings, _CLOUD),), ()),
-    "renewal_charge": (((CloudSettings, _CLOUD), (GatewaySettings, None)), ()),
+    "renewal_charge": (
+        ((CloudSettings, _CLOUD), (GatewaySettings, None)),
+        ("pepper", "environment"),
+    ),
     "receipt_email": (
         (
             (CloudSettings, (*_CLOUD, "ses_endpoint", "ses_region", "mail_from")),

@@ -12,17 +12,23 @@ must not be retried.
 Deterministic per seed, with common random numbers: whether an attempt at a given hour
 succeeds is a function of (seed, subscription, hour), not of the order of calls, so two
 dunning policies trying the same subscription at the same hour see the same outcome.
+
+Paydays and the issuer's time zone come from the runtime's public calendar
+(``refrain.domain.paydays``), which the ``smart`` retry policy reads too: it knows the
+paydays exactly, an optimistic assumption bench/dunning.py states.
 """
 
 from __future__ import annotations
 
-import calendar
 import hashlib
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 
 from refrain.domain.declines import DeclineCategory
+from refrain.domain.paydays import PAYDAYS, market_zone, paydays
+
+__all__ = ["PAYDAYS", "REASONS", "DeclineModel", "DeclineReason", "Recovery", "draw", "paydays"]
 
 
 class Recovery(StrEnum):
@@ -61,12 +67,6 @@ REASONS: tuple[DeclineReason, ...] = (
     DeclineReason("account_closed", DeclineCategory.OTHER, 0.03, 1, "21", Recovery.NEVER),
 )  # fmt: skip
 
-# Local paydays: day of month, or "last" working day. Markets not listed: 1st and 15th.
-PAYDAYS: dict[str, tuple[int | str, ...]] = {
-    "SE": (25,), "NO": (20,), "DK": ("last",), "FI": ("last",), "DE": ("last",),
-    "FR": ("last",), "GB": ("last",), "NL": (25,), "JP": (25,), "BR": (5, 20),
-    "US": (1, 15), "CA": (15, "last"), "MX": (15, "last"),
-}  # fmt: skip
 MONTHLY_CARD_UPDATE = 0.06  # share of stale cards replaced in a month, with no prompting
 NOTICE_UPDATE = 0.30  # share of customers who update their card within a week of a notice
 
@@ -75,18 +75,6 @@ def draw(*parts: object) -> float:
     """A uniform draw in [0, 1) that depends only on its parts (common random numbers)."""
     digest = hashlib.sha256("|".join(str(p) for p in parts).encode()).digest()
     return int.from_bytes(digest[:8], "big") / 2**64
-
-
-def paydays(market: str, year: int, month: int) -> list[date]:
-    """The market's paydays in a month (a weekend payday moves to the Friday before)."""
-    last = calendar.monthrange(year, month)[1]
-    days = []
-    for rule in PAYDAYS.get(market, (1, 15)):
-        day = date(year, month, last if rule == "last" else min(int(rule), last))
-        while day.weekday() >= 5:
-            day -= timedelta(days=1)
-        days.append(day)
-    return sorted(days)
 
 
 @dataclass(frozen=True)
@@ -122,13 +110,13 @@ class DeclineModel:
         if reason.recovery in (Recovery.NEVER, Recovery.CARD_UPDATE):
             return 0.0
         hours = (at - failed_at).total_seconds() / 3600
-        local_hour = at.hour  # issuer time ~ market time; the simulator runs markets in UTC
-        night = 0.6 if 1 <= local_hour < 6 else 1.0
+        local = at.astimezone(market_zone(market))  # issuer time ~ the market's time
+        night = 0.6 if 1 <= local.hour < 6 else 1.0
         if reason.recovery is Recovery.HOURS:
             return min(0.9, 0.15 * hours) * night
         if reason.recovery is Recovery.DAILY:
             return 0.12 * night
-        since = min((at.date() - d).days for d in _recent_paydays(market, at.date()))
+        since = min((local.date() - d).days for d in _recent_paydays(market, local.date()))
         return (0.55 if 0 <= since <= 2 else 0.05) * night
 
     def attempt_succeeds(

@@ -26,7 +26,7 @@ def test_every_function_is_configured_by_terraform() -> None:
     given = configcheck.terraform_config(TERRAFORM)
     env, secrets = given["renewal_charge"]
     assert {"REFRAIN_PAYMENT_GATEWAY", "ADYEN_ENVIRONMENT", "ADYEN_LIVE_PREFIX"} <= env
-    assert secrets == {"STRIPE_API_KEY", "ADYEN_API_KEY"}
+    assert secrets == {"STRIPE_API_KEY", "ADYEN_API_KEY", "REFRAIN_SUBSCRIBER_PEPPER"}
     assert "STRIPE_WEBHOOK_SECRET" in given["outbox_sweep"][1]  # same routes as the webhook
 
 
@@ -38,6 +38,15 @@ def test_a_required_setting_terraform_does_not_give_is_caught(broken: Path) -> N
         "renewal_charge: requires REFRAIN_PAYMENT_GATEWAY, which Terraform does not give it"
         in problems
     )
+
+
+def test_renewal_charge_without_the_pepper_is_caught(broken: Path) -> None:
+    """The dunning experiment's unit is the subscriber key: no pepper, no retry choice."""
+    _edit(broken / FUNCTIONS_TF, '["REFRAIN_SUBSCRIBER_PEPPER"], local.stripe', "local.stripe")
+    problems = configcheck.check_config_contract(broken)
+    assert any(
+        p.startswith("renewal_charge: requires REFRAIN_SUBSCRIBER_PEPPER") for p in problems
+    ), problems
 
 
 def test_a_conditional_setting_left_out_is_caught(broken: Path) -> None:
