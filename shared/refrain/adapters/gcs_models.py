@@ -41,7 +41,7 @@ def build_storage(settings: CloudSettings) -> storage.Client:
     if emulator:
         return storage.Client(
             project=settings.project,
-            credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
+            credentials=AnonymousCredentials(),
             client_options={"api_endpoint": emulator},
         )
     return storage.Client(project=settings.project)

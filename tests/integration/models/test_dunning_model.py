@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -74,12 +75,11 @@ def test_train_publish_load_gives_the_same_scores(signals: CloudSettings, tmp_pa
 
 def test_a_tampered_artifact_is_refused(signals: CloudSettings) -> None:
     store = GcsModelStore(build_storage(signals), BUCKET)
+    tree = {"feature": [-1], "threshold": [0], "missing_left": [0], "left": [0], "right": [0],
+            "value": [0.5]}  # fmt: skip
     good = json.dumps({"format": "refrain.dunning_model", "format_version": 1,
                        "model": "dunning", "version": 1, "features": ["attempt"],
-                       "baseline": 0.0, "trees": [{"feature": [-1], "threshold": [0],
-                       "missing_left": [0], "left": [0], "right": [0], "value": [0.5]}]})  # fmt: skip
-    import hashlib
-
+                       "baseline": 0.0, "trees": [tree]})  # fmt: skip
     store.publish(good.replace("0.5", "9.5").encode(),
                   {"sha256": hashlib.sha256(good.encode()).hexdigest()}, 1)  # fmt: skip
     with pytest.raises(ArtifactError, match="does not match the published"):

@@ -84,10 +84,10 @@ def test_best_time_takes_the_highest_score_and_the_earliest_on_ties() -> None:
     model = _hour_model()
     day = datetime(2027, 2, 2, tzinfo=UTC)  # Stockholm is UTC+1 in winter
     candidates = [day + timedelta(hours=h) for h in (14, 5, 10, 3)]
-    best = best_time(model, candidates, lambda at: _ctx(at))
+    best = best_time(model, candidates, _ctx)
     assert best is not None
     assert best[0] == day + timedelta(hours=10)  # 11:00 local, earlier than 15:00
-    assert best_time(model, [], lambda at: _ctx(at)) is None
+    assert best_time(model, [], _ctx) is None
 
 
 @given(st.lists(st.integers(0, 24 * 14), min_size=1, max_size=20))

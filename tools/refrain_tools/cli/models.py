@@ -57,7 +57,7 @@ def models() -> None:
 @click.option("--start", default="2026-01-01", show_default=True, help="First renewal day.")
 @click.option("--dataset", default=None, help="BigQuery dataset (default: the analytics one).")
 def simulate(
-    model: str, subscriptions: int, months: int, seed: int, start: str, dataset: str | None
+    *, model: str, subscriptions: int, months: int, seed: int, start: str, dataset: str | None
 ) -> None:
     """Write a simulated dunning history into churn_signals, as the export would."""
     from refrain.adapters.bigquery_signals import SignalWriter
@@ -76,10 +76,11 @@ def simulate(
 @click.option("--out", default=None, type=click.Path(file_okay=False),
               help="Also write model.json and metadata.json into this directory.")  # fmt: skip
 @click.option("--publish/--no-publish", default=True, show_default=True,
-              help="Upload as the next version to gs://$REFRAIN_MODEL_BUCKET/dunning/.")  # fmt: skip
+              help="Upload as the next version to gs://$REFRAIN_MODEL_BUCKET/dunning/")  # fmt: skip
 @click.option("--bucket", default=None, help="Model bucket (default: $REFRAIN_MODEL_BUCKET).")
 @click.option("--dataset", default=None, help="BigQuery dataset (default: the analytics one).")
 def train(
+    *,
     model: str, start: str, end: str, out: str | None, publish: bool,
     bucket: str | None, dataset: str | None,
 ) -> None:  # fmt: skip
@@ -109,10 +110,12 @@ def train(
         click.echo(f"published {store.publish(trained.model_json, trained.metadata, version)}")
 
 
+_MODEL_HELP = "model.json (checked against metadata.json beside it) or gs://B/dunning/vN"
+
+
 @models.command()
 @click.argument("model", type=MODELS)
-@click.option("--model", "source", required=True,
-              help="model.json path (its metadata.json beside it is checked) or gs://B/dunning/vN")  # fmt: skip
+@click.option("--model", "source", required=True, help=_MODEL_HELP)
 @click.option("--from", "start", required=True, help="First day of attempts (YYYY-MM-DD).")
 @click.option("--to", "end", required=True, help="Day after the last (YYYY-MM-DD).")
 @click.option("--dataset", default=None, help="BigQuery dataset (default: the analytics one).")
@@ -133,9 +136,8 @@ def evaluate(model: str, source: str, start: str, end: str, dataset: str | None)
         raise click.ClickException(f"no attempts between {start} and {end}")
     rate = sum(a.succeeded for a in attempts) / len(attempts)
     predicted = [loaded.score(a.context) for a in attempts]
-    click.echo(f"dunning v{loaded.version} (sha256 {loaded.sha256[:12]}) on {start}..{end}; "
-               "base rate = this window's own rate")  # fmt: skip
-    click.echo(report(score_holdout(predicted, attempts, rate)))
+    click.echo(f"dunning v{loaded.version} (sha256 {loaded.sha256[:12]}) on {start}..{end}")
+    click.echo(report(score_holdout(predicted, attempts, rate), "window", "the window itself"))
 
 
 def _load(source: str) -> Any:

@@ -79,7 +79,7 @@ class _Signals:
         payment = kind in ("payment_failed", "dunning_retry")
         return SignalRow(
             signal_id=_key(self.seed, self.sid, sequence),
-            signal_type=kind,  # type: ignore[arg-type]
+            signal_type=kind,
             schema_version=TAXONOMY_VERSION,
             occurred_at=at.astimezone(UTC),
             recorded_at=at.astimezone(UTC),
@@ -97,7 +97,7 @@ class _Signals:
             amount_minor=PRICE_MINOR if payment else None,
             failed_attempts=attempt if payment else None,
             attempt=attempt if payment else None,
-            decline_category=category,  # type: ignore[arg-type]
+            decline_category=category,
             hard_decline=hard,
             from_state=None if payment else ("past_due" if kind == "recovered" else "on_hold"),
         )

@@ -112,9 +112,7 @@ def export(clf: HistGradientBoostingClassifier, names: Sequence[str], version: i
     return json.dumps(artifact, separators=(",", ":")).encode()
 
 
-def evaluate(
-    predicted: Sequence[float], test: Sequence[Attempt], base_rate: float
-) -> Evaluation:
+def evaluate(predicted: Sequence[float], test: Sequence[Attempt], base_rate: float) -> Evaluation:
     y = labels(test)
     p = np.clip(np.asarray(predicted, dtype=np.float64), 1e-15, 1 - 1e-15)
     base = np.full(len(y), min(max(base_rate, 1e-15), 1 - 1e-15))
@@ -172,11 +170,11 @@ def train(attempts: Sequence[Attempt], start: datetime, end: datetime, version: 
     return Trained(model_json, metadata, evaluation)
 
 
-def report(evaluation: Evaluation) -> str:
+def report(evaluation: Evaluation, rows: str = "hold-out", base: str = "training") -> str:
     e = evaluation
     lines = [
-        f"hold-out: {e.rows} attempts, {e.positives} succeeded "
-        f"({e.positives / e.rows:.1%}); base rate from training {e.baseline_rate:.1%}",
+        f"{rows}: {e.rows} attempts, {e.positives} succeeded "
+        f"({e.positives / e.rows:.1%}); base rate from {base} {e.baseline_rate:.1%}",
         f"{'':<10}{'AUC':>8}{'log loss':>10}{'Brier':>9}",
         f"{'model':<10}{e.auc:8.4f}{e.log_loss:10.4f}{e.brier:9.4f}",
         f"{'base rate':<10}{0.5:8.4f}{e.baseline_log_loss:10.4f}{e.baseline_brier:9.4f}",
