@@ -41,6 +41,8 @@ def _store(bucket: str | None) -> Any:
     from refrain.settings import CloudSettings
 
     name = bucket or os.environ.get(MODEL_BUCKET_ENV, "")
+    if not name:
+        raise click.ClickException(f"no model bucket: set {MODEL_BUCKET_ENV} or --bucket")
     return GcsModelStore(build_storage(CloudSettings()), name, "dunning")
 
 
