@@ -49,3 +49,8 @@ output "webhook_stable_url" {
   description = "The cloudfunctions.net URL of checkout_webhook; known before the first deploy, so providers can be registered first."
   value       = "https://${var.region}-${var.project_id}.cloudfunctions.net/${local.functions["checkout_webhook"].cloud_name}"
 }
+
+output "model_bucket" {
+  description = "Bucket of trained model artifacts (REFRAIN_MODEL_BUCKET for the training command)."
+  value       = google_storage_bucket.models.name
+}

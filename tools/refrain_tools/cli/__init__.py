@@ -9,6 +9,7 @@ from refrain_tools.cli.demo import demo
 from refrain_tools.cli.dlq import dlq
 from refrain_tools.cli.experiments import experiments
 from refrain_tools.cli.exports import exports
+from refrain_tools.cli.models import models
 from refrain_tools.cli.prices import prices
 from refrain_tools.cli.refunds import refunds
 from refrain_tools.cli.renewals import renewals
@@ -29,6 +30,7 @@ main.add_command(webhooks)
 main.add_command(package)
 main.add_command(exports)
 main.add_command(experiments)
+main.add_command(models)
 main.add_command(renewals)
 main.add_command(subscriptions)
 main.add_command(dlq)

@@ -1,6 +1,6 @@
 """Ports, project and state directory of the local stack.
 
-Defaults sit in 8601-8608, clear of each other, of functions-framework's 8080
+Defaults sit in 8601-8609, clear of each other, of functions-framework's 8080
 and of the emulators' own defaults (8080/8085/9050), so a developer's other
 tools keep working. Every port is overridable: REFRAIN_STACK_<NAME>_PORT, or
 REFRAIN_STACK_PORT_BASE to move the whole block.
@@ -30,6 +30,8 @@ class StackConfig(BaseSettings):
     auth_port: int = 0  # the Firebase Auth emulator
     auth_hub_port: int = 0  # firebase-tools' emulator hub and logging ports (unused, held)
     auth_logging_port: int = 0
+    storage_port: int = 0  # Cloud Storage stand-in (gcp-storage-emulator): model artifacts
+    model_bucket: str = "refrain-local-models"
     state_dir: Path = Field(default=Path(".refrain/stack"))
     start_timeout_s: float = 90.0
 
@@ -45,6 +47,7 @@ class StackConfig(BaseSettings):
                 "auth_port",
                 "auth_hub_port",
                 "auth_logging_port",
+                "storage_port",
             ),
             start=1,
         ):
@@ -63,6 +66,8 @@ class StackConfig(BaseSettings):
             "REFRAIN_BIGQUERY_GRPC_ENDPOINT": f"{self.host}:{self.bigquery_grpc_port}",
             "REFRAIN_SES_ENDPOINT": f"http://{self.host}:{self.ses_port}",
             "FIREBASE_AUTH_EMULATOR_HOST": f"{self.host}:{self.auth_port}",
+            "STORAGE_EMULATOR_HOST": f"http://{self.host}:{self.storage_port}",
+            "REFRAIN_MODEL_BUCKET": self.model_bucket,
         }
 
     def firebase_json(self) -> dict[str, object]:

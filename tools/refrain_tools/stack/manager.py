@@ -123,6 +123,15 @@ class StackManager:
                 f"{base}:{c.ses_port}/moto-api/data.json",
                 (c.ses_port,),
             ),
+            # Cloud Storage (model artifacts): gcp-storage-emulator, in memory, with the bucket.
+            Service(
+                "storage",
+                [sys.executable, "-m", "gcp_storage_emulator", "start", "--host", c.host,
+                 "--port", str(c.storage_port), "--in-memory", "--quiet",
+                 "--default-bucket", c.model_bucket],
+                f"{base}:{c.storage_port}/",
+                (c.storage_port,),
+            ),
             # The Firebase Auth emulator (Node): unsigned ID tokens, users by REST, no account.
             Service(
                 "auth",

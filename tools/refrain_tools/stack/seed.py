@@ -52,6 +52,7 @@ def own_stack(port_base: int) -> Iterator[tuple[StackManager, CloudSettings]]:
 
 def provision_everything(config: StackConfig, push_endpoints: Mapping[str, str]) -> None:
     from refrain.adapters.bigquery import build_bigquery, ensure_dataset
+    from refrain.adapters.gcs_models import build_storage
     from refrain.adapters.pubsub import build_publisher, build_subscriber
     from refrain.adapters.ses_raw import build_raw_ses
     from refrain_tools.stack.provision import provision_pubsub
@@ -67,11 +68,14 @@ def provision_everything(config: StackConfig, push_endpoints: Mapping[str, str])
             ensure_dataset(bigquery, dataset, settings.bigquery_location)
         bigquery.close()
         build_raw_ses(settings).create_email_identity(EmailIdentity=settings.mail_from)
+        storage = build_storage(settings)
+        if storage.lookup_bucket(config.model_bucket) is None:
+            storage.create_bucket(config.model_bucket)
 
 
 def reset_everything(config: StackConfig, push_endpoints: Mapping[str, str] | None = None) -> None:
-    """Empty Firestore, Pub/Sub, BigQuery, SES and the Auth emulator's users, then provision
-    the topology again."""
+    """Empty Firestore, Pub/Sub, BigQuery, SES, Cloud Storage and the Auth emulator's users,
+    then provision the topology again."""
     from refrain.adapters.bigquery import build_bigquery
     from refrain.adapters.pubsub import build_publisher, build_subscriber
     from refrain_tools.stack.provision import wipe_pubsub
@@ -83,6 +87,7 @@ def reset_everything(config: StackConfig, push_endpoints: Mapping[str, str] | No
         timeout=30,
     ).raise_for_status()
     requests.post(f"{base}:{config.ses_port}/moto-api/reset", timeout=30).raise_for_status()
+    requests.get(f"{base}:{config.storage_port}/wipe", timeout=30).raise_for_status()
     requests.delete(
         f"{base}:{config.auth_port}/emulator/v1/projects/{config.project}/accounts", timeout=30
     ).raise_for_status()

@@ -43,7 +43,7 @@ def test_a_stack_it_started_is_stopped_even_when_the_block_fails(tmp_path: Path)
     with pytest.raises(RuntimeError, match="the block failed"), manager.borrowed() as started:
         assert started is True
         seen.update(_pids(manager))
-        assert set(seen) == {"firestore", "pubsub", "bigquery", "ses", "auth"}
+        assert set(seen) == {"firestore", "pubsub", "bigquery", "ses", "auth", "storage"}
         assert all(group_alive(pid) for pid in seen.values())
         raise RuntimeError("the block failed")
     assert not any(group_alive(pid) for pid in seen.values())

@@ -34,7 +34,7 @@ def test_up_env_status_down_leaves_no_process_and_no_port(tmp_path: Path) -> Non
     assert up.returncode == 0, up.stderr
     try:
         state = json.loads((tmp_path / "stack" / "state.json").read_text())["services"]
-        assert set(state) == {"firestore", "pubsub", "bigquery", "ses", "auth"}
+        assert set(state) == {"firestore", "pubsub", "bigquery", "ses", "auth", "storage"}
         ports = [p for svc in state.values() for p in svc["ports"]]
         assert all(port_open("127.0.0.1", p) for p in ports)
 

@@ -43,3 +43,12 @@ def test_missing_java_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("refrain_tools.stack.prerequisites.shutil.which", lambda name: None)
     with pytest.raises(prerequisites.MissingPrerequisite, match="Java 17"):
         prerequisites.find_emulators()
+
+
+def test_cloud_storage_stand_in_has_its_port_and_the_standard_variable() -> None:
+    config = StackConfig(port_base=9100)
+    assert config.storage_port == 9109
+    env = config.client_environment()
+    assert env["STORAGE_EMULATOR_HOST"] == "http://127.0.0.1:9109"
+    assert env["REFRAIN_MODEL_BUCKET"] == config.model_bucket
+    assert len(set(v for k, v in config.model_dump().items() if k.endswith("_port"))) == 9
