@@ -22,6 +22,7 @@ from refrain.domain.clock import FixedClock
 from refrain.domain.subscription import BillingMode, State, evolve
 from refrain.observability import get_logger
 from refrain.providers import adyen_webhook
+from refrain.providers.price_plans import ReferenceConvention
 from tests.fakes.accounts import MemoryKeys
 from tests.unit.account.test_routes import Rig, problem, rig
 from tests.unit.care.test_care_service import NOW, active
@@ -146,6 +147,4 @@ def test_the_adyen_reference_is_what_the_webhook_reads_back() -> None:
     assert adyen_webhook.CARD_UPDATE == ":payment-method:"
     reference = card_update_reference("sub_a:b", provider_key("acct_1", "card-key"))
     assert len(reference) <= 80  # Adyen's limit for reference
-    assert adyen_webhook._subscription_of(reference, adyen_webhook.ReferenceConvention()) == (
-        "sub_a:b"
-    )
+    assert adyen_webhook._subscription_of(reference, ReferenceConvention()) == ("sub_a:b")

@@ -347,10 +347,13 @@ def test_a_renewal_s_dispute_names_the_renewal_charge() -> None:
 
 
 def _card_update(success: bool = True, token: str | None = "TKN42") -> dict[str, Any]:
-    extra = {"tokenization.shopperReference": "acct_9", "recurringProcessingModel": "Subscription"}
+    extra: dict[str, object] = {
+        "tokenization.shopperReference": "acct_9",
+        "recurringProcessingModel": "Subscription",
+    }
     if token:
         extra["tokenization.storedPaymentMethodId"] = token
-    item = {
+    item: dict[str, object] = {
         "eventCode": "AUTHORISATION", "success": "true" if success else "false",
         "pspReference": "PSPZERO000000001",
         "merchantReference": "sub_9:payment-method:0123456789ab",
