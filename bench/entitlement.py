@@ -47,6 +47,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import requests
 
@@ -200,16 +201,8 @@ def reads_in_process(users: Sequence[User], cloud: Any) -> str:
     from refrain.account.routes import Request
     from refrain.bootstrap import build_account_api
 
-    saved = {k: os.environ.get(k) for k in UNLIMITED}
-    os.environ.update(UNLIMITED)
-    try:
+    with mock.patch.dict(os.environ, UNLIMITED):
         api = build_account_api(cloud)
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
     def get(user: User) -> None:
         bearer = [("Authorization", f"Bearer {user.token}")]

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import Adyen
 import requests
 from Adyen.exceptions import AdyenAPIResponseError, AdyenError
 
@@ -27,7 +26,7 @@ from refrain.account.payment_method import (
     CardSetupUnavailable,
     card_update_reference,
 )
-from refrain.adapters.gateway_adyen import CHECKOUT_VERSION, split_ref
+from refrain.adapters.gateway_adyen import AdyenGateway, split_ref
 
 
 @dataclass
@@ -41,14 +40,10 @@ class AdyenCardSetup:
         cls, api_key: str, merchant_account: str, return_url: str, *,
         checkout_url: str | None = None, live_prefix: str | None = None, timeout_s: int = 10,
     ) -> AdyenCardSetup:  # fmt: skip
-        adyen = Adyen.Adyen(
-            xapikey=api_key,
-            platform="live" if live_prefix else "test",
-            live_endpoint_prefix=live_prefix,
-            http_timeout=timeout_s,
-        )
-        if checkout_url:
-            adyen.checkout.payments_api.baseUrl = f"{checkout_url.rstrip('/')}/{CHECKOUT_VERSION}"
+        adyen = AdyenGateway.create(
+            api_key, merchant_account, checkout_url=checkout_url, live_prefix=live_prefix,
+            timeout_s=timeout_s,
+        ).adyen  # fmt: skip
         return cls(adyen, merchant_account, return_url)
 
     def start(self, request: CardSetupRequest) -> CardSetupSession:

@@ -21,16 +21,7 @@ from refrain.account.payment_method import (
     CardSetupSession,
     CardSetupUnavailable,
 )
-from refrain.adapters.gateway_stripe import split_ref
-
-_TRANSIENT = (
-    stripe.APIConnectionError,
-    stripe.APIError,
-    stripe.RateLimitError,
-    stripe.IdempotencyError,
-    stripe.AuthenticationError,
-    stripe.PermissionError,
-)
+from refrain.adapters.gateway_stripe import TRANSIENT, StripeGateway, split_ref
 
 
 @dataclass
@@ -41,12 +32,8 @@ class StripeCardSetup:
     def create(
         cls, api_key: str, api_base: str | None = None, timeout_s: float = 10.0
     ) -> StripeCardSetup:
-        client = stripe.StripeClient(
-            api_key,
-            base_addresses={"api": api_base} if api_base else {},
-            max_network_retries=0,  # the subscriber retries with the same key
-            http_client=stripe.RequestsClient(timeout=timeout_s),
-        )
+        # no retries by the library: the subscriber retries with the same key
+        client = StripeGateway.create(api_key, api_base, timeout_s).client
         return cls(client)
 
     def start(self, request: CardSetupRequest) -> CardSetupSession:
@@ -63,7 +50,7 @@ class StripeCardSetup:
                 },
                 {"idempotency_key": request.idempotency_key},
             )
-        except _TRANSIENT as exc:
+        except TRANSIENT as exc:
             raise CardSetupUnavailable(f"stripe: {type(exc).__name__}") from exc
         except stripe.InvalidRequestError as exc:  # e.g. the customer was deleted
             raise CardSetupRefused(f"stripe: {exc.code or 'invalid_request'}") from exc

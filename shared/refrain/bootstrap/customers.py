@@ -11,6 +11,7 @@ from refrain.observability import Logger, get_logger
 from refrain.settings import CloudSettings
 
 if TYPE_CHECKING:
+    from refrain.account.backfill import EntitlementBackfill
     from refrain.account.documents import AccountDocuments
     from refrain.account.payment_method import CardSetup
     from refrain.account.routes import AccountApi
@@ -185,13 +186,10 @@ def card_setups(
     if gateways.adyen_api_key and gateways.adyen_merchant_account:
         from refrain.adapters.card_setup_adyen import AdyenCardSetup
 
-        live = gateways.adyen_environment == "live"
-        if live and not gateways.adyen_live_prefix:
-            raise ValueError("ADYEN_ENVIRONMENT=live needs ADYEN_LIVE_PREFIX")
         found["adyen"] = AdyenCardSetup.create(
             gateways.adyen_api_key.get_secret_value(), gateways.adyen_merchant_account,
             settings.card_return_url, checkout_url=gateways.adyen_checkout_url,
-            live_prefix=gateways.adyen_live_prefix if live else None,
+            live_prefix=gateways.live_prefix(),
         )  # fmt: skip
     return found
 
@@ -211,6 +209,19 @@ def build_account_view(
     care = build_care_service(cloud, clock, get_logger("care"))
     service = AccountService(FirestoreAccounts(db), care, FirestoreIdempotencyKeys(db), clock)
     return service, AccountDocuments(FirestoreAccountDocuments(db), clock)
+
+
+def build_entitlement_backfill(
+    cloud: CloudSettings | None = None, batch: int = 200
+) -> EntitlementBackfill:
+    """`refrain accounts backfill-entitlements`: entitlement entries recomputed from the
+    subscriptions with the ledger's own function (refrain.account.backfill)."""
+    from refrain.account.backfill import EntitlementBackfill
+    from refrain.adapters.firestore import build_firestore
+    from refrain.adapters.firestore_backfill import FirestoreBackfillStore
+
+    db = build_firestore(cloud or CloudSettings())
+    return EntitlementBackfill(FirestoreBackfillStore(db), batch=batch)
 
 
 def _gateways() -> GatewayRouter:
