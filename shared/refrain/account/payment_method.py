@@ -17,7 +17,11 @@ Idempotency: the ``Idempotency-Key`` is recorded like an action's (same key with
 different body: 422), and the provider receives a key derived from the account and
 the key (:func:`provider_key`), so the same key returns the same SetupIntent or
 session from the provider itself. The client secret and session data are never
-stored by Refrain: a replay asks the provider again and gets its stored answer.
+stored by Refrain: a replay asks the provider again and gets its stored answer (Stripe
+keeps keys 24 hours, Adyen at least 7 days: a replay after that gets a new SetupIntent or
+session, which is harmless, as nothing is saved until the subscriber completes one). Two
+concurrent first uses of a key reach the provider with the same key: one gets the
+object, the other the provider's conflict, answered 503 (retry).
 """
 
 from __future__ import annotations
