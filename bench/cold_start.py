@@ -25,7 +25,9 @@ of a first request that takes the function's real first-request path:
   The difference refrain - bare is what Refrain's own code adds to a cold start.
 
 First requests: checkout_webhook a validly signed Stripe checkout.session.completed (a
-new subscription: verify, audit, transaction, publish); the CloudEvent functions a
+new subscription: verify, audit, transaction, publish); account_api GET
+/v1/me/entitlement with a Firebase Auth emulator user's ID token (its entitlement
+document written by the ledger; one read); the CloudEvent functions a
 binary-mode Pub/Sub `messagePublished` CloudEvent on their push subscription's topic:
 outbox_sweep and renewal_tick a scheduler tick with nothing to do, renewal_charge a due
 timer of an unknown subscription (one transaction, acked), receipt_email an
@@ -84,6 +86,7 @@ from tests.support import pull_messages  # noqa: E402
 from tests.unit.churn.factory import sample_event  # noqa: E402
 from tests.unit.invoicing.factories import invoice_paid  # noqa: E402
 
+from entitlement import User, seed_account, sign_up  # noqa: E402
 from refrain.adapters.bigquery_signals import merge_sql  # noqa: E402
 from refrain.adapters.firestore import build_firestore  # noqa: E402
 from refrain.adapters.firestore_collections import CUSTOMERS  # noqa: E402
@@ -121,6 +124,7 @@ class Request:
     path: str
     body: bytes
     headers: dict[str, str]
+    method: str = "POST"
 
 
 class Probes:
@@ -130,6 +134,7 @@ class Probes:
         self.cloud, self.catalog = cloud, catalog
         self.db, self.publisher = build_firestore(cloud), build_publisher(cloud)
         self.serial = int(time.time() * 1000) * 1000
+        self._user: User | None = None
 
     def next_serial(self) -> int:
         self.serial += 1
@@ -150,11 +155,21 @@ class Probes:
             topic = self.publisher.topic_path(self.cloud.project, SUBSCRIPTION_EVENTS)
             self.publisher.publish(topic, message.data, **message.attributes).result(timeout=30)
 
+    def account_user(self) -> User:
+        """An Auth emulator user with a subscription through the ledger (made once)."""
+        if self._user is None:
+            self._user = sign_up(os.environ["FIREBASE_AUTH_EMULATOR_HOST"])
+            seed_account(self.db, self._user.uid, 0)
+        return self._user
+
     def request(self, fn: Function) -> Request:
         serial = self.next_serial()
         if fn.name == "checkout_webhook":
             body, headers = signed(checkout_event(serial, self.catalog))
             return Request("/stripe", body, headers)
+        if fn.name == "account_api":  # the hot path: an emulator user's entitlement, one read
+            headers = {"Authorization": f"Bearer {self.account_user().token}"}
+            return Request("/v1/me/entitlement", b"", headers, method="GET")
         if fn.signature == "http":
             raise SystemExit(f"no first request for the HTTP function {fn.name}: add one here")
         if fn.name == "renewal_charge":
@@ -281,9 +296,10 @@ def answer(url: str, request: Request, proc: subprocess.Popen[bytes]) -> int:
     deadline = time.monotonic() + 120
     while True:
         try:
-            return requests.post(
-                url + request.path, data=request.body, headers=request.headers, timeout=120
-            ).status_code
+            return requests.request(
+                request.method, url + request.path, data=request.body or None,
+                headers=request.headers, timeout=120,
+            ).status_code  # fmt: skip
         except requests.ConnectionError:
             if proc.poll() is not None or time.monotonic() > deadline:
                 return 0

@@ -153,8 +153,9 @@ locals {
       concurrency   = 40
       min_instances = var.account_api.min_instances
       max_instances = var.account_api.max_instances
-      env           = ["GOOGLE_CLOUD_PROJECT", "LOG_EXECUTION_ID", "REFRAIN_FIREBASE_PROJECT_ID", "REFRAIN_ACCOUNT_CORS_ORIGINS", "REFRAIN_ACCOUNT_SERVICE_AUDIENCE", "REFRAIN_ACCOUNT_SERVICE_ACCOUNTS", "REFRAIN_TRUSTED_PROXY_HOPS"]
-      secrets       = []
+      env           = ["GOOGLE_CLOUD_PROJECT", "LOG_EXECUTION_ID", "REFRAIN_FIREBASE_PROJECT_ID", "REFRAIN_ACCOUNT_CORS_ORIGINS", "REFRAIN_ACCOUNT_SERVICE_AUDIENCE", "REFRAIN_ACCOUNT_SERVICE_ACCOUNTS", "REFRAIN_TRUSTED_PROXY_HOPS", "REFRAIN_ACCOUNT_URL", "ADYEN_MERCHANT_ACCOUNT", "ADYEN_ENVIRONMENT", "ADYEN_LIVE_PREFIX"]
+      # The provider keys: card-update sessions (POST /v1/me/payment-method/session).
+      secrets       = concat(local.stripe ? ["STRIPE_API_KEY"] : [], local.adyen ? ["ADYEN_API_KEY"] : [])
       publishes_to  = ["subscription-events", "renewal-charges"] # care actions; an upgrade's charge
       subscribes_to = []
       project_roles = ["roles/datastore.user"]

@@ -129,9 +129,18 @@ def _pepper(env: Env) -> list[str]:
 
 
 def _account(env: Env) -> list[str]:
+    problems = []
     if env.get("REFRAIN_ACCOUNT_SERVICE_ACCOUNTS", "").strip():
-        return _missing(env, "REFRAIN_ACCOUNT_SERVICE_AUDIENCE")
-    return []
+        problems += _missing(env, "REFRAIN_ACCOUNT_SERVICE_AUDIENCE")
+    # Card-update sessions (POST /v1/me/payment-method/session) at the providers we charge.
+    if not (env.get("STRIPE_API_KEY") or env.get("ADYEN_API_KEY")):
+        problems.append("STRIPE_API_KEY or ADYEN_API_KEY is required (card-update sessions)")
+    if env.get("ADYEN_API_KEY"):
+        problems += _missing(env, "ADYEN_MERCHANT_ACCOUNT", "ADYEN_ENVIRONMENT",
+                             "REFRAIN_ACCOUNT_URL")  # fmt: skip
+        if env.get("ADYEN_ENVIRONMENT") == "live":
+            problems += _missing(env, "ADYEN_LIVE_PREFIX")
+    return problems
 
 
 _RULES: dict[str, Callable[[Env], list[str]]] = {

@@ -155,6 +155,28 @@ class PreviewOut(_Out):
         )  # fmt: skip
 
 
+class PaymentMethodSessionIn(_In):
+    subscription_id: str | None = Field(
+        None,
+        max_length=200,
+        description="Which subscription; none: the newest live merchant-managed one",
+    )
+
+
+class PaymentMethodSessionOut(_Out):
+    """Hand to the provider's client: Stripe.js ``confirmSetup`` with ``client_secret``, or
+    Adyen Drop-in with ``session_id`` and ``session_data``. The new card arrives through the
+    provider's webhook; the subscription's next renewal charges it."""
+
+    provider: Literal["stripe", "adyen"]
+    subscription_id: str
+    setup_intent_id: str | None = Field(None, description="Stripe: the SetupIntent")
+    client_secret: str | None = Field(None, description="Stripe: the SetupIntent's secret")
+    session_id: str | None = Field(None, description="Adyen: the Checkout session")
+    session_data: str | None = Field(None, description="Adyen: the session's data")
+    expires_at: datetime | None = Field(None, description="Adyen: when the session expires")
+
+
 class ProblemOut(_Out):
     """RFC 9457 problem details; ``type`` is one of the stable URIs in the description."""
 

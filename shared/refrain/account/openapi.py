@@ -67,6 +67,9 @@ def _operation(route: Route) -> dict[str, Any]:
         responses["415"] = _problem(p.UNSUPPORTED_MEDIA)
         responses["422"] = _problem(p.IDEMPOTENCY_MISMATCH, p.UNPROCESSABLE)
         responses["428"] = _problem(p.IDEMPOTENCY_KEY_REQUIRED)
+    if route.name == "payment-method-session":
+        responses["409"] = _problem(p.MANAGED_BY_PROVIDER, p.CONFLICT)
+        responses["422"] = _problem(p.IDEMPOTENCY_MISMATCH, p.CARD_SETUP_REFUSED)
     responses["429"] = _problem(p.RATE_LIMITED)
     responses["503"] = _problem(p.UNAVAILABLE)
     op: dict[str, Any] = {

@@ -49,11 +49,18 @@ UNPROCESSABLE = ProblemType("unprocessable", 422, "The request cannot be applied
 RATE_LIMITED = ProblemType("rate-limited", 429, "Too many requests")
 UNAVAILABLE = ProblemType("temporarily-unavailable", 503, "Temporarily unavailable, retry")
 INTERNAL = ProblemType("internal", 500, "Internal error")
+MANAGED_BY_PROVIDER = ProblemType(
+    "managed-by-provider", 409, "The payment method is managed by the store or provider"
+)
+CARD_SETUP_REFUSED = ProblemType(
+    "card-setup-refused", 422, "The payment provider refused to start a card update"
+)
 
 PROBLEMS: Final = (
     UNAUTHENTICATED, FORBIDDEN_ORIGIN, NOT_FOUND, METHOD_NOT_ALLOWED, CONFLICT,
     IDEMPOTENCY_IN_USE, TOO_LARGE, UNSUPPORTED_MEDIA, BAD_REQUEST, IDEMPOTENCY_KEY_REQUIRED,
     IDEMPOTENCY_MISMATCH, UNPROCESSABLE, RATE_LIMITED, UNAVAILABLE, INTERNAL,
+    MANAGED_BY_PROVIDER, CARD_SETUP_REFUSED,
 )  # fmt: skip
 
 

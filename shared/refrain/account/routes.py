@@ -41,9 +41,12 @@ from refrain.account.models import (
     InvoicePage,
     NoBody,
     PauseIn,
+    PaymentMethodSessionIn,
+    PaymentMethodSessionOut,
     PreviewOut,
     SubscriptionList,
 )
+from refrain.account.payment_method import NotConfigured, PaymentMethodSessions
 from refrain.account.problems import PROBLEM_JSON, Problem
 from refrain.account.ratelimit import TokenBucket, retry_after
 from refrain.account.service import AccountService, Answer, fingerprint
@@ -134,6 +137,10 @@ ROUTES = (
           PauseIn, ActionOut, needs_key=True),
     Route("resume", "POST", f"{_SUB}/resume", "Resume a paused subscription",
           NoBody, ActionOut, needs_key=True),
+    Route("payment-method-session", "POST", "/v1/me/payment-method/session",
+          "Start saving a new card for a merchant-managed subscription (Stripe SetupIntent "
+          "client secret or Adyen session); the card arrives through the provider's webhook",
+          PaymentMethodSessionIn, PaymentMethodSessionOut, needs_key=True),
 )  # fmt: skip
 PREVIEW_ANSWER = PreviewOut  # change-plan's answer with preview: true
 _COMPILED = tuple((route, route.pattern) for route in ROUTES)
@@ -150,6 +157,7 @@ class AccountApi:
     trusted_hops: int = 1
     clock: Callable[[], float] = time.monotonic
     documents: AccountDocuments | None = None  # invoices, PDFs, the data export
+    cards: PaymentMethodSessions | None = None  # card-update sessions at the providers
 
     def handle(self, request: Request) -> Response:
         started = self.clock()
@@ -239,6 +247,8 @@ class AccountApi:
             return self._document(route.name, params, account, request)
         assert route.body is not None
         body = _parse(route.body, request)
+        if isinstance(body, PaymentMethodSessionIn):
+            return self._card_session(body, account, request)
         sid = params["subscription_id"]
         if isinstance(body, ChangePlanIn) and body.preview:
             return _answer(self.service.preview(account, sid, body))
@@ -250,6 +260,27 @@ class AccountApi:
             raise Problem(p.BAD_REQUEST, f"{IDEMPOTENCY_HEADER}: 8-255 printable characters")
         print_ = fingerprint(request.method, request.path, body)
         return _answer(self.service.act(account, sid, route.name, body, key=key, print_=print_))
+
+    def _card_session(
+        self, body: PaymentMethodSessionIn, account: str, request: Request
+    ) -> Response:
+        key = request.headers.get(IDEMPOTENCY_HEADER.lower())
+        if self.cards is None:
+            raise Problem(p.NOT_FOUND)
+        if key is None:
+            raise Problem(p.IDEMPOTENCY_KEY_REQUIRED)
+        if not _KEY.match(key):
+            raise Problem(p.BAD_REQUEST, f"{IDEMPOTENCY_HEADER}: 8-255 printable characters")
+        print_ = fingerprint(request.method, request.path, body)
+        try:
+            session, replayed = self.cards.start(account, body, key=key, print_=print_)
+        except NotConfigured as exc:
+            self.log.error("card sessions not configured", provider=exc.provider, why=str(exc))
+            raise Problem(p.UNAVAILABLE, "Card updates are not available right now") from exc
+        headers = {"Cache-Control": "no-store"}
+        if replayed:
+            headers["Idempotent-Replayed"] = "true"
+        return Response(200, session.model_dump_json(), headers=headers)
 
     def _document(
         self, name: str, params: dict[str, str], account: str, request: Request

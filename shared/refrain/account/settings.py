@@ -57,6 +57,11 @@ class AccountSettings(BaseSettings):
     # X-Forwarded-For entries appended by trusted proxies (Google's front end: 1).
     trusted_proxy_hops: int = Field(1, ge=0, le=5, validation_alias="REFRAIN_TRUSTED_PROXY_HOPS")
 
+    # Where Adyen sends the subscriber back after a card-update session (the account page).
+    card_return_url: str = Field(
+        "https://account.refrain.example", validation_alias="REFRAIN_ACCOUNT_URL"
+    )
+
     @property
     def allowed_origins(self) -> frozenset[str]:
         return frozenset(o.rstrip("/") for o in _csv(self.cors_origins))

@@ -45,6 +45,9 @@ PRICE_CHANGES = "price_changes"
 ENTITLEMENTS = "entitlements"
 # {account_id}:{Idempotency-Key}: an account API request's fingerprint and answer, TTL'd.
 IDEMPOTENCY_KEYS = "idempotency_keys"
+# {job}: where a resumable operator job left off (e.g. the entitlement backfill); no
+# personal data.
+OPERATOR_CURSORS = "operator_cursors"
 
 
 def keyed(db: firestore.Client, collection: str, key: str) -> firestore.DocumentReference:

@@ -44,7 +44,7 @@ from refrain.renewals.gateway import (
 )
 
 PROVIDER = "stripe"
-_TRANSIENT = (
+TRANSIENT = (  # retried with the same idempotency key; never a decline
     stripe.APIConnectionError,
     stripe.APIError,
     stripe.RateLimitError,
@@ -89,7 +89,7 @@ class StripeGateway:
         try:
             if method is None and customer is not None:
                 method = self.invoice_default(customer)
-        except _TRANSIENT as exc:
+        except TRANSIENT as exc:
             raise GatewayUnavailable(f"stripe: {type(exc).__name__}: {exc}") from exc
         except stripe.InvalidRequestError as exc:  # e.g. the customer was deleted
             return GatewayResult(ChargeStatus.DECLINED, None, _hard(exc.code or "invalid_request"))
@@ -113,7 +113,7 @@ class StripeGateway:
             )
         except stripe.CardError as exc:
             return _declined(exc)
-        except _TRANSIENT as exc:
+        except TRANSIENT as exc:
             raise GatewayUnavailable(f"stripe: {type(exc).__name__}: {exc}") from exc
         except stripe.InvalidRequestError as exc:
             # Stripe refuses the request itself (e.g. a detached payment method): permanent.
@@ -146,7 +146,7 @@ class StripeGateway:
                 params,  # type: ignore[arg-type]
                 {"idempotency_key": call.idempotency_key},
             )
-        except _TRANSIENT as exc:
+        except TRANSIENT as exc:
             raise GatewayUnavailable(f"stripe: {type(exc).__name__}: {exc}") from exc
         except stripe.InvalidRequestError as exc:  # e.g. charge_already_refunded
             raise RefundDeclined(f"stripe: {exc.code or 'invalid_request'}") from exc

@@ -49,6 +49,7 @@ __all__ = [
     "build_care_service",
     "build_care_store",
     "build_charge_worker",
+    "build_entitlement_backfill",
     "build_exporter",
     "build_flush",
     "build_gateways",
@@ -198,16 +199,11 @@ def build_gateways(settings: GatewaySettings | None = None) -> GatewayRouter:
     if settings.adyen_api_key and settings.adyen_merchant_account:
         from refrain.adapters.gateway_adyen import AdyenGateway
 
-        live = settings.adyen_environment == "live"
-        if live and not settings.adyen_live_prefix:
-            raise ValueError(
-                "ADYEN_ENVIRONMENT=live needs ADYEN_LIVE_PREFIX (Customer Area → API URLs)"
-            )
         gateways["adyen"] = AdyenGateway.create(
             settings.adyen_api_key.get_secret_value(),
             settings.adyen_merchant_account,
             checkout_url=settings.adyen_checkout_url,
-            live_prefix=settings.adyen_live_prefix if live else None,
+            live_prefix=settings.live_prefix(),
         )
     return GatewayRouter(gateways)
 
@@ -372,6 +368,7 @@ from refrain.bootstrap.customers import (  # noqa: E402
     build_account_view,
     build_care_service,
     build_care_store,
+    build_entitlement_backfill,
     build_price_service,
     build_refund_service,
 )

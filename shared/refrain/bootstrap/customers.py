@@ -11,7 +11,9 @@ from refrain.observability import Logger, get_logger
 from refrain.settings import CloudSettings
 
 if TYPE_CHECKING:
+    from refrain.account.backfill import EntitlementBackfill
     from refrain.account.documents import AccountDocuments
+    from refrain.account.payment_method import CardSetup
     from refrain.account.routes import AccountApi
     from refrain.account.service import AccountService
     from refrain.account.settings import AccountSettings
@@ -23,6 +25,7 @@ if TYPE_CHECKING:
     from refrain.outbox import OutboxPublisher
     from refrain.pricing.service import PriceChangeService
     from refrain.renewals.gateway import GatewayRouter
+    from refrain.renewals.settings import GatewaySettings
 
 
 # -- customer care ---------------------------------------------------------------------
@@ -117,6 +120,7 @@ def build_account_api(
     settings: AccountSettings | None = None,
     clock: Clock | None = None,
     auth_request: Any = None,
+    gateways: GatewaySettings | None = None,
 ) -> AccountApi:
     """account_api: entitlement (one read), subscriptions, care actions through the ledger,
     invoices and their PDFs, the data export."""
@@ -124,6 +128,7 @@ def build_account_api(
 
     from refrain.account.auth import build_verifier
     from refrain.account.documents import AccountDocuments
+    from refrain.account.payment_method import PaymentMethodSessions
     from refrain.account.ratelimit import TokenBucket
     from refrain.account.routes import AccountApi
     from refrain.account.service import AccountService
@@ -140,10 +145,12 @@ def build_account_api(
     log = get_logger("account_api")
     auth = build_verifier(settings, local=is_local(os.environ), request=auth_request)
     db = build_firestore(cloud)
+    keys = FirestoreIdempotencyKeys(db)
     service = AccountService(
-        FirestoreAccounts(db), build_care_service(cloud, clock, log), FirestoreIdempotencyKeys(db),
+        FirestoreAccounts(db), build_care_service(cloud, clock, log), keys,
         clock, max_age_s=settings.entitlement_max_age_s,
     )  # fmt: skip
+    cards = PaymentMethodSessions(service, keys, card_setups(settings, gateways), clock)
     catalog = load_catalog()
     documents = AccountDocuments(
         FirestoreAccountDocuments(db), clock,
@@ -153,8 +160,38 @@ def build_account_api(
         service, auth, settings.allowed_origins,
         per_ip=TokenBucket(settings.ip_rate_per_s, settings.ip_burst),
         per_account=TokenBucket(settings.account_rate_per_s, settings.account_burst),
-        log=log, trusted_hops=settings.trusted_proxy_hops, documents=documents,
+        log=log, trusted_hops=settings.trusted_proxy_hops, documents=documents, cards=cards,
     )  # fmt: skip
+
+
+def card_setups(
+    settings: AccountSettings, gateways: GatewaySettings | None = None
+) -> dict[str, CardSetup]:
+    """The providers whose keys are set (STRIPE_API_KEY; ADYEN_API_KEY and merchant account).
+
+    A provider without keys has no card sessions: its subscribers get a 503 and the log
+    names the missing variable; in the cloud refrain.config_contract refuses to start
+    account_api with neither key.
+    """
+    from refrain.renewals.settings import GatewaySettings
+
+    gateways = gateways or GatewaySettings()
+    found: dict[str, CardSetup] = {}
+    if gateways.stripe_api_key:
+        from refrain.adapters.card_setup_stripe import StripeCardSetup
+
+        found["stripe"] = StripeCardSetup.create(
+            gateways.stripe_api_key.get_secret_value(), gateways.stripe_api_base
+        )
+    if gateways.adyen_api_key and gateways.adyen_merchant_account:
+        from refrain.adapters.card_setup_adyen import AdyenCardSetup
+
+        found["adyen"] = AdyenCardSetup.create(
+            gateways.adyen_api_key.get_secret_value(), gateways.adyen_merchant_account,
+            settings.card_return_url, checkout_url=gateways.adyen_checkout_url,
+            live_prefix=gateways.live_prefix(),
+        )  # fmt: skip
+    return found
 
 
 def build_account_view(
@@ -172,6 +209,19 @@ def build_account_view(
     care = build_care_service(cloud, clock, get_logger("care"))
     service = AccountService(FirestoreAccounts(db), care, FirestoreIdempotencyKeys(db), clock)
     return service, AccountDocuments(FirestoreAccountDocuments(db), clock)
+
+
+def build_entitlement_backfill(
+    cloud: CloudSettings | None = None, batch: int = 200
+) -> EntitlementBackfill:
+    """`refrain accounts backfill-entitlements`: entitlement entries recomputed from the
+    subscriptions with the ledger's own function (refrain.account.backfill)."""
+    from refrain.account.backfill import EntitlementBackfill
+    from refrain.adapters.firestore import build_firestore
+    from refrain.adapters.firestore_backfill import FirestoreBackfillStore
+
+    db = build_firestore(cloud or CloudSettings())
+    return EntitlementBackfill(FirestoreBackfillStore(db), batch=batch)
 
 
 def _gateways() -> GatewayRouter:

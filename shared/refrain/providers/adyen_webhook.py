@@ -15,6 +15,8 @@ The stored payment method renewals charge is ``"{shopperReference}:{token}"``
 successful AUTHORISATION's `tokenization.storedPaymentMethodId` (older accounts:
 `recurring.recurringDetailReference`) and `tokenization.shopperReference` /
 `recurring.shopperReference` / `shopperReference`; replaced by RECURRING_CONTRACT,
+or by the zero-amount AUTHORISATION of a card-update session (reference
+``{subscription_id}:payment-method:{key}``, refrain.account.payment_method),
 whose pspReference is the token. What the HMAC signs: pspReference,
 originalReference, merchantAccountCode, merchantReference, amount, eventCode and
 success, never additionalData. So identity and money come only from signed fields:
@@ -167,11 +169,25 @@ def _own_checkout(reference: str) -> tuple[str, CheckoutReference] | None:
     return sub_id, CheckoutReference(account_id, plan, market)
 
 
+# A card-update session the account API started: ``{subscription_id}:payment-method:{key}``
+# (refrain.account.payment_method.card_update_reference).
+CARD_UPDATE = ":payment-method:"
+
+
+def _card_update(reference: str) -> str | None:
+    """The subscription of a card-update session's reference, else None."""
+    sub_id, found, key = reference.rpartition(CARD_UPDATE)
+    return sub_id if found and sub_id and key else None
+
+
 def _subscription_of(reference: str, convention: ReferenceConvention) -> str:
     """The subscription a reference names: a checkout to the merchant's convention is its own
     subscription; Refrain's own checkout names it first (``{subscription_id}:checkout…``)."""
     if convention.read(reference) is not None:
         return subscription_id_for(PROVIDER, reference)
+    card_update = _card_update(reference)
+    if card_update is not None:
+        return card_update
     own = _own_checkout(reference)
     if own is not None:
         return own[0]
@@ -225,6 +241,8 @@ def _normalise(
     subject = Subject(subscription_id=sub_id)
     at = {"input_id": base["event_id"], "occurred_at": base["occurred_at"]}
     original = str(item.get("originalReference") or psp)
+    if code == "AUTHORISATION" and charge is None and _card_update(reference) is not None:
+        return _card_verified(base, subject, at, extra, success)
     if code == "AUTHORISATION":
         own = _own_checkout(reference) if charge is None else None
         named = own[1] if own else convention.read(reference) if charge is None else None
@@ -337,3 +355,29 @@ def _normalise(
     return ProviderEvent(
         **base, subject=subject, ignored=notes.get(code, f"event code {code} is not used")
     )
+
+
+def _card_verified(
+    base: dict[str, Any],
+    subject: Subject,
+    at: dict[str, Any],
+    extra: Mapping[str, Any],
+    success: bool,
+) -> ProviderEvent:
+    """The zero-amount authorisation of a card-update session: the new token, no money.
+
+    Like RECURRING_CONTRACT, the token comes from additionalData: Adyen charges it only
+    with the shopper reference it was stored under (the session's own).
+    """
+    token = stored_method_ref(
+        _shopper(extra),
+        extra.get("tokenization.storedPaymentMethodId")
+        or extra.get("recurring.recurringDetailReference"),
+    )
+    if not success:
+        return ProviderEvent(**base, subject=subject, ignored="card verification refused")
+    if token is None:
+        return ProviderEvent(**base, subject=subject, ignored="card verified but not stored")
+    return ProviderEvent(
+        **base, subject=subject, input=PaymentMethodUpdated(**at, payment_method_ref=token)
+    )  # fmt: skip

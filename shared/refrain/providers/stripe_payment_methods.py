@@ -5,7 +5,9 @@ Stripe never puts the saved card on the Checkout Session itself. It is:
 * payment mode with ``payment_intent_data.setup_future_usage=off_session``: the
   PaymentIntent's ``payment_method`` (``payment_intent.succeeded``);
 * setup mode: the SetupIntent's ``payment_method`` (``setup_intent.succeeded``,
-  ``usage=off_session``);
+  ``usage=off_session``); a SetupIntent the account API created for a card update
+  (refrain.account.payment_method) names our ``subscription_id`` in its metadata, which
+  finds the subscription (its ``seti_…`` was never indexed by a checkout);
 * otherwise the customer's ``invoice_settings.default_payment_method``
   (``customer.updated`` when it changes), or a card the customer saves later
   (``payment_method.attached``).
@@ -22,7 +24,8 @@ here is a :class:`PaymentMethodUpdated` to ``cus_…:pm_…``, ordered by the ev
 delivery of an older one is stale. A subscription that never receives one is
 charged the customer's invoice default, read from Stripe at charge time
 (refrain.adapters.gateway_stripe). Every field read here is in the signed event
-body; nothing comes from metadata.
+body; metadata is read only for our own SetupIntents' subscription id (set with our
+secret key, like a renewal PaymentIntent's).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from typing import Any
 from refrain.domain.catalog import Catalog
 from refrain.domain.inputs import PaymentMethodUpdated
 from refrain.ingest.model import ProviderEvent, Subject
+from refrain.providers.stripe_fields import metadata
 
 PROVIDER = "stripe"
 # Only a method saved for off-session use may be charged while the customer is away
@@ -88,6 +92,15 @@ def _setup_intent(
     if obj.get("usage", _OFF_SESSION) != _OFF_SESSION or not (method and seti):
         return ProviderEvent(**base, ignored="setup intent did not save an off-session method")
     ref = payment_method_ref(object_id(obj.get("customer")), method) or method
+    ours = metadata(obj).get("subscription_id")
+    if ours:  # a card update the account API started (refrain.account.payment_method)
+        return ProviderEvent(
+            **base,
+            subject=Subject(subscription_id=ours),
+            input=PaymentMethodUpdated(
+                input_id=base["event_id"], occurred_at=base["occurred_at"], payment_method_ref=ref
+            ),
+        )
     return _updated(base, ref, seti, base["event_id"])
 
 

@@ -31,3 +31,13 @@ class GatewaySettings(BaseSettings):
         default=None, validation_alias="ADYEN_ENVIRONMENT"
     )
     adyen_live_prefix: str | None = Field(default=None, validation_alias="ADYEN_LIVE_PREFIX")
+
+    def live_prefix(self) -> str | None:
+        """Adyen's live endpoint prefix when the platform is live (None: the test platform)."""
+        if self.adyen_environment != "live":
+            return None
+        if not self.adyen_live_prefix:
+            raise ValueError(
+                "ADYEN_ENVIRONMENT=live needs ADYEN_LIVE_PREFIX (Customer Area → API URLs)"
+            )
+        return self.adyen_live_prefix

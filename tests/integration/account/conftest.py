@@ -83,23 +83,27 @@ class Api:
             return requests.post(self.url + path, headers=headers, timeout=20)
         return requests.post(self.url + path, json=body, headers=headers, timeout=20)
 
-    def seed(self, uid: str, sub_id: str | None = None, plan: str = "individual_monthly") -> str:
+    def seed(
+        self, uid: str, sub_id: str | None = None, plan: str = "individual_monthly", *,
+        provider: str = "stripe", billing_mode: BillingMode = BillingMode.MERCHANT_MANAGED,
+        payment_method_ref: str = "pm_sandbox_ok",
+    ) -> str:  # fmt: skip
         """A paid SE subscription for ``uid`` through the real ledger, started a minute ago."""
         sub_id = sub_id or f"sub_{uuid.uuid4().hex[:12]}"
         at = datetime.now(UTC) - timedelta(minutes=1)
         offer = load_catalog().offer(plan, "SE")
         draft = Subscription.new(
-            subscription_id=sub_id, account_id=uid, provider="stripe",
-            billing_mode=BillingMode.MERCHANT_MANAGED, plan=offer.plan.id,
+            subscription_id=sub_id, account_id=uid, provider=provider,
+            billing_mode=billing_mode, plan=offer.plan.id,
             plan_rank=offer.plan.rank, interval_months=offer.plan.interval.months, market="SE",
             price=offer.price, created_at=at,
         )  # fmt: skip
         checkout = CheckoutCompleted(
-            input_id=f"evt_{sub_id}", occurred_at=at, payment_method_ref="pm_sandbox_ok",
+            input_id=f"evt_{sub_id}", occurred_at=at, payment_method_ref=payment_method_ref,
             paid=True, charge_id=f"ch_{sub_id}", amount=offer.price,
         )  # fmt: skip
         result = FirestoreLedger(self.db).apply(
-            LedgerCommand(f"stripe:evt_{sub_id}", sub_id, checkout, at, "stripe", draft=draft)
+            LedgerCommand(f"{provider}:evt_{sub_id}", sub_id, checkout, at, provider, draft=draft)
         )
         assert result.status is LedgerStatus.APPLIED
         return sub_id

@@ -344,3 +344,41 @@ def test_a_renewal_s_dispute_names_the_renewal_charge() -> None:
     assert isinstance(event.input, DisputeClosed)
     assert event.input.charge_id == "sub_x:20260301T000000Z:1"
     assert event.subject is not None and event.subject.subscription_id == "sub_x"
+
+
+def _card_update(success: bool = True, token: str | None = "TKN42") -> dict[str, Any]:
+    extra: dict[str, object] = {
+        "tokenization.shopperReference": "acct_9",
+        "recurringProcessingModel": "Subscription",
+    }
+    if token:
+        extra["tokenization.storedPaymentMethodId"] = token
+    item: dict[str, object] = {
+        "eventCode": "AUTHORISATION", "success": "true" if success else "false",
+        "pspReference": "PSPZERO000000001",
+        "merchantReference": "sub_9:payment-method:0123456789ab",
+        "merchantAccountCode": "RefrainECOM", "amount": {"currency": "EUR", "value": 0},
+        "eventDate": "2025-01-05T10:00:00+01:00", "additionalData": extra,
+    }  # fmt: skip
+    return adyen_sign(item, KEY)
+
+
+def test_a_card_update_session_s_zero_authorisation_stores_the_token_and_moves_no_money() -> None:
+    event = normalise_adyen_item(_card_update(), CATALOG)
+    assert isinstance(event.input, PaymentMethodUpdated)  # never a PaymentSucceeded of 0
+    assert event.input.payment_method_ref == "acct_9:TKN42"
+    assert event.subject is not None and event.subject.subscription_id == "sub_9"
+    refused = normalise_adyen_item(_card_update(success=False), CATALOG)
+    assert refused.input is None and refused.ignored == "card verification refused"
+    unstored = normalise_adyen_item(_card_update(token=None), CATALOG)
+    assert unstored.input is None and unstored.ignored
+
+
+def test_the_card_update_s_recurring_contract_finds_the_same_subscription() -> None:
+    item = dict(_card_update())
+    item.update(eventCode="RECURRING_CONTRACT", pspReference="TKN42",
+                additionalData={"recurring.shopperReference": "acct_9"})  # fmt: skip
+    event = normalise_adyen_item(adyen_sign(item, KEY), CATALOG)
+    assert isinstance(event.input, PaymentMethodUpdated)
+    assert event.input.payment_method_ref == "acct_9:TKN42"
+    assert event.subject is not None and event.subject.subscription_id == "sub_9"

@@ -185,3 +185,19 @@ def test_any_shape_maps_or_is_refused_and_a_card_is_always_customer_and_method(
         customer, _, card = method.payment_method_ref.rpartition(":")
         assert card and (customer or kind == "setup_intent.succeeded")
         assert card in _strings(raw["data"]["object"])  # never invented
+
+
+def test_a_setup_intent_the_account_api_created_finds_its_subscription_by_metadata() -> None:
+    raw = fixture("setup_intent.succeeded")
+    raw["data"]["object"]["metadata"] = {"subscription_id": "sub_card_update"}
+    [event] = normalise_stripe_events(raw, CATALOG)
+    assert isinstance(event.input, PaymentMethodUpdated)
+    assert event.subject is not None and event.subject.subscription_id == "sub_card_update"
+    customer = raw["data"]["object"]["customer"]
+    method = raw["data"]["object"]["payment_method"]
+    assert event.input.payment_method_ref == f"{customer}:{method}"
+    # without our metadata: the checkout's SetupIntent, found by its indexed id, as before
+    plain = fixture("setup_intent.succeeded")
+    [before] = normalise_stripe_events(plain, CATALOG)
+    assert before.subject is not None and before.subject.ref is not None
+    assert before.subject.ref.startswith("stripe:seti_")

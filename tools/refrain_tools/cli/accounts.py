@@ -3,6 +3,10 @@
 The same answers the account API gives the subscriber (refrain.account): the
 entitlement (has access or not, why, until when), the subscriptions, the newest
 invoices and credit notes. Read only.
+
+`refrain accounts backfill-entitlements [--dry-run] [--batch N] [--restart]`: the
+entitlement documents of subscriptions from before the ledger wrote them, recomputed
+with the ledger's own function (refrain.account.backfill); idempotent and resumable.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from refrain_tools.cli.subscriptions import ISO_TIME
 
 @click.group()
 def accounts() -> None:
-    """What a subscriber sees of their account (read only)."""
+    """What a subscriber sees of their account; the entitlement backfill."""
 
 
 @accounts.command()
@@ -72,6 +76,36 @@ def show(account_id: str, count: int, at: datetime | None, as_json: bool) -> Non
             _money(inv.gross), inv.original_number or "",
         )  # fmt: skip
     console.print(listed)
+
+
+@accounts.command("backfill-entitlements")
+@click.option("--dry-run", is_flag=True, help="Count what would be written; write nothing.")
+@click.option("--batch", default=200, show_default=True, type=click.IntRange(1, 500),
+              help="Subscriptions per page (and per saved cursor).")  # fmt: skip
+@click.option("--restart", is_flag=True, help="Ignore a saved cursor; start from the first.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def backfill_entitlements(dry_run: bool, batch: int, restart: bool, as_json: bool) -> None:
+    """Write each subscription's entitlement entry where it is missing or differs from what
+    the ledger would write; resumes after the last saved cursor."""
+    from refrain.bootstrap import build_entitlement_backfill
+
+    counts = build_entitlement_backfill(CloudSettings(), batch=batch).run(
+        dry_run=dry_run, restart=restart
+    )
+    found = counts.as_dict()
+    if as_json:
+        click.echo(json.dumps({"dry_run": dry_run, **found}, indent=2, sort_keys=True))
+        return
+    resumed = f" (resumed after {counts.resumed_after})" if counts.resumed_after else ""
+    verb = "would write" if dry_run else "written"
+    click.echo(
+        f"entitlement backfill{' (dry run)' if dry_run else ''}{resumed}: "
+        f"{counts.subscriptions} subscriptions of {counts.accounts} accounts in "
+        f"{counts.pages} pages; up to date {counts.up_to_date}, missing {counts.missing}, "
+        f"differing {counts.differing}; {verb} "
+        f"{counts.missing + counts.differing if dry_run else counts.written}"
+        + ("" if dry_run else f", settled meanwhile {counts.settled_meanwhile}")
+    )
 
 
 def _money(value: MoneyOut) -> str:

@@ -81,7 +81,25 @@ _CHURN: tuple[_Reader, ...] = (
     (CloudSettings, (*_CLOUD, "bigquery_endpoint", "bigquery_location")),
 )
 _READERS: dict[str, tuple[tuple[_Reader, ...], tuple[str, ...]]] = {
-    "account_api": (((CloudSettings, _CLOUD), (AccountSettings, None)), ()),
+    "account_api": (
+        (
+            (CloudSettings, _CLOUD),
+            (AccountSettings, None),
+            (
+                GatewaySettings,
+                (
+                    "stripe_api_key",
+                    "stripe_api_base",
+                    "adyen_api_key",
+                    "adyen_merchant_account",
+                    "adyen_checkout_url",
+                    "adyen_environment",
+                    "adyen_live_prefix",
+                ),
+            ),
+        ),
+        (),
+    ),
     "checkout_webhook": (_WEBHOOK, ()),
     "outbox_sweep": (_WEBHOOK, ()),  # sweeps parked events through the webhook's routes
     "renewal_tick": (((CloudSettings, _CLOUD),), ()),

@@ -16,6 +16,8 @@ Serves, on 127.0.0.1:
 * Adyen Checkout ``POST /v{n}/payments`` (JSON, ``x-api-key`` required):
   200 ``Authorised`` or ``Refused`` with ``refusalReason`` and
   ``refusalReasonCode``, or 422 for an unknown token.
+* Card updates: Stripe ``POST /v1/setup_intents``, Adyen ``POST /v{n}/sessions``; see
+  :mod:`refrain_tools.simulator.card_setup`.
 * Refunds of what it charged (and of payments saved with :meth:`save_payment`):
   Stripe ``POST /v1/refunds``, Adyen ``POST /v{n}/payments/{psp}/refunds``; see
   :mod:`refrain_tools.simulator.refunds`.
@@ -47,6 +49,7 @@ from refrain.domain.clock import Clock, SystemClock
 from refrain.domain.money import Money
 from refrain.domain.provider_amounts import from_provider_amount
 from refrain_tools.simulator import events
+from refrain_tools.simulator.card_setup import CardSetupDesk, is_adyen_sessions
 from refrain_tools.simulator.delivery import WebhookSender
 from refrain_tools.simulator.outcomes import Decision, Kind, decide
 from refrain_tools.simulator.protocol import (
@@ -111,6 +114,7 @@ class GatewaySimulator:
         self._customers: dict[str, dict[str, Any]] = {}
         self._line_items: dict[str, list[dict[str, Any]]] = {}
         self.refunds = RefundDesk(lambda: self.clock.now())  # noqa: PLW0108 - clock may be swapped
+        self.cards = CardSetupDesk(lambda: self.clock.now(), lambda c: c in self._customers)  # noqa: PLW0108
         self._server = ThreadingHTTPServer(("127.0.0.1", port), _handler_for(self))
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -236,6 +240,10 @@ class GatewaySimulator:
             return self._idempotent("adyen", headers, body, self._adyen)
         if path == "/v1/refunds":
             return self._idempotent("stripe", headers, body, self.refunds.stripe)
+        if path == "/v1/setup_intents":  # card updates: refrain_tools.simulator.card_setup
+            return self._idempotent("stripe", headers, body, self.cards.stripe)
+        if is_adyen_sessions(path):
+            return self._idempotent("adyen", headers, body, self.cards.adyen)
         psp = adyen_refund_psp(path)
         if psp is not None:
             return self._idempotent(
