@@ -91,7 +91,7 @@ class AccountView:
     def build(
         self, account_id: str, lang: str | None, subscription: str | None, plan: str | None
     ) -> AccountViewOut:
-        loc = localizer_for(lang, self.default_locale())
+        loc = localizer_for((lang or "")[:35] or None, self.default_locale())
         subs = sorted(self.service.store.subscriptions(account_id), key=lambda s: s.created_at)
         page = self.documents.invoices(account_id, None, str(VIEW_INVOICES))
         invoices = [
