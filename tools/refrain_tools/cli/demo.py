@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import time
 from contextlib import ExitStack
 from pathlib import Path
@@ -117,12 +118,20 @@ def _account_page(run: DemoRun, config: StackConfig, summary: Summary) -> DemoSu
 
 
 def _serve(console: Console) -> None:
+    """Until Ctrl-C or SIGTERM (a background job ignores SIGINT); then the caller stops all."""
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, stop)
     console.print("[bold]serving[/] the stack and the functions; Ctrl-C stops them")
     try:
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:
         console.print("stopping…")
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _print(
