@@ -7,13 +7,13 @@ PDF, and reads the page in Swedish. Amounts and dates are expected exactly as th
 receipts format them (refrain.invoicing.i18n). Screenshots of each step are saved under
 ``artifacts/screenshots/account-page/`` (gitignored).
 
-Playwright never downloads a browser here: it launches ``/usr/bin/chromium`` (the
-``chromium`` package, installed by scripts/setup.sh). Under CI=true a missing one fails.
+The browser is Debian's Chromium (tests.browser): never a downloaded one, and under
+CI=true a missing one fails. The demo's own run is driven the same way in
+tests/e2e/test_business_end_to_end.py.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -24,42 +24,21 @@ import pytest
 from refrain.adapters.firestore_collections import SUBSCRIPTIONS, keyed
 from refrain.domain import load_catalog
 from refrain.invoicing.i18n import localizer_for
-from tests.conftest import in_ci
+from tests.browser import chromium, shot
 from tests.integration.account.conftest import PASSWORD, Api, Emulator
 from tests.integration.account.test_account_documents import _invoices
-from tests.support import ROOT
 
 pytestmark = pytest.mark.integration
-CHROMIUM = Path("/usr/bin/chromium")
-SHOTS = ROOT / "artifacts" / "screenshots" / "account-page"
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        why = f"{CHROMIUM} missing: apt-get install chromium (scripts/setup.sh does)"
-        if in_ci():
-            pytest.fail(f"CI=true and {why}", pytrace=False)
-        pytest.skip(why)
-    from playwright.sync_api import sync_playwright
-
-    os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
-    with sync_playwright() as driver:
-        launched = driver.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True,
-            args=["--no-sandbox", "--disable-dev-shm-usage"],  # root, small /dev/shm
-        )  # fmt: skip
-        try:
-            yield launched
-        finally:
-            launched.close()
+    with chromium() as launched:
+        yield launched
 
 
 def _shot(page: Any, name: str) -> Path:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    path = SHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    return path
+    return shot(page, "account-page", name)
 
 
 def _period_end(api: Api, sub_id: str) -> datetime:
