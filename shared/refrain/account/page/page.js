@@ -238,7 +238,10 @@
   $("sign-out").addEventListener("click", signOut);
 
   if (session()) {
-    load().catch(failed);
+    load().catch((error) => {
+      failed(error);
+      if ($("account").hidden) show("sign-in");
+    });
   } else {
     show("sign-in");
   }
