@@ -35,3 +35,30 @@ if ! cmp -s tools/firebase/package-lock.json "$FIREBASE_DIR/package-lock.json" \
     # No install scripts: the Auth emulator needs none (re2's native build is optional).
     (cd "$FIREBASE_DIR" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
 fi
+
+# Headless Chromium from Debian's packages for the account page's browser test
+# (tests/e2e/test_account_page.py drives it with Playwright; Playwright's own browser
+# downloads are never used). Installed once, quietly; without root or password-less sudo
+# the script says what to install, and CI (CI=true) stops here rather than skip the test.
+if [ ! -x /usr/bin/chromium ]; then
+    APT=()
+    if [ "$(id -u)" = 0 ]; then
+        APT=(env DEBIAN_FRONTEND=noninteractive apt-get)
+    elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+        APT=(sudo -n env DEBIAN_FRONTEND=noninteractive apt-get)
+    fi
+    if [ ${#APT[@]} -gt 0 ] && command -v apt-get >/dev/null 2>&1; then
+        mkdir -p .refrain
+        if ! "${APT[@]}" install -y -qq --no-install-recommends chromium >.refrain/apt.log 2>&1; then
+            "${APT[@]}" update -qq >>.refrain/apt.log 2>&1 || true
+            "${APT[@]}" install -y -qq --no-install-recommends chromium >>.refrain/apt.log 2>&1 \
+                || echo "apt-get install chromium failed: see .refrain/apt.log" >&2
+        fi
+    fi
+    if [ ! -x /usr/bin/chromium ]; then
+        echo "the account page's browser test needs Debian's chromium: apt-get install chromium" >&2
+        if [ "${CI:-}" = "true" ]; then
+            exit 1
+        fi
+    fi
+fi

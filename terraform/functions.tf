@@ -55,6 +55,7 @@ locals {
     REFRAIN_ACCOUNT_CORS_ORIGINS     = length(var.account_api.cors_origins) > 0 ? join(",", var.account_api.cors_origins) : null
     REFRAIN_ACCOUNT_SERVICE_AUDIENCE = var.account_api.service_audience
     REFRAIN_ACCOUNT_SERVICE_ACCOUNTS = length(var.account_api.service_accounts) > 0 ? join(",", var.account_api.service_accounts) : null
+    REFRAIN_FIREBASE_WEB_API_KEY     = var.account_api.web_api_key
     # Behind the load balancer X-Forwarded-For ends "<client>,<load balancer>": two hops.
     REFRAIN_TRUSTED_PROXY_HOPS = local.account_edge ? "2" : null
   }
@@ -153,7 +154,7 @@ locals {
       concurrency   = 40
       min_instances = var.account_api.min_instances
       max_instances = var.account_api.max_instances
-      env           = ["GOOGLE_CLOUD_PROJECT", "LOG_EXECUTION_ID", "REFRAIN_FIREBASE_PROJECT_ID", "REFRAIN_ACCOUNT_CORS_ORIGINS", "REFRAIN_ACCOUNT_SERVICE_AUDIENCE", "REFRAIN_ACCOUNT_SERVICE_ACCOUNTS", "REFRAIN_TRUSTED_PROXY_HOPS", "REFRAIN_ACCOUNT_URL", "ADYEN_MERCHANT_ACCOUNT", "ADYEN_ENVIRONMENT", "ADYEN_LIVE_PREFIX"]
+      env           = ["GOOGLE_CLOUD_PROJECT", "LOG_EXECUTION_ID", "REFRAIN_FIREBASE_PROJECT_ID", "REFRAIN_ACCOUNT_CORS_ORIGINS", "REFRAIN_ACCOUNT_SERVICE_AUDIENCE", "REFRAIN_ACCOUNT_SERVICE_ACCOUNTS", "REFRAIN_FIREBASE_WEB_API_KEY", "REFRAIN_TRUSTED_PROXY_HOPS", "REFRAIN_ACCOUNT_URL", "ADYEN_MERCHANT_ACCOUNT", "ADYEN_ENVIRONMENT", "ADYEN_LIVE_PREFIX"]
       # The provider keys: card-update sessions (POST /v1/me/payment-method/session).
       secrets       = concat(local.stripe ? ["STRIPE_API_KEY"] : [], local.adyen ? ["ADYEN_API_KEY"] : [])
       publishes_to  = ["subscription-events", "renewal-charges"] # care actions; an upgrade's charge

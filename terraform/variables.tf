@@ -198,12 +198,13 @@ variable "parked_event_max_age_hours" {
 }
 
 variable "account_api" {
-  description = "The subscribers' account API. edge: Cloud Armor and a load balancer in front (terraform/edge.tf); firebase_project_id: the Firebase / Identity Platform project whose ID tokens it accepts (default: project_id); cors_origins: the exact origins browsers may call from; service_accounts: e-mails of service accounts that may act for any account (OIDC tokens for service_audience)."
+  description = "The subscribers' account API. edge: Cloud Armor and a load balancer in front (terraform/edge.tf); firebase_project_id: the Firebase / Identity Platform project whose ID tokens it accepts (default: project_id); cors_origins: the exact origins browsers may call from; service_accounts: e-mails of service accounts that may act for any account (OIDC tokens for service_audience); web_api_key: the Firebase web API key the account page (/v1/account-page/) signs in with, public by design."
   type = object({
     firebase_project_id = optional(string)
     cors_origins        = optional(list(string), [])
     service_accounts    = optional(list(string), [])
     service_audience    = optional(string, "refrain-account-api")
+    web_api_key         = optional(string)
     min_instances       = optional(number, 1)
     max_instances       = optional(number, 20)
     # Cloud Armor in front (terraform/edge.tf): an external Application Load Balancer on

@@ -19,9 +19,11 @@ from pathlib import Path
 import pytest
 
 from refrain.settings import CloudSettings
+from refrain_tools.demo.account_page import open_account_page
 from refrain_tools.demo.report import Summary, mode_label
 from refrain_tools.demo.run import DemoOptions, DemoRun
 from refrain_tools.stack.manager import StackManager
+from tests.browser import chromium, shot, sign_in
 
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 # Environment values that must never reach a log line (secrets, keys, the pepper).
@@ -35,6 +37,7 @@ class Finished:
     stats: dict[str, object]
     logs: Path
     env: dict[str, str]
+    run: DemoRun
 
 
 @pytest.fixture(scope="module")
@@ -59,9 +62,10 @@ def business(stack: StackManager, tmp_path_factory: pytest.TempPathFactory) -> I
             run.first_weeks(lambda name, done, total: steps.append(name))
             run.months_pass(lambda name, done, total: steps.append(name))
             summary, stats = run.summarise()
+            # the functions stay up for the account page's browser test, then stop
+            yield Finished(options, summary, stats, run.work / "logs", dict(run.servers.env), run)
         finally:
             run.stop()
-        yield Finished(options, summary, stats, run.work / "logs", dict(run.servers.env))
 
 
 @pytest.mark.timeout(600)
@@ -105,6 +109,34 @@ def test_a_small_business_runs_end_to_end_and_keeps_every_invariant(business: Fi
     deliveries = stats["webhook deliveries"]
     assert isinstance(deliveries, dict)
     assert deliveries["duplicated"] > 0 and deliveries["reordered"] > 0
+
+
+def test_the_demo_subscriber_uses_the_account_page_in_a_real_browser(
+    business: Finished, stack: StackManager
+) -> None:
+    """As `make demo`'s summary offers: the demo subscriber signs in on the page the
+    demo's own account_api serves, sees the plan, cancels, sees "Ends on …", undoes it."""
+    from playwright.sync_api import expect
+
+    run = business.run
+    subscriber = open_account_page(
+        run.db, stack.config.client_environment()["FIREBASE_AUTH_EMULATOR_HOST"],
+        run.settings.project, run.servers.urls["account_api"],
+    )  # fmt: skip
+    with chromium() as browser:
+        page = browser.new_page(locale="en-US", viewport={"width": 900, "height": 1000})
+        sign_in(page, subscriber.url, subscriber.email, subscriber.password)
+        card = page.locator("article.subscription").filter(has_text=subscriber.plan).first
+        expect(card.locator(".plan")).to_have_text(subscriber.plan)
+        expect(card.locator(".status")).to_have_text("Active")
+        shot(page, "demo", "1-signed-in")
+        card.locator(".cancel").click()
+        expect(card.locator(".ends")).to_contain_text("Ends on ")
+        shot(page, "demo", "2-cancelled")
+        card.locator(".undo-cancel").click()
+        expect(card.locator(".ends")).to_be_hidden()
+        expect(card.locator(".cancel")).to_be_visible()
+        shot(page, "demo", "3-undone")
 
 
 @pytest.mark.timeout(600)

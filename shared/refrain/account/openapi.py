@@ -107,6 +107,16 @@ _QUERY: dict[str, dict[str, Any]] = {
     "page_size": {"name": "page_size", "in": "query", "required": False,
                   "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE,
                              "default": DEFAULT_PAGE_SIZE}},
+    "lang": {"name": "lang", "in": "query", "required": False,
+             "description": "A language tag (sv, pt-BR, de-CH); the receipts' languages, "
+                            "anything else reads English",
+             "schema": {"type": "string", "maxLength": 35}},
+    "subscription": {"name": "subscription", "in": "query", "required": False,
+                     "description": "With plan: preview changing this subscription",
+                     "schema": {"type": "string", "maxLength": 200}},
+    "plan": {"name": "plan", "in": "query", "required": False,
+             "description": "With subscription: the plan to preview",
+             "schema": {"type": "string", "maxLength": 64}},
 }  # fmt: skip
 
 

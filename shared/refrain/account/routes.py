@@ -20,6 +20,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ValidationError
 
@@ -46,10 +47,12 @@ from refrain.account.models import (
     PreviewOut,
     SubscriptionList,
 )
+from refrain.account.page import AccountPage
 from refrain.account.payment_method import NotConfigured, PaymentMethodSessions
 from refrain.account.problems import PROBLEM_JSON, Problem
 from refrain.account.ratelimit import TokenBucket, retry_after
 from refrain.account.service import AccountService, Answer, fingerprint
+from refrain.account.view import AccountView, AccountViewOut
 from refrain.observability import Logger
 
 JSON = "application/json"
@@ -126,6 +129,10 @@ ROUTES = (
     Route("data-export", "GET", "/v1/me/data-export",
           "Everything Refrain holds about the account, as JSON (GDPR art. 15 and 20)",
           answer=DataExportOut),
+    Route("account-view", "GET", "/v1/me/account-view",
+          "What the account page shows, worded and formatted in `lang` (with `subscription` "
+          "and `plan`: that change's preview too)",
+          answer=AccountViewOut, query=("lang", "subscription", "plan")),
     Route("cancel", "POST", f"{_SUB}/cancel", "Cancel at the end of the period",
           CancelIn, ActionOut, needs_key=True),
     Route("revert-cancel", "POST", f"{_SUB}/revert-cancel", "Undo a scheduled cancellation",
@@ -158,46 +165,62 @@ class AccountApi:
     clock: Callable[[], float] = time.monotonic
     documents: AccountDocuments | None = None  # invoices, PDFs, the data export
     cards: PaymentMethodSessions | None = None  # card-update sessions at the providers
+    view: AccountView | None = None  # what the account page shows
+    page: AccountPage | None = None  # the account page's own files (public)
 
     def handle(self, request: Request) -> Response:
         started = self.clock()
         rid = uuid.uuid4().hex
         origin = request.headers.get("origin")
-        route_name, kind = "-", "-"
+        seen = {"route": "-", "caller": "-"}  # for the log line, as far as it got
         try:
-            if origin is not None and origin.rstrip("/") not in self.origins:
+            if origin is not None and not self._allowed(origin, request):
                 raise Problem(p.FORBIDDEN_ORIGIN)
             if request.method == "OPTIONS":
                 response = self._preflight(request)
             else:
                 self._limit(self.per_ip, "ip:" + self._client_ip(request))
-                route, params = _match(request)
-                route_name = route.name
-                if request.body is None:
-                    raise Problem(p.TOO_LARGE)
-                caller = self._authenticate(request)
-                kind = caller.kind
-                self._limit(self.per_account, "account:" + caller.account_id)
-                response = self._dispatch(route, params, caller, request)
+                page = self._page(request)
+                if page is not None:
+                    seen["route"] = "account-page"
+                response = page if page is not None else self._api(request, seen)
         except Problem as problem:
             response = _problem_response(problem, rid)
         except Exception as exc:  # never a stack trace or a library's message to the client
             unavailable = type(exc).__module__.startswith("google.api_core")
             failure = Problem(p.UNAVAILABLE if unavailable else p.INTERNAL)
-            self.log.error("account request failed", request_id=rid, route=route_name,
+            self.log.error("account request failed", request_id=rid, route=seen["route"],
                            error=type(exc).__name__)  # fmt: skip
             response = _problem_response(failure, rid)
         if origin is not None and response.status != 403:
             response.headers.update(_cors(origin))
         response.headers.setdefault("Vary", "Origin")
         self.log.info(
-            "account request", request_id=rid, route=route_name, method=request.method,
-            status=response.status, caller=kind,
+            "account request", request_id=rid, route=seen["route"], method=request.method,
+            status=response.status, caller=seen["caller"],
             duration_ms=round((self.clock() - started) * 1000, 1),
         )  # fmt: skip
         return response
 
     # -- steps -----------------------------------------------------------------------
+
+    def _allowed(self, origin: str, request: Request) -> bool:
+        """A configured origin, or this API's own (the account page it serves: browsers
+        send ``Origin`` on a same-origin POST too)."""
+        if origin.rstrip("/") in self.origins:
+            return True
+        host = request.headers.get("host")
+        return host is not None and urlsplit(origin).netloc == host.strip()
+
+    def _api(self, request: Request, seen: dict[str, str]) -> Response:
+        route, params = _match(request)
+        seen["route"] = route.name
+        if request.body is None:
+            raise Problem(p.TOO_LARGE)
+        caller = self._authenticate(request)
+        seen["caller"] = caller.kind
+        self._limit(self.per_account, "account:" + caller.account_id)
+        return self._dispatch(route, params, caller, request)
 
     def _preflight(self, request: Request) -> Response:
         if request.headers.get("origin") is None:
@@ -222,6 +245,19 @@ class AccountApi:
         if wait > 0:
             raise Problem(p.RATE_LIMITED, headers={"Retry-After": retry_after(wait)})
 
+    def _page(self, request: Request) -> Response | None:
+        """The account page's files: public, no credentials, never cached by a proxy as
+        someone's (the page holds no account data; the script fetches it)."""
+        if self.page is None:
+            return None
+        found = self.page.answer(
+            request.method, request.path, request.headers.get("accept-language", ""),
+            request.query.get("lang"),
+        )  # fmt: skip
+        if found is None:
+            return None
+        return Response(found.status, "", found.content_type, found.headers, found.body)
+
     def _authenticate(self, request: Request) -> Caller:
         try:
             return self.auth.caller(request.headers)
@@ -243,6 +279,12 @@ class AccountApi:
         if route.name == "subscriptions":
             listed = self.service.subscriptions(account)
             return Response(200, listed.model_dump_json(), headers={"Cache-Control": "no-store"})
+        if route.name == "account-view":
+            if self.view is None:
+                raise Problem(p.NOT_FOUND)
+            q = request.query
+            shown = self.view.build(account, q.get("lang"), q.get("subscription"), q.get("plan"))
+            return Response(200, shown.model_dump_json(), headers={"Cache-Control": "no-store"})
         if route.name in _DOCUMENTS:
             return self._document(route.name, params, account, request)
         assert route.body is not None

@@ -27,6 +27,9 @@ class AccountSettings(BaseSettings):
             "REFRAIN_FIREBASE_PROJECT_ID", "GOOGLE_CLOUD_PROJECT", "GCLOUD_PROJECT"
         ),
     )
+    # The Firebase web API key the account page signs in with: public by design (it names
+    # the project to Firebase Auth, it grants nothing); unset, the page cannot sign in.
+    web_api_key: str | None = Field(None, validation_alias="REFRAIN_FIREBASE_WEB_API_KEY")
     # Local stack only: the Firebase Auth emulator, whose tokens are unsigned.
     auth_emulator_host: str | None = Field(None, validation_alias="FIREBASE_AUTH_EMULATOR_HOST")
     # Local stack only: where the signing certificates are fetched (a local stand-in).

@@ -13,6 +13,7 @@ from refrain.settings import CloudSettings
 if TYPE_CHECKING:
     from refrain.account.backfill import EntitlementBackfill
     from refrain.account.documents import AccountDocuments
+    from refrain.account.page import AccountPage
     from refrain.account.payment_method import CardSetup
     from refrain.account.routes import AccountApi
     from refrain.account.service import AccountService
@@ -133,6 +134,7 @@ def build_account_api(
     from refrain.account.routes import AccountApi
     from refrain.account.service import AccountService
     from refrain.account.settings import AccountSettings
+    from refrain.account.view import AccountView
     from refrain.adapters.firestore import build_firestore
     from refrain.adapters.firestore_account_documents import FirestoreAccountDocuments
     from refrain.adapters.firestore_accounts import FirestoreAccounts, FirestoreIdempotencyKeys
@@ -143,7 +145,8 @@ def build_account_api(
     settings = settings or AccountSettings()
     clock = clock or clock_from_env()
     log = get_logger("account_api")
-    auth = build_verifier(settings, local=is_local(os.environ), request=auth_request)
+    local = is_local(os.environ)
+    auth = build_verifier(settings, local=local, request=auth_request)
     db = build_firestore(cloud)
     keys = FirestoreIdempotencyKeys(db)
     service = AccountService(
@@ -161,6 +164,7 @@ def build_account_api(
         per_ip=TokenBucket(settings.ip_rate_per_s, settings.ip_burst),
         per_account=TokenBucket(settings.account_rate_per_s, settings.account_burst),
         log=log, trusted_hops=settings.trusted_proxy_hops, documents=documents, cards=cards,
+        view=AccountView(service, documents, catalog), page=_account_page(settings, local),
     )  # fmt: skip
 
 
@@ -192,6 +196,15 @@ def card_setups(
             live_prefix=gateways.live_prefix(),
         )  # fmt: skip
     return found
+
+
+def _account_page(settings: AccountSettings, local: bool) -> AccountPage:
+    """The page signs in at the Auth emulator only on the local stack (any key works there)."""
+    from refrain.account.page import AccountPage
+
+    emulator = settings.auth_emulator_host if local else None
+    key = settings.web_api_key or ("local-emulator" if emulator else "")
+    return AccountPage(api_key=key, emulator_host=emulator)
 
 
 def build_account_view(

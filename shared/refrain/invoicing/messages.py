@@ -374,7 +374,9 @@ MESSAGES: Final[dict[str, dict[str, str]]] = {
 LANGUAGE_FALLBACK: Final[dict[str, str]] = {"pt": "pt_BR", "es": "es_MX"}
 
 # Notices of later features, kept in their own modules and merged here.
+from refrain.invoicing.messages_account import ACCOUNT_PAGE  # noqa: E402
 from refrain.invoicing.messages_prices import PRICE_CHANGE  # noqa: E402
 
-for _language, _sentences in PRICE_CHANGE.items():
-    MESSAGES[_language].update(_sentences)
+for _feature in (PRICE_CHANGE, ACCOUNT_PAGE):
+    for _language, _sentences in _feature.items():
+        MESSAGES[_language].update(_sentences)

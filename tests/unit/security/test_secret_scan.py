@@ -30,7 +30,7 @@ SKIP_DIRS = frozenset(
 )  # fmt: skip
 TEXT_SUFFIXES = frozenset(
     {".py", ".tf", ".tfvars", ".hcl", ".yaml", ".yml", ".json", ".md", ".toml", ".cfg",
-     ".ini", ".sh", ".txt", ".env", ".j2", ".html", ".sql", ".lock"}
+     ".ini", ".sh", ".txt", ".env", ".j2", ".html", ".sql", ".lock", ".js", ".css"}
 )  # fmt: skip
 TEXT_NAMES = frozenset({"Makefile", "Dockerfile", ".env", ".gitignore"})
 MAX_BYTES = 2 * 1024 * 1024

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import signal
 import time
 from contextlib import ExitStack
 from pathlib import Path
 
 import click
+import requests
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from refrain_tools.demo.report import Summary, revenue_lines
+from refrain_tools.demo.account_page import DemoSubscriber, open_account_page
+from refrain_tools.demo.report import Check, Summary, revenue_lines
 from refrain_tools.demo.run import DemoOptions, DemoRun
 from refrain_tools.stack.config import StackConfig
 from refrain_tools.stack.manager import StackError, StackManager
@@ -31,9 +34,16 @@ from refrain_tools.stack.seed import pointed_at
 @click.option("--seed", default=7, show_default=True, help="Scenario seed (reproducible runs).")
 @click.option("--out", "out_dir", default=".refrain/demo", show_default=True, type=click.Path())
 @click.option("--keep", is_flag=True, help="Leave the stack running afterwards.")
+@click.option(
+    "--serve",
+    is_flag=True,
+    help="After the summary, keep the stack and functions up (Ctrl-C stops them) so the "
+    "account page it links to can be used with the demo subscriber's credentials.",
+)
 def demo(
-    *, customers: int, store_customers: int, months: int, seed: int, out_dir: str, keep: bool
-) -> None:
+    *, customers: int, store_customers: int, months: int, seed: int, out_dir: str, keep: bool,
+    serve: bool,
+) -> None:  # fmt: skip
     """Run a small subscription business end to end; exit 1 if an invariant broke."""
     console = Console()
     manager = StackManager(StackConfig())
@@ -74,16 +84,60 @@ def demo(
                     run.months_pass(progress)
                 with console.status("reading the results back…"):
                     summary, stats = run.summarise()
+                    subscriber = _account_page(run, manager.config, summary)
+                if serve:
+                    _print(console, summary, stats, time.monotonic() - started, subscriber)
+                    _serve(console)
             finally:
                 run.stop()
     except (MissingPrerequisite, StackError) as exc:
         raise click.ClickException(str(exc)) from exc
-    _print(console, summary, stats, time.monotonic() - started)
+    if not serve:
+        _print(console, summary, stats, time.monotonic() - started, subscriber)
     if not summary.ok:
         raise SystemExit(1)
 
 
-def _print(console: Console, summary: Summary, stats: dict[str, object], seconds: float) -> None:
+_PAGE_CHECK = "a subscriber can use the account page"
+
+
+def _account_page(run: DemoRun, config: StackConfig, summary: Summary) -> DemoSubscriber | None:
+    """The demo subscriber on the account page; a failure to show it is a failed check."""
+    env = config.client_environment()
+    try:
+        subscriber = open_account_page(
+            run.db, env["FIREBASE_AUTH_EMULATOR_HOST"], run.settings.project,
+            run.servers.urls["account_api"],
+        )  # fmt: skip
+    except (requests.RequestException, RuntimeError, KeyError) as exc:
+        summary.checks.append(Check(_PAGE_CHECK, False, f"the demo subscriber cannot: {exc}"))
+        return None
+    shows = f"signed in (Auth emulator); shows {subscriber.plan}, {subscriber.invoices} receipts"
+    summary.checks.append(Check(_PAGE_CHECK, True, shows))
+    return subscriber
+
+
+def _serve(console: Console) -> None:
+    """Until Ctrl-C or SIGTERM (a background job ignores SIGINT); then the caller stops all."""
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    console.print("[bold]serving[/] the stack and the functions; Ctrl-C stops them")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        console.print("stopping…")
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _print(
+    console: Console, summary: Summary, stats: dict[str, object], seconds: float,
+    subscriber: DemoSubscriber | None = None,
+) -> None:  # fmt: skip
     grid = Table.grid(padding=(0, 3))
     states = Table(title="subscriptions by state")
     states.add_column("state")
@@ -118,6 +172,11 @@ def _print(console: Console, summary: Summary, stats: dict[str, object], seconds
     for check in summary.checks:
         checks.add_row("[green]✓[/]" if check.ok else "[red]✗[/]", check.name, check.detail)
     console.print(checks)
+    if subscriber is not None:
+        console.print(
+            f"[bold]account page:[/] {subscriber.url} — sign in as {subscriber.email} / "
+            f"{subscriber.password} (Auth emulator; up while `refrain demo --serve` runs)"
+        )
     verdict = "[green]all invariants held[/]" if summary.ok else "[red]INVARIANT BROKEN[/]"
     console.print(f"{verdict} — finished in {seconds:.0f}s")
 

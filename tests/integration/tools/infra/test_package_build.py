@@ -171,4 +171,7 @@ def test_archives_hold_runtime_only_and_import_only_what_they_ship(
             assert not unshipped, f"{package.file} imports what it does not ship: {unshipped}"
             if package.file.startswith("receipt_email"):  # the PDF font ships, already cut
                 assert "refrain/invoicing/fonts/ReceiptSans.ttf" in names, names
+            if package.file.startswith("account_api"):  # the account page it serves
+                page = ("index.html", "page.js", "page.css", "favicon.svg")
+                assert {f"refrain/account/page/{n}" for n in page} <= set(names), names
         print(f"{package.file}: {package.size:,} bytes, {package.files} files")
