@@ -61,8 +61,9 @@ def _operation(route: Route) -> dict[str, Any]:
         responses["404"] = _problem(p.NOT_FOUND)
     if route.body is not None:
         responses["400"] = _problem(p.BAD_REQUEST)
-        responses["404"] = _problem(p.NOT_FOUND)
-        responses["409"] = _problem(p.CONFLICT)
+        if "{" in route.template:
+            responses["404"] = _problem(p.NOT_FOUND)
+        responses["409"] = _problem(p.ERASURE_BLOCKED if route.name == "erasure" else p.CONFLICT)
         responses["413"] = _problem(p.TOO_LARGE)
         responses["415"] = _problem(p.UNSUPPORTED_MEDIA)
         responses["422"] = _problem(p.IDEMPOTENCY_MISMATCH, p.UNPROCESSABLE)

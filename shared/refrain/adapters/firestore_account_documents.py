@@ -35,7 +35,8 @@ def _time(value: Any) -> datetime | None:
     return value if isinstance(value, datetime) else None
 
 
-def _events(raw: Iterable[Any]) -> tuple[tuple[str, str], ...]:
+def ledger_events(raw: Iterable[Any]) -> tuple[tuple[str, str], ...]:
+    """(type, event id) of the events a ledger entry stores as JSON."""
     found = []
     for item in raw:
         doc = json.loads(item) if isinstance(item, str) else item
@@ -94,7 +95,7 @@ class FirestoreAccountDocuments:
             doc = snap.to_dict() or {}
             records.append(LedgerRecord(
                 input_type=doc.get("input_type"), status=doc.get("status"),
-                at=_time(doc.get("created_at")), events=_events(doc.get("events") or []),
+                at=_time(doc.get("created_at")), events=ledger_events(doc.get("events") or []),
             ))  # fmt: skip
         return records
 

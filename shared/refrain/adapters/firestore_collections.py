@@ -45,6 +45,9 @@ PRICE_CHANGES = "price_changes"
 ENTITLEMENTS = "entitlements"
 # {account_id}:{Idempotency-Key}: an account API request's fingerprint and answer, TTL'd.
 IDEMPOTENCY_KEYS = "idempotency_keys"
+# {SHA-256 of "refrain-erasure\0" + account_id}: that an erasure happened, when, counts; no
+# personal data (refrain.privacy.erasure).
+ERASURES = "erasures"
 
 
 def keyed(db: firestore.Client, collection: str, key: str) -> firestore.DocumentReference:

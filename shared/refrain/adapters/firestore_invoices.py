@@ -52,6 +52,7 @@ from refrain.invoicing.sending import (
     decide_record,
     decide_release,
 )
+from refrain.privacy.retention import SEND_RECORD_RETENTION, invoice_expire_at
 
 __all__ = [
     "FirestoreCustomers",
@@ -135,7 +136,8 @@ class FirestoreInvoiceStore:
             counter = series_ref.get(transaction=tx)
             state: dict[str, Any] = (counter.to_dict() or {}) if counter.exists else {}
             invoice = allocate(draft, int(state.get("last", 0)), state.get("last_issued_at"))
-            tx.create(invoice_ref, invoice.to_dict())
+            expire_at = invoice_expire_at(invoice.seller.country, invoice.issued_at)
+            tx.create(invoice_ref, {**invoice.to_dict(), "expire_at": expire_at})
             tx.set(
                 series_ref,
                 {
@@ -221,7 +223,8 @@ class FirestoreSendRecords:
                 kind=kind,
             )
             if decision.write is not None:
-                tx.set(ref, decision.write, merge=True)
+                expire_at = now + SEND_RECORD_RETENTION
+                tx.set(ref, {**decision.write, "expire_at": expire_at}, merge=True)
             return decision.kind
 
         return Claim(run_transaction(self._db, body), owner)

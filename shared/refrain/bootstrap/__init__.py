@@ -49,6 +49,7 @@ __all__ = [
     "build_care_service",
     "build_care_store",
     "build_charge_worker",
+    "build_erasure",
     "build_exporter",
     "build_flush",
     "build_gateways",
@@ -362,6 +363,7 @@ from refrain.bootstrap.customers import (  # noqa: E402
     build_account_view,
     build_care_service,
     build_care_store,
+    build_erasure,
     build_price_service,
     build_refund_service,
 )

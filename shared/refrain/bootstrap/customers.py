@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from refrain.ledger import Ledger
     from refrain.outbox import OutboxPublisher
     from refrain.pricing.service import PriceChangeService
+    from refrain.privacy.erasure import ErasureService
     from refrain.renewals.gateway import GatewayRouter
 
 
@@ -131,8 +132,10 @@ def build_account_api(
     from refrain.adapters.firestore import build_firestore
     from refrain.adapters.firestore_account_documents import FirestoreAccountDocuments
     from refrain.adapters.firestore_accounts import FirestoreAccounts, FirestoreIdempotencyKeys
+    from refrain.adapters.firestore_erasure import FirestoreErasure
     from refrain.config_contract import is_local
     from refrain.domain.catalog import load_catalog
+    from refrain.privacy.erasure import ErasureService
 
     cloud = cloud or CloudSettings()
     settings = settings or AccountSettings()
@@ -143,6 +146,7 @@ def build_account_api(
     service = AccountService(
         FirestoreAccounts(db), build_care_service(cloud, clock, log), FirestoreIdempotencyKeys(db),
         clock, max_age_s=settings.entitlement_max_age_s,
+        erasure=ErasureService(FirestoreErasure(db), clock),
     )  # fmt: skip
     catalog = load_catalog()
     documents = AccountDocuments(
@@ -172,6 +176,16 @@ def build_account_view(
     care = build_care_service(cloud, clock, get_logger("care"))
     service = AccountService(FirestoreAccounts(db), care, FirestoreIdempotencyKeys(db), clock)
     return service, AccountDocuments(FirestoreAccountDocuments(db), clock)
+
+
+def build_erasure(cloud: CloudSettings | None = None, clock: Clock | None = None) -> ErasureService:
+    """GDPR art. 17 for operators (`refrain privacy erase`): the account API's service."""
+    from refrain.adapters.firestore import build_firestore
+    from refrain.adapters.firestore_erasure import FirestoreErasure
+    from refrain.privacy.erasure import ErasureService
+
+    cloud, clock = cloud or CloudSettings(), clock or clock_from_env()
+    return ErasureService(FirestoreErasure(build_firestore(cloud)), clock)
 
 
 def _gateways() -> GatewayRouter:
