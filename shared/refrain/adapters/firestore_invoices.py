@@ -37,6 +37,7 @@ from google.cloud import firestore
 from refrain.adapters.firestore_collections import (
     CHARGES,
     CUSTOMERS,
+    ERASURES,
     INVOICE_SERIES,
     INVOICES,
     RECEIPT_SENDS,
@@ -52,6 +53,7 @@ from refrain.invoicing.sending import (
     decide_record,
     decide_release,
 )
+from refrain.privacy.erasure import ALIAS_PREFIX, account_hash
 from refrain.privacy.retention import SEND_RECORD_RETENTION, invoice_expire_at
 
 __all__ = [
@@ -194,6 +196,13 @@ class FirestoreCustomers:
             locale=locale if isinstance(locale, str) else None,
             market=market if isinstance(market, str) else None,
         )
+
+    def erased(self, account_id: str) -> bool:
+        """An erasure alias, or an account whose erasure is recorded (one read, only when
+        the profile is missing: an event published before the erasure still names it)."""
+        if account_id.startswith(ALIAS_PREFIX):
+            return True
+        return self._db.collection(ERASURES).document(account_hash(account_id)).get().exists
 
 
 class FirestoreSendRecords:

@@ -60,7 +60,12 @@ from refrain.domain.events import (
 )
 from refrain.domain.money import Money
 from refrain.invoicing.builder import build_credit_note, build_invoice, nothing_to_invoice
-from refrain.invoicing.errors import CustomerNotFound, OriginalInvoiceMissing, SendInProgress
+from refrain.invoicing.errors import (
+    CustomerErased,
+    CustomerNotFound,
+    OriginalInvoiceMissing,
+    SendInProgress,
+)
 from refrain.invoicing.i18n import localizer_for
 from refrain.invoicing.mime import Attachment, build_mime
 from refrain.invoicing.model import DocumentKind, Invoice
@@ -109,7 +114,7 @@ class ReceiptConfig:
 
 @dataclass(frozen=True)
 class HandleResult:
-    outcome: str  # sent | already_sent | skipped | ignored
+    outcome: str  # sent | already_sent | skipped (erased account) | ignored
     kind: str  # receipt | credit_note | payment_failed | on_hold | expired | -
     notice_id: str | None = None
     invoice_id: str | None = None
@@ -144,6 +149,12 @@ class ReceiptService:
         self._crash_after_send = crash_after_send
 
     def handle(self, event: DomainEvent) -> HandleResult:
+        try:
+            return self._handle(event)
+        except CustomerErased:
+            return HandleResult("skipped", "-", reason="the account's personal data was erased")
+
+    def _handle(self, event: DomainEvent) -> HandleResult:
         if event.typed_payload().provider in STORE_PROVIDERS:
             reason = "the app store is merchant of record and mails its customers"
             return HandleResult("ignored", "-", reason=reason)
@@ -263,6 +274,8 @@ class ReceiptService:
     def _customer(self, account_id: str) -> Customer:
         customer = self._customers.get(account_id)
         if customer is None:
+            if self._customers.erased(account_id):
+                raise CustomerErased
             raise CustomerNotFound(account_id)
         return customer
 
