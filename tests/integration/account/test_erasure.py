@@ -16,6 +16,7 @@ import time
 import uuid
 import zlib
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import functions_framework
@@ -30,12 +31,15 @@ from refrain.adapters.firestore_collections import (
     ERASURES,
     INVOICES,
     OUTBOX,
+    RECEIPT_SENDS,
     SUBSCRIPTIONS,
+    WEBHOOK_AUDIT,
     keyed,
 )
 from refrain.adapters.firestore_outbox import events_of
 from refrain.domain.events import DomainEvent
 from refrain.privacy.erasure import ALIAS_PREFIX, account_hash
+from refrain.privacy.retention import CUSTOMER_RETENTION, SEND_RECORD_RETENTION, invoice_expire_at
 from refrain_tools.cli import main as refrain_cli
 from refrain_tools.stack.mailbox import sent_raw_mail
 from refrain_tools.stack.manager import StackManager
@@ -200,3 +204,20 @@ def test_the_cli_runs_the_same_erasure_and_refuses_while_a_subscription_renews(
     for bad in ("", "x" * 129, "erased-0123"):
         refused = run(bad)
         assert refused.exit_code == 2 and "ACCOUNT_ID" in refused.output
+
+
+def test_every_record_with_personal_data_carries_its_expiry(
+    api: Api, emulator: Emulator, webhook: FlaskClient
+) -> None:
+    ana = emulator.sign_up()
+    sub_id = subscribe(webhook, api.db, ana, NAME)
+    now = datetime.now(UTC)
+    profile = keyed(api.db, CUSTOMERS, ana.uid).get().to_dict() or {}
+    assert profile["expire_at"] - now > CUSTOMER_RETENTION - timedelta(minutes=5)
+    [invoice] = [doc for s in api.db.collection(INVOICES).stream()
+                 if (doc := s.to_dict() or {}).get("subscription_id") == sub_id]  # fmt: skip
+    assert invoice["expire_at"] == invoice_expire_at("SE", invoice["issued_at"])
+    send = keyed(api.db, RECEIPT_SENDS, invoice["invoice_id"]).get().to_dict() or {}
+    assert send["expire_at"] - now > SEND_RECORD_RETENTION - timedelta(minutes=5)
+    audits = [s.to_dict() or {} for s in api.db.collection(WEBHOOK_AUDIT).stream()]
+    assert audits and all(a["expire_at"] > now for a in audits)

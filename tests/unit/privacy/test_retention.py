@@ -50,3 +50,18 @@ def test_every_legal_entity_in_the_catalog_has_a_stated_rule() -> None:
     assert invoice_retention_years("ZZ") == DEFAULT_INVOICE_RETENTION_YEARS
     longest = max(INVOICE_RETENTION_YEARS.values())
     assert timedelta(days=365 * (longest + 1)) < ERASURE_RECORD_RETENTION
+
+
+def test_every_collection_with_personal_data_has_a_ttl_and_a_row_in_the_docs() -> None:
+    from refrain.adapters import firestore_collections as names
+    from refrain_tools.infra.firestore_spec import TTL_FIELDS
+    from tests.support import ROOT
+
+    personal = {names.CUSTOMERS, names.WEBHOOK_AUDIT, names.PARKED_EVENTS, names.RECEIPT_SENDS,
+                names.INVOICES, names.IDEMPOTENCY_KEYS, names.ERASURES}  # fmt: skip
+    ttl = {t.collection for t in TTL_FIELDS if t.field == "expire_at"}
+    assert personal <= ttl, personal - ttl
+    doc = (ROOT / "docs" / "PRIVACY.md").read_text(encoding="utf-8")
+    rows = {line.split("|")[1].strip().strip("`") for line in doc.splitlines()
+            if line.startswith("| `")}  # fmt: skip
+    assert ttl <= rows, ttl - rows
