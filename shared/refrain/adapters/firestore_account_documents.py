@@ -35,6 +35,16 @@ def _time(value: Any) -> datetime | None:
     return value if isinstance(value, datetime) else None
 
 
+def ledger_entries(db: firestore.Client, subscription_id: str, limit: int) -> firestore.Query:
+    """A subscription's ledger entries (outbox), oldest first (a composite index)."""
+    return (
+        db.collection(OUTBOX)
+        .where(filter=firestore.FieldFilter("subscription_id", "==", subscription_id))
+        .order_by("created_at")
+        .limit(limit)
+    )
+
+
 def ledger_events(raw: Iterable[Any]) -> tuple[tuple[str, str], ...]:
     """(type, event id) of the events a ledger entry stores as JSON."""
     found = []
@@ -84,12 +94,7 @@ class FirestoreAccountDocuments:
         return FirestoreAccounts(self.db).subscriptions(account_id)
 
     def history(self, subscription_id: str) -> list[LedgerRecord]:
-        query = (
-            self.db.collection(OUTBOX)
-            .where(filter=firestore.FieldFilter("subscription_id", "==", subscription_id))
-            .order_by("created_at")
-            .limit(MAX_HISTORY)
-        )
+        query = ledger_entries(self.db, subscription_id, MAX_HISTORY)
         records = []
         for snap in query.stream():
             doc = snap.to_dict() or {}

@@ -26,14 +26,13 @@ from typing import Any, TypeVar
 
 from google.cloud import firestore
 
-from refrain.adapters.firestore_account_documents import ledger_events
+from refrain.adapters.firestore_account_documents import ledger_entries, ledger_events
 from refrain.adapters.firestore_accounts import FirestoreAccounts
 from refrain.adapters.firestore_collections import (
     CUSTOMERS,
     ENTITLEMENTS,
     ERASURES,
     INVOICES,
-    OUTBOX,
     PARKED_EVENTS,
     RECEIPT_SENDS,
     SUBSCRIPTIONS,
@@ -73,12 +72,7 @@ class FirestoreErasure:
         return FirestoreAccounts(self.db).subscriptions(account_id)
 
     def _entries(self, subscription_id: str) -> list[Any]:
-        query = (
-            self.db.collection(OUTBOX)
-            .where(filter=firestore.FieldFilter("subscription_id", "==", subscription_id))
-            .limit(MAX_ENTRIES)
-        )
-        return list(query.stream())
+        return list(ledger_entries(self.db, subscription_id, MAX_ENTRIES).stream())
 
     def audit_ids(self, subscription_ids: Sequence[str]) -> list[str]:
         found: dict[str, None] = {}
