@@ -87,8 +87,9 @@ def _operation(route: Route) -> dict[str, Any]:
     if route.needs_key:
         params.append({
             "name": IDEMPOTENCY_HEADER, "in": "header", "required": False,
-            "description": "Required unless previewing: the same key answers the same, "
-                           "applied once; with a different body, 422.",
+            "description": ("Required unless previewing" if route.name == "change-plan"
+                            else "Required") + ": the same key answers the same, applied "
+                           "once; with a different body, 422.",
             "schema": {"type": "string", "minLength": 8, "maxLength": 255},
         })  # fmt: skip
     if params:
