@@ -53,7 +53,7 @@ from refrain.invoicing.sending import (
     decide_record,
     decide_release,
 )
-from refrain.privacy.erasure import ALIAS_PREFIX, account_hash
+from refrain.privacy.erasure import account_hash
 from refrain.privacy.retention import SEND_RECORD_RETENTION, invoice_expire_at
 
 __all__ = [
@@ -198,10 +198,8 @@ class FirestoreCustomers:
         )
 
     def erased(self, account_id: str) -> bool:
-        """An erasure alias, or an account whose erasure is recorded (one read, only when
-        the profile is missing: an event published before the erasure still names it)."""
-        if account_id.startswith(ALIAS_PREFIX):
-            return True
+        """An account whose erasure is recorded (one read, only when the profile is
+        missing: an event published before the erasure still names the account id)."""
         return self._db.collection(ERASURES).document(account_hash(account_id)).get().exists
 
 

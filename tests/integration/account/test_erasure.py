@@ -49,6 +49,7 @@ from tests.integration.ingest.conftest import STRIPE_SECRET, ago, stripe_event
 from tests.integration.invoicing.test_receipt_email_function import deliver_until_acked
 from tests.integration.invoicing.test_receipt_email_function import main as receipts
 from tests.support import ROOT, stripe_header
+from tests.unit.invoicing.factories import charge_refunded
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 NAME = "Ingrid Fjällström-Erasure"
@@ -170,6 +171,16 @@ def test_erasure_leaves_no_email_or_name_anywhere_but_keeps_the_invoices(
     for event in ledger_events(api.db, sub_id):
         deliver_until_acked(event)
     assert len(sent_raw_mail(stack.config)) == sent
+    # A refund event published before the erasure (it still names the account id): the
+    # credit note is issued and kept, under an alias, and mailed to nobody.
+    deliver_until_acked(charge_refunded(amount=13900, account_id=ana.uid, subscription_id=sub_id,
+                                        charge_id=f"pi_{sub_id}", sequence=9))  # fmt: skip
+    [note] = [doc for s in api.db.collection(INVOICES).stream()
+              if (doc := s.to_dict() or {}).get("kind") == "credit_note"]  # fmt: skip
+    assert note["original_number"] == invoice["number"]
+    assert note["account_id"].startswith(ALIAS_PREFIX) and note["account_id"] != ana.uid
+    assert len(sent_raw_mail(stack.config)) == sent
+    assert holding(api.db, ana.email, NAME) == []
     # The same key replays; a second erasure finds nothing and says so.
     replay = erase(api, ana, key)
     assert replay.json() == report and replay.headers["Idempotent-Replayed"] == "true"
