@@ -146,7 +146,7 @@ def build_account_api(
     service = AccountService(
         FirestoreAccounts(db), build_care_service(cloud, clock, log), FirestoreIdempotencyKeys(db),
         clock, max_age_s=settings.entitlement_max_age_s,
-        erasure=ErasureService(FirestoreErasure(db), clock),
+        erasure=ErasureService(FirestoreErasure(db), clock, log),
     )  # fmt: skip
     catalog = load_catalog()
     documents = AccountDocuments(
@@ -185,7 +185,8 @@ def build_erasure(cloud: CloudSettings | None = None, clock: Clock | None = None
     from refrain.privacy.erasure import ErasureService
 
     cloud, clock = cloud or CloudSettings(), clock or clock_from_env()
-    return ErasureService(FirestoreErasure(build_firestore(cloud)), clock)
+    log = get_logger("privacy")
+    return ErasureService(FirestoreErasure(build_firestore(cloud)), clock, log)
 
 
 def _gateways() -> GatewayRouter:

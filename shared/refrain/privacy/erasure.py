@@ -41,6 +41,7 @@ from typing import Literal, Protocol
 
 from refrain.domain.clock import Clock
 from refrain.domain.subscription import State, Subscription
+from refrain.observability import Logger
 
 ALIAS_PREFIX = "erased-"
 MAX_ACCOUNT_CHARS = 128  # Firebase's bound on a uid (refrain.account.auth)
@@ -150,12 +151,15 @@ def still_charged(subs: Sequence[Subscription]) -> list[str]:
 class ErasureService:
     store: ErasureStore
     clock: Clock
+    log: Logger | None = None  # one line per run: the receipt and counts, no personal data
 
     def erase(self, account_id: str) -> ErasureReport:
         account_id = check_account(account_id)
         subs = self.store.subscriptions(account_id)
         blocked = still_charged(subs)
         if blocked:
+            if self.log is not None:
+                self.log.info("erasure refused", status="blocked", renewing=len(blocked))
             raise ErasureBlocked(blocked)
         now = self.clock.now()
         ids = [s.subscription_id for s in subs]
@@ -178,4 +182,6 @@ class ErasureService:
         total = {n: counts[n] + (before.counts.get(n, 0) if before else 0) for n in COUNT_NAMES}
         self.store.record(ErasureRecord(digest, first, total, now))
         status: Literal["erased", "nothing_to_erase"] = "erased" if found else "nothing_to_erase"
+        if self.log is not None:
+            self.log.info("erasure", status=status, receipt=digest, counts=counts)
         return ErasureReport(status, digest, first, counts)

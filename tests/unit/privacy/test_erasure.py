@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -153,3 +154,24 @@ def test_a_good_account_id_passes_and_aliases_are_random() -> None:
     aliases = {new_alias() for _ in range(100)}
     assert len(aliases) == 100
     assert all(a.startswith(ALIAS_PREFIX) and len(a) == len(ALIAS_PREFIX) + 32 for a in aliases)
+
+
+def test_the_log_line_says_what_happened_without_personal_data() -> None:
+    import io
+
+    from refrain.observability import Logger
+
+    stream = io.StringIO()
+    store = populated()
+    store.subs["sub_2"] = evolve(store.subs["sub_2"], {"state": State.ACTIVE})
+    ErasureService(store, FixedClock(NOW), Logger(stream)).erase("acct_1")
+    with pytest.raises(ErasureBlocked):
+        ErasureService(store, FixedClock(NOW), Logger(stream)).erase("acct_2")
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert [line["message"] for line in lines] == ["erasure", "erasure refused"]
+    assert (
+        lines[0]["receipt"] == account_hash("acct_1") and lines[0]["counts"]["subscriptions"] == 1
+    )
+    text = stream.getvalue().lower()
+    for secret in ("acct_1", "acct_2", "ana@example.com", "bo@example.com", "sub_2"):
+        assert secret not in text
