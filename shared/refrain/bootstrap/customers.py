@@ -180,12 +180,14 @@ def build_account_view(
 
 def build_erasure(cloud: CloudSettings | None = None, clock: Clock | None = None) -> ErasureService:
     """GDPR art. 17 for operators (`refrain privacy erase`): the account API's service."""
+    import sys
+
     from refrain.adapters.firestore import build_firestore
     from refrain.adapters.firestore_erasure import FirestoreErasure
     from refrain.privacy.erasure import ErasureService
 
     cloud, clock = cloud or CloudSettings(), clock or clock_from_env()
-    log = get_logger("privacy")
+    log = get_logger("privacy", sys.stderr)  # stdout is the command's answer (--json)
     return ErasureService(FirestoreErasure(build_firestore(cloud)), clock, log)
 
 

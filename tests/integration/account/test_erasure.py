@@ -203,14 +203,15 @@ def test_the_cli_runs_the_same_erasure_and_refuses_while_a_subscription_renews(
         return CliRunner().invoke(refrain_cli, ["privacy", "erase", *args])
 
     blocked = run(ana.uid, "--json")
-    assert blocked.exit_code == 2 and json.loads(blocked.output)["cancel_first"] == [sub_id]
+    assert blocked.exit_code == 2 and json.loads(blocked.stdout)["cancel_first"] == [sub_id]
     cancel(api, ana, sub_id)
     done = run(ana.uid, "--json")
     assert done.exit_code == 0, done.output
-    assert json.loads(done.output)["status"] == "erased"
+    assert json.loads(done.stdout)["status"] == "erased"  # the log line went to stderr
+    assert json.loads(done.stderr)["message"] == "erasure"
     assert holding(api.db, ana.email, NAME) == []
     again = run(ana.uid)
-    assert again.exit_code == 0 and again.output.startswith("nothing to erase")
+    assert again.exit_code == 0 and again.stdout.startswith("nothing to erase")
     assert ana.email not in again.output and ana.uid not in again.output
     for bad in ("", "x" * 129, "erased-0123"):
         refused = run(bad)
