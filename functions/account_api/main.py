@@ -2,7 +2,7 @@
 
 GET /v1/me/entitlement (one Firestore read), GET /v1/me/subscriptions,
 GET /v1/me/invoices (paged) and /v1/me/invoices/{number}.pdf, GET /v1/me/data-export
-(GDPR art. 15/20), and
+(GDPR art. 15/20), POST /v1/me/erasure (art. 17, docs/PRIVACY.md), and
 POST /v1/me/subscriptions/{id}/cancel|revert-cancel|change-plan|pause|resume, each with
 an Idempotency-Key, through the same ledger as provider events. A Firebase ID token names
 the account (its uid); a service account's OIDC token may act for one.

@@ -243,3 +243,15 @@ class DataExportOut(_Out):
     subscriptions: list[SubscriptionRecordOut]
     invoices: list[InvoiceOut]
     emails: list[EmailOut]
+
+
+class ErasureOut(_Out):
+    """GDPR art. 17: what this request erased; a second request finds nothing."""
+
+    status: Literal["erased", "nothing_to_erase"]
+    erased_at: datetime = Field(description="When the account's data was first erased")
+    receipt: str = Field(description="SHA-256 of the account id under a fixed prefix")
+    counts: dict[str, int] = Field(description="What this request found and erased, by kind")
+    kept: str = Field(
+        description="What is kept and why: invoices and credit notes, for their legal period"
+    )

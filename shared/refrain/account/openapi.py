@@ -61,8 +61,9 @@ def _operation(route: Route) -> dict[str, Any]:
         responses["404"] = _problem(p.NOT_FOUND)
     if route.body is not None:
         responses["400"] = _problem(p.BAD_REQUEST)
-        responses["404"] = _problem(p.NOT_FOUND)
-        responses["409"] = _problem(p.CONFLICT)
+        if "{" in route.template:
+            responses["404"] = _problem(p.NOT_FOUND)
+        responses["409"] = _problem(p.ERASURE_BLOCKED if route.name == "erasure" else p.CONFLICT)
         responses["413"] = _problem(p.TOO_LARGE)
         responses["415"] = _problem(p.UNSUPPORTED_MEDIA)
         responses["422"] = _problem(p.IDEMPOTENCY_MISMATCH, p.UNPROCESSABLE)
@@ -89,8 +90,9 @@ def _operation(route: Route) -> dict[str, Any]:
     if route.needs_key:
         params.append({
             "name": IDEMPOTENCY_HEADER, "in": "header", "required": False,
-            "description": "Required unless previewing: the same key answers the same, "
-                           "applied once; with a different body, 422.",
+            "description": ("Required unless previewing" if route.name == "change-plan"
+                            else "Required") + ": the same key answers the same, applied "
+                           "once; with a different body, 422.",
             "schema": {"type": "string", "minLength": 8, "maxLength": 255},
         })  # fmt: skip
     if params:

@@ -33,6 +33,9 @@ FORBIDDEN_ORIGIN = ProblemType("origin-not-allowed", 403, "Origin not allowed")
 NOT_FOUND = ProblemType("not-found", 404, "Not found")
 METHOD_NOT_ALLOWED = ProblemType("method-not-allowed", 405, "Method not allowed")
 CONFLICT = ProblemType("action-not-allowed", 409, "Not allowed in the subscription's state")
+ERASURE_BLOCKED = ProblemType(
+    "erasure-blocked", 409, "Cancel the subscriptions that still renew before erasing"
+)
 IDEMPOTENCY_IN_USE = ProblemType(
     "idempotency-key-in-progress", 409, "A request with this Idempotency-Key is in progress"
 )
@@ -57,7 +60,7 @@ CARD_SETUP_REFUSED = ProblemType(
 )
 
 PROBLEMS: Final = (
-    UNAUTHENTICATED, FORBIDDEN_ORIGIN, NOT_FOUND, METHOD_NOT_ALLOWED, CONFLICT,
+    UNAUTHENTICATED, FORBIDDEN_ORIGIN, NOT_FOUND, METHOD_NOT_ALLOWED, CONFLICT, ERASURE_BLOCKED,
     IDEMPOTENCY_IN_USE, TOO_LARGE, UNSUPPORTED_MEDIA, BAD_REQUEST, IDEMPOTENCY_KEY_REQUIRED,
     IDEMPOTENCY_MISMATCH, UNPROCESSABLE, RATE_LIMITED, UNAVAILABLE, INTERNAL,
     MANAGED_BY_PROVIDER, CARD_SETUP_REFUSED,

@@ -39,6 +39,7 @@ from refrain.account.models import (
     ChangePlanIn,
     DataExportOut,
     EntitlementOut,
+    ErasureOut,
     InvoicePage,
     NoBody,
     PauseIn,
@@ -133,6 +134,10 @@ ROUTES = (
           "What the account page shows, worded and formatted in `lang` (with `subscription` "
           "and `plan`: that change's preview too)",
           answer=AccountViewOut, query=("lang", "subscription", "plan")),
+    Route("erasure", "POST", "/v1/me/erasure",
+          "Erase the account's personal data (GDPR art. 17); invoices are kept as the law "
+          "requires; refused (409) while a subscription still renews",
+          NoBody, ErasureOut, needs_key=True),
     Route("cancel", "POST", f"{_SUB}/cancel", "Cancel at the end of the period",
           CancelIn, ActionOut, needs_key=True),
     Route("revert-cancel", "POST", f"{_SUB}/revert-cancel", "Undo a scheduled cancellation",
@@ -291,16 +296,16 @@ class AccountApi:
         body = _parse(route.body, request)
         if isinstance(body, PaymentMethodSessionIn):
             return self._card_session(body, account, request)
+        print_ = fingerprint(request.method, request.path, body)
+        if route.name == "erasure":
+            key = _idempotency_key(request)
+            return _answer(self.service.erase(account, key=key, print_=print_))
         sid = params["subscription_id"]
         if isinstance(body, ChangePlanIn) and body.preview:
             return _answer(self.service.preview(account, sid, body))
-        key = request.headers.get(IDEMPOTENCY_HEADER.lower())
-        if key is None:
+        if request.headers.get(IDEMPOTENCY_HEADER.lower()) is None:
             self.service.owned(account, sid)  # someone else's subscription: 404 first
-            raise Problem(p.IDEMPOTENCY_KEY_REQUIRED)
-        if not _KEY.match(key):
-            raise Problem(p.BAD_REQUEST, f"{IDEMPOTENCY_HEADER}: 8-255 printable characters")
-        print_ = fingerprint(request.method, request.path, body)
+        key = _idempotency_key(request)
         return _answer(self.service.act(account, sid, route.name, body, key=key, print_=print_))
 
     def _card_session(
@@ -358,6 +363,19 @@ def _match(request: Request) -> tuple[Route, dict[str, str]]:
             return route, found.groupdict()
         allowed = True
     raise Problem(p.METHOD_NOT_ALLOWED if allowed else p.NOT_FOUND)
+
+
+def _check_key(key: str) -> str:
+    if not _KEY.match(key):
+        raise Problem(p.BAD_REQUEST, f"{IDEMPOTENCY_HEADER}: 8-255 printable characters")
+    return key
+
+
+def _idempotency_key(request: Request) -> str:
+    key = request.headers.get(IDEMPOTENCY_HEADER.lower())
+    if key is None:
+        raise Problem(p.IDEMPOTENCY_KEY_REQUIRED)
+    return _check_key(key)
 
 
 def _parse(model: type[BaseModel], request: Request) -> BaseModel:

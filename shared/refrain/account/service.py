@@ -18,12 +18,17 @@ once answered, the answer. The same key again gets the recorded answer
 (``Idempotent-Replayed: true``) and applies nothing; with a different request it is a
 422. The ledger's own dedupe record (``care:{subscription}:api-{hash of account and
 key}``) makes the action apply once even when two requests race or the answer was lost
-before it was recorded. Answers that say "retry" (503) are not recorded.
+before it was recorded. Answers that say "retry" (503) are not recorded, nor erasure's
+"cancel first" (409).
+
+Erasure (``POST /v1/me/erasure``) takes the same key protocol, scoped to the account,
+and runs refrain.privacy.erasure on the caller's own account only.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -36,6 +41,7 @@ from refrain.account.models import (
     CancelIn,
     ChangePlanIn,
     EntitlementOut,
+    ErasureOut,
     PauseIn,
     PreviewOut,
     SubscriptionList,
@@ -47,6 +53,7 @@ from refrain.care.preview import PlanChangePreview
 from refrain.domain.clock import Clock
 from refrain.domain.entitlement import SubscriptionAccess, resolve
 from refrain.domain.subscription import Subscription
+from refrain.privacy.erasure import ErasureBlocked, ErasureService, InvalidAccount
 
 
 class AccountStore(Protocol):
@@ -95,6 +102,16 @@ _ACTIONS = {
 ACTION_NAMES = tuple(_ACTIONS)
 
 
+# Answers that say "retry" are not recorded; nor erasure's "cancel first" (409): the
+# same key then works once the subscriber has cancelled.
+_RETRY = frozenset({503})
+_ERASURE_UNRECORDED = frozenset({409, 503})
+KEPT = (
+    "Invoices and credit notes, for the issuing entity's legal retention period "
+    "(docs/PRIVACY.md); they name no person, and the account id on them is replaced."
+)
+
+
 def fingerprint(method: str, path: str, body: BaseModel) -> str:
     canonical = f"{method}\n{path}\n{body.model_dump_json()}"
     return hashlib.sha256(canonical.encode()).hexdigest()
@@ -112,6 +129,7 @@ class AccountService:
     keys: IdempotencyKeys
     clock: Clock
     max_age_s: int = 30
+    erasure: ErasureService | None = None
 
     # -- reads -------------------------------------------------------------------------
 
@@ -150,7 +168,26 @@ class AccountService:
         *, key: str, print_: str,
     ) -> Answer:  # fmt: skip
         self.owned(account_id, subscription_id)
-        scope = f"{account_id}:{key}"
+        return self._once(
+            f"{account_id}:{key}", print_,
+            lambda scope: self._perform(subscription_id, _ACTIONS[action], body, request_id(scope)),
+        )  # fmt: skip
+
+    def erase(self, account_id: str, *, key: str, print_: str) -> Answer:
+        """GDPR art. 17 through refrain.privacy.erasure; once per key like the actions."""
+        erasure = self.erasure
+        if erasure is None:
+            raise Problem(p.NOT_FOUND)
+        return self._once(
+            f"{account_id}:{key}", print_, lambda _: _erase(erasure, account_id),
+            unrecorded=_ERASURE_UNRECORDED,
+        )  # fmt: skip
+
+    def _once(
+        self, scope: str, print_: str, perform: Callable[[str], Answer],
+        unrecorded: frozenset[int] = _RETRY,
+    ) -> Answer:  # fmt: skip
+        """The Idempotency-Key protocol: a recorded answer again, or perform and record."""
         now = self.clock.now()
         try:
             recorded = self.keys.begin(scope, print_, now)
@@ -158,8 +195,8 @@ class AccountService:
             raise Problem(p.IDEMPOTENCY_MISMATCH) from exc
         if recorded is not None:
             return Answer(recorded.status, recorded.body, replayed=True)
-        answer = self._perform(subscription_id, _ACTIONS[action], body, request_id(scope))
-        if answer.status != 503:
+        answer = perform(scope)
+        if answer.status not in unrecorded:
             self.keys.finish(scope, answer, now)
         return answer
 
@@ -187,6 +224,21 @@ class AccountService:
             status="payment_pending" if waiting else "applied", subscription=SubscriptionOut.of(sub)
         )
         return Answer(200, out.model_dump_json())
+
+
+def _erase(erasure: ErasureService, account_id: str) -> Answer:
+    try:
+        report = erasure.erase(account_id)
+    except ErasureBlocked as exc:
+        listed = ", ".join(exc.subscription_ids[:10])
+        return _problem(Problem(p.ERASURE_BLOCKED, f"Cancel first: {listed}"))
+    except InvalidAccount as exc:
+        return _problem(Problem(p.UNPROCESSABLE, str(exc)))
+    out = ErasureOut(
+        status=report.status, erased_at=report.erased_at, receipt=report.account_hash,
+        counts=report.counts, kept=KEPT,
+    )  # fmt: skip
+    return Answer(200, out.model_dump_json())
 
 
 def _problem(problem: Problem) -> Answer:

@@ -35,7 +35,18 @@ def _time(value: Any) -> datetime | None:
     return value if isinstance(value, datetime) else None
 
 
-def _events(raw: Iterable[Any]) -> tuple[tuple[str, str], ...]:
+def ledger_entries(db: firestore.Client, subscription_id: str, limit: int) -> firestore.Query:
+    """A subscription's ledger entries (outbox), oldest first (a composite index)."""
+    return (
+        db.collection(OUTBOX)
+        .where(filter=firestore.FieldFilter("subscription_id", "==", subscription_id))
+        .order_by("created_at")
+        .limit(limit)
+    )
+
+
+def ledger_events(raw: Iterable[Any]) -> tuple[tuple[str, str], ...]:
+    """(type, event id) of the events a ledger entry stores as JSON."""
     found = []
     for item in raw:
         doc = json.loads(item) if isinstance(item, str) else item
@@ -83,18 +94,13 @@ class FirestoreAccountDocuments:
         return FirestoreAccounts(self.db).subscriptions(account_id)
 
     def history(self, subscription_id: str) -> list[LedgerRecord]:
-        query = (
-            self.db.collection(OUTBOX)
-            .where(filter=firestore.FieldFilter("subscription_id", "==", subscription_id))
-            .order_by("created_at")
-            .limit(MAX_HISTORY)
-        )
+        query = ledger_entries(self.db, subscription_id, MAX_HISTORY)
         records = []
         for snap in query.stream():
             doc = snap.to_dict() or {}
             records.append(LedgerRecord(
                 input_type=doc.get("input_type"), status=doc.get("status"),
-                at=_time(doc.get("created_at")), events=_events(doc.get("events") or []),
+                at=_time(doc.get("created_at")), events=ledger_events(doc.get("events") or []),
             ))  # fmt: skip
         return records
 

@@ -1,7 +1,9 @@
 """Firestore collection names, in one place so every function agrees.
 
-Personal data (e-mail, name, locale choice) lives only in `customers`; every
-other document refers to the customer by the opaque account id.
+Personal data (e-mail, name, locale choice) lives only in `customers` (and in the
+raw provider bodies `webhook_audit` keeps for 30 days); every other document refers to
+the customer by the opaque account id. What erasure removes and each collection's TTL:
+docs/PRIVACY.md.
 
 Every ``{...}`` below is an identifier as the domain knows it (a subscription
 id, a dedupe key, a provider reference...); the document id is
@@ -48,6 +50,9 @@ IDEMPOTENCY_KEYS = "idempotency_keys"
 # {job}: where a resumable operator job left off (e.g. the entitlement backfill); no
 # personal data.
 OPERATOR_CURSORS = "operator_cursors"
+# {SHA-256 of "refrain-erasure\0" + account_id}: that an erasure happened, when, counts; no
+# personal data (refrain.privacy.erasure).
+ERASURES = "erasures"
 
 
 def keyed(db: firestore.Client, collection: str, key: str) -> firestore.DocumentReference:

@@ -37,6 +37,7 @@ from google.cloud import firestore
 from refrain.adapters.firestore_collections import (
     CHARGES,
     CUSTOMERS,
+    ERASURES,
     INVOICE_SERIES,
     INVOICES,
     RECEIPT_SENDS,
@@ -52,6 +53,8 @@ from refrain.invoicing.sending import (
     decide_record,
     decide_release,
 )
+from refrain.privacy.erasure import account_hash
+from refrain.privacy.retention import SEND_RECORD_RETENTION, invoice_expire_at
 
 __all__ = [
     "FirestoreCustomers",
@@ -135,7 +138,8 @@ class FirestoreInvoiceStore:
             counter = series_ref.get(transaction=tx)
             state: dict[str, Any] = (counter.to_dict() or {}) if counter.exists else {}
             invoice = allocate(draft, int(state.get("last", 0)), state.get("last_issued_at"))
-            tx.create(invoice_ref, invoice.to_dict())
+            expire_at = invoice_expire_at(invoice.seller.country, invoice.issued_at)
+            tx.create(invoice_ref, {**invoice.to_dict(), "expire_at": expire_at})
             tx.set(
                 series_ref,
                 {
@@ -193,6 +197,11 @@ class FirestoreCustomers:
             market=market if isinstance(market, str) else None,
         )
 
+    def erased(self, account_id: str) -> bool:
+        """An account whose erasure is recorded (one read, only when the profile is
+        missing: an event published before the erasure still names the account id)."""
+        return self._db.collection(ERASURES).document(account_hash(account_id)).get().exists
+
 
 class FirestoreSendRecords:
     """``receipt_sends/{notice_id}``: the lease and the SES message id."""
@@ -221,7 +230,8 @@ class FirestoreSendRecords:
                 kind=kind,
             )
             if decision.write is not None:
-                tx.set(ref, decision.write, merge=True)
+                expire_at = now + SEND_RECORD_RETENTION
+                tx.set(ref, {**decision.write, "expire_at": expire_at}, merge=True)
             return decision.kind
 
         return Claim(run_transaction(self._db, body), owner)

@@ -51,6 +51,7 @@ from refrain.domain.machine import next_deadline
 from refrain.domain.refunds import RefundTally, tally_key
 from refrain.domain.subscription import Subscription
 from refrain.ledger import Decision, LedgerCommand, LedgerResult, LedgerStatus, Loaded, decide
+from refrain.privacy.retention import CUSTOMER_RETENTION
 
 DUE_SHARD = "due_shard"
 
@@ -169,12 +170,17 @@ def _write(
         sub = decision.subscription
         sub_ref = keyed(db, SUBSCRIPTIONS, sub.subscription_id)
         transaction.set(sub_ref, stored_subscription(sub))
+    # The profile lives CUSTOMER_RETENTION past the last change to any of the account's
+    # subscriptions (refrain.privacy.retention): each such commit moves its expire_at.
+    profile_expiry = {"expire_at": cmd.now + CUSTOMER_RETENTION}
     if decision.entitlement is not None:
         account_id, entry = decision.entitlement.account_id, entitlement_entry(decision.entitlement)
         transaction.set(keyed(db, ENTITLEMENTS, account_id), entry, merge=True)
+        if decision.contact is None or decision.contact[0] != account_id:
+            transaction.set(keyed(db, CUSTOMERS, account_id), profile_expiry, merge=True)
     if decision.contact is not None:
         account_id, details = decision.contact
-        transaction.set(keyed(db, CUSTOMERS, account_id), details, merge=True)
+        transaction.set(keyed(db, CUSTOMERS, account_id), {**details, **profile_expiry}, merge=True)
     for ref in decision.refs:
         index_entry = {"subscription_id": cmd.subscription_id, "at": cmd.now}
         transaction.set(db.collection(PROVIDER_REFS).document(ref_doc_id(ref)), index_entry)

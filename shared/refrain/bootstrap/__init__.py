@@ -50,6 +50,7 @@ __all__ = [
     "build_care_store",
     "build_charge_worker",
     "build_entitlement_backfill",
+    "build_erasure",
     "build_exporter",
     "build_flush",
     "build_gateways",
@@ -369,6 +370,7 @@ from refrain.bootstrap.customers import (  # noqa: E402
     build_care_service,
     build_care_store,
     build_entitlement_backfill,
+    build_erasure,
     build_price_service,
     build_refund_service,
 )

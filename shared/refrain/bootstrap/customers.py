@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from refrain.ledger import Ledger
     from refrain.outbox import OutboxPublisher
     from refrain.pricing.service import PriceChangeService
+    from refrain.privacy.erasure import ErasureService
     from refrain.renewals.gateway import GatewayRouter
     from refrain.renewals.settings import GatewaySettings
 
@@ -138,8 +139,10 @@ def build_account_api(
     from refrain.adapters.firestore import build_firestore
     from refrain.adapters.firestore_account_documents import FirestoreAccountDocuments
     from refrain.adapters.firestore_accounts import FirestoreAccounts, FirestoreIdempotencyKeys
+    from refrain.adapters.firestore_erasure import FirestoreErasure
     from refrain.config_contract import is_local
     from refrain.domain.catalog import load_catalog
+    from refrain.privacy.erasure import ErasureService
 
     cloud = cloud or CloudSettings()
     settings = settings or AccountSettings()
@@ -152,6 +155,7 @@ def build_account_api(
     service = AccountService(
         FirestoreAccounts(db), build_care_service(cloud, clock, log), keys,
         clock, max_age_s=settings.entitlement_max_age_s,
+        erasure=ErasureService(FirestoreErasure(db), clock, log),
     )  # fmt: skip
     cards = PaymentMethodSessions(service, keys, card_setups(settings, gateways), clock)
     catalog = load_catalog()
@@ -235,6 +239,19 @@ def build_entitlement_backfill(
 
     db = build_firestore(cloud or CloudSettings())
     return EntitlementBackfill(FirestoreBackfillStore(db), batch=batch)
+
+
+def build_erasure(cloud: CloudSettings | None = None, clock: Clock | None = None) -> ErasureService:
+    """GDPR art. 17 for operators (`refrain privacy erase`): the account API's service."""
+    import sys
+
+    from refrain.adapters.firestore import build_firestore
+    from refrain.adapters.firestore_erasure import FirestoreErasure
+    from refrain.privacy.erasure import ErasureService
+
+    cloud, clock = cloud or CloudSettings(), clock or clock_from_env()
+    log = get_logger("privacy", sys.stderr)  # stdout is the command's answer (--json)
+    return ErasureService(FirestoreErasure(build_firestore(cloud)), clock, log)
 
 
 def _gateways() -> GatewayRouter:

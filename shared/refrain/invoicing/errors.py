@@ -27,6 +27,10 @@ class CustomerNotFound(RetryLater):
         self.account_id = account_id
 
 
+class CustomerErased(DomainError):
+    """The account's personal data was erased: nobody to mail, now or on redelivery."""
+
+
 class OriginalInvoiceMissing(RetryLater):
     def __init__(self, invoice_id: str) -> None:
         super().__init__(f"credit note refers to invoice {invoice_id}, which is not finalised")

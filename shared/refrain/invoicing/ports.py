@@ -33,6 +33,10 @@ class Customer:
 class CustomerDirectory(Protocol):
     def get(self, account_id: str) -> Customer | None: ...
 
+    def erased(self, account_id: str) -> bool:
+        """The account's personal data was erased (refrain.privacy.erasure): no mail."""
+        ...
+
 
 class InvoiceStore(Protocol):
     def finalise(self, draft: Invoice) -> Invoice:

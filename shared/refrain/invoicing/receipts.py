@@ -37,12 +37,17 @@ sub-second gap, and the duplicate is the same document with the same number.
 
 The customer's e-mail address is read from ``customers/{account_id}`` at
 send time and goes nowhere else: not onto the invoice, not into a log line.
+
+An erased account (refrain.privacy.erasure; the profile is gone and the directory says
+so): its invoices and credit notes are still numbered and stored (the law wants them),
+under an erasure alias, and ``skipped`` (not mailed); its notices are ``skipped``. Both
+are acked, never retried into the dead-letter topic.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from refrain.domain.catalog import Catalog
@@ -60,7 +65,12 @@ from refrain.domain.events import (
 )
 from refrain.domain.money import Money
 from refrain.invoicing.builder import build_credit_note, build_invoice, nothing_to_invoice
-from refrain.invoicing.errors import CustomerNotFound, OriginalInvoiceMissing, SendInProgress
+from refrain.invoicing.errors import (
+    CustomerErased,
+    CustomerNotFound,
+    OriginalInvoiceMissing,
+    SendInProgress,
+)
 from refrain.invoicing.i18n import localizer_for
 from refrain.invoicing.mime import Attachment, build_mime
 from refrain.invoicing.model import DocumentKind, Invoice
@@ -81,6 +91,7 @@ from refrain.invoicing.render import (
     render_receipt,
 )
 from refrain.invoicing.sending import ClaimKind
+from refrain.privacy.erasure import ALIAS_PREFIX, new_alias
 
 __all__ = ["HandleResult", "ReceiptConfig", "ReceiptService"]
 
@@ -96,6 +107,7 @@ _ACTION_PATHS = {"expired": "", "price_change": "subscription"}  # else /payment
 
 # Providers that are merchant of record: they mail their customers, we never do.
 STORE_PROVIDERS = frozenset({"google_play", "apple"})
+ERASED = "the account's personal data was erased (docs/PRIVACY.md): nobody to mail"
 
 
 @dataclass(frozen=True)
@@ -109,7 +121,7 @@ class ReceiptConfig:
 
 @dataclass(frozen=True)
 class HandleResult:
-    outcome: str  # sent | already_sent | skipped | ignored
+    outcome: str  # sent | already_sent | skipped (erased account) | ignored
     kind: str  # receipt | credit_note | payment_failed | on_hold | expired | -
     notice_id: str | None = None
     invoice_id: str | None = None
@@ -144,6 +156,12 @@ class ReceiptService:
         self._crash_after_send = crash_after_send
 
     def handle(self, event: DomainEvent) -> HandleResult:
+        try:
+            return self._handle(event)
+        except CustomerErased:
+            return HandleResult("skipped", "-", reason=ERASED)
+
+    def _handle(self, event: DomainEvent) -> HandleResult:
         if event.typed_payload().provider in STORE_PROVIDERS:
             reason = "the app store is merchant of record and mails its customers"
             return HandleResult("ignored", "-", reason=reason)
@@ -169,30 +187,45 @@ class ReceiptService:
         skipped = nothing_to_invoice(payload)
         if skipped is not None:
             return HandleResult("skipped", "receipt", reason=skipped)
-        customer = self._customer(payload.account_id)
-        loc = localizer_for(customer.locale, market.default_locale)
+        customer = self._addressee(payload.account_id)
+        loc = localizer_for(customer.locale if customer else None, market.default_locale)
         draft = build_invoice(event, self._catalog, loc.locale, self._config.shards)
-        return self._deliver(self._invoices.finalise(draft), customer, market.default_locale)
+        return self._deliver(self._finalise(draft, customer), customer, market.default_locale)
 
     def _credit_note(self, event: DomainEvent) -> HandleResult:
         payload = event.typed_payload()
         assert isinstance(payload, ChargeRefundedPayload | ChargeDisputeClosedPayload)
         market = self._catalog.market(payload.market)
-        customer = self._customer(payload.account_id)
+        customer = self._addressee(payload.account_id)
         original_id = invoice_id_for(payload.charge_id, event.event_id)
         original = self._invoices.get(original_id)
         if original is None:  # named by the provider's payment id (a renewal's dispute)
             original = self._invoices.paid_with(f"{payload.provider}:{payload.charge_id}")
         if original is None:
             raise OriginalInvoiceMissing(original_id)
-        loc = localizer_for(customer.locale, market.default_locale)
-        note = self._invoices.finalise(build_credit_note(event, original, loc.locale))
+        loc = localizer_for(customer.locale if customer else None, market.default_locale)
+        note = self._finalise(build_credit_note(event, original, loc.locale), customer)
         return self._deliver(note, customer, market.default_locale)
 
-    def _deliver(self, invoice: Invoice, customer: Customer, default_locale: str) -> HandleResult:
+    def _finalise(self, draft: Invoice, customer: Customer | None) -> Invoice:
+        """Numbered and stored, mailed or not: the law wants the document either way. For
+        an erased account it names a fresh alias, never an account id it may still carry
+        (an event published before the erasure)."""
+        if customer is None and not draft.account_id.startswith(ALIAS_PREFIX):
+            draft = replace(draft, account_id=new_alias())
+        return self._invoices.finalise(draft)
+
+    def _deliver(
+        self, invoice: Invoice, customer: Customer | None, default_locale: str
+    ) -> HandleResult:
         # The stored locale wins: a redelivery renders the document as first issued.
         loc = localizer_for(invoice.locale, default_locale)
         kind = "receipt" if invoice.kind is DocumentKind.INVOICE else "credit_note"
+        if customer is None:
+            return HandleResult(
+                "skipped", kind, notice_id=invoice.invoice_id, invoice_id=invoice.invoice_id,
+                number=invoice.number, reason=ERASED,
+            )  # fmt: skip
 
         def compose() -> bytes:
             mail = render_receipt(invoice, loc, customer.name)
@@ -261,8 +294,17 @@ class ReceiptService:
 
     # plumbing --------------------------------------------------------------
     def _customer(self, account_id: str) -> Customer:
-        customer = self._customers.get(account_id)
+        customer = self._addressee(account_id)
         if customer is None:
+            raise CustomerErased
+        return customer
+
+    def _addressee(self, account_id: str) -> Customer | None:
+        """The profile; None when the account was erased (nobody to mail, ever)."""
+        if account_id.startswith(ALIAS_PREFIX):  # an event made after the erasure
+            return None
+        customer = self._customers.get(account_id)
+        if customer is None and not self._customers.erased(account_id):
             raise CustomerNotFound(account_id)
         return customer
 

@@ -139,6 +139,9 @@ def test_the_data_export_holds_what_refrain_keeps_of_the_caller_only(
     assert answer.headers["Cache-Control"] == "private, no-store"
     out = answer.json()
     assert out["account_id"] == ana.uid
+    # Art. 15(1)(d): how long it is kept is part of the answer (docs/PRIVACY.md).
+    expires = datetime.fromisoformat(out["customer"].pop("expire_at"))
+    assert expires > datetime.now(UTC) + timedelta(days=3 * 365)
     assert out["customer"] == {"email": ana.email, "name": "Ana Export", "locale": "sv_SE",
                                "market": "SE"}  # fmt: skip
     [sub] = out["subscriptions"]

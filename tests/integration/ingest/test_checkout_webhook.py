@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import json
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -99,7 +99,8 @@ def test_checkout_creates_an_active_subscription_customer_and_events(webhook: We
     sub = webhook.subscription("sub_se_1")
     assert sub is not None and sub["state"] == "active"
     assert sub["billing_mode"] == "merchant_managed" and sub["next_charge_ts"] is not None
-    customer = webhook.db.collection("customers").document("acct_42").get().to_dict()
+    customer = webhook.db.collection("customers").document("acct_42").get().to_dict() or {}
+    assert customer.pop("expire_at") > datetime.now(UTC) + timedelta(days=3 * 365)  # its TTL
     assert customer == {"email": "example@example.com", "locale": "sv_SE", "market": "SE"}
     types = [e.type for e in pull_events(webhook.settings, want=2)]
     assert EventType.ACTIVATED in types and EventType.INVOICE_PAID in types

@@ -143,7 +143,12 @@ class FirestoreBackend:
         return self._doc("charges", charge_id)
 
     def customer(self, account_id: str) -> dict[str, Any] | None:
-        return self._doc("customers", account_id)
+        """The contact details; the TTL's ``expire_at`` (a Firestore storage detail) is
+        checked and left out, so both backends compare alike."""
+        doc = self._doc("customers", account_id)
+        if doc is not None:
+            assert isinstance(doc.pop("expire_at"), datetime)
+        return doc
 
     def refunds(self, payment_ref: str) -> dict[str, Any] | None:
         return self._doc("refunds", payment_ref)

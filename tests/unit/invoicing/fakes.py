@@ -40,9 +40,13 @@ class MemoryInvoices:
 class MemoryCustomers:
     def __init__(self, *customers: Customer) -> None:
         self.by_id = {c.account_id: c for c in customers}
+        self.erased_ids: set[str] = set()
 
     def get(self, account_id: str) -> Customer | None:
         return self.by_id.get(account_id)
+
+    def erased(self, account_id: str) -> bool:
+        return account_id in self.erased_ids
 
 
 class MemorySendRecords:

@@ -19,6 +19,8 @@ from refrain.invoicing import (
     ReceiptService,
     SendInProgress,
 )
+from refrain.invoicing.receipts import ERASED
+from refrain.privacy.erasure import ALIAS_PREFIX
 from tests.unit.invoicing.factories import (
     charge_refunded,
     event,
@@ -49,13 +51,14 @@ def plain(mail: EmailMessage) -> str:
 class Harness:
     def __init__(self, failures: int = 0, locale: str | None = "sv_SE", pdf: bool = True) -> None:
         self.invoices = MemoryInvoices()
+        self.customers = MemoryCustomers(customer(locale=locale))
         self.sends = MemorySendRecords()
         self.mailer = MemoryMailer(failures)
         self.clock = ManualClock(utc(2025, 1, 15, 9))
         self.service = ReceiptService(
             catalog=load_catalog(),
             invoices=self.invoices,
-            customers=MemoryCustomers(customer(locale=locale)),
+            customers=self.customers,
             sends=self.sends,
             mailer=self.mailer,
             config=ReceiptConfig(
@@ -220,3 +223,23 @@ def test_app_store_subscriptions_get_no_mail_from_us(provider: str) -> None:
         assert (result.outcome, result.kind) == ("ignored", "-")
         assert result.reason is not None and "merchant of record" in result.reason
     assert h.mailer.sent == [] and h.sends.records == {}
+
+
+def test_an_erased_account_gets_its_documents_numbered_but_no_mail() -> None:
+    h = Harness()
+    h.customers.erased_ids.add("acct_gone")
+    paid = h.service.handle(invoice_paid(account_id="acct_gone"))
+    assert (paid.outcome, paid.kind, paid.reason) == ("skipped", "receipt", ERASED)
+    [stored] = h.invoices.docs.values()
+    assert paid.number == stored.number and stored.sequence == 1
+    # An event published before the erasure still names the account id: not on the document.
+    assert stored.account_id.startswith(ALIAS_PREFIX)
+    refund = charge_refunded(amount=13900, account_id="acct_gone")
+    note = h.service.handle(refund)
+    assert (note.outcome, note.kind) == ("skipped", "credit_note")
+    assert len(h.invoices.docs) == 2 and h.mailer.sent == [] and h.sends.records == {}
+    notice = h.service.handle(payment_failed(account_id="acct_gone"))
+    assert (notice.outcome, notice.reason) == ("skipped", ERASED) and h.mailer.sent == []
+    # Already an alias: kept as it is.
+    h.service.handle(invoice_paid(account_id="erased-0123", charge_id="ch_alias"))
+    assert any(d.account_id == "erased-0123" for d in h.invoices.docs.values())

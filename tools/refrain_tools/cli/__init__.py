@@ -11,6 +11,7 @@ from refrain_tools.cli.experiments import experiments
 from refrain_tools.cli.exports import exports
 from refrain_tools.cli.models import models
 from refrain_tools.cli.prices import prices
+from refrain_tools.cli.privacy import privacy
 from refrain_tools.cli.refunds import refunds
 from refrain_tools.cli.renewals import renewals
 from refrain_tools.cli.stack import stack
@@ -37,3 +38,4 @@ main.add_command(dlq)
 main.add_command(refunds)
 main.add_command(accounts)
 main.add_command(prices)
+main.add_command(privacy)

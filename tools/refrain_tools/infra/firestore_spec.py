@@ -106,6 +106,26 @@ TTL_FIELDS = (
         "expire_at",
         why="an account API Idempotency-Key answers the same for two days, then is forgotten",
     ),
+    TtlField(
+        names.CUSTOMERS,
+        "expire_at",
+        why="the profile (e-mail, name) goes 3 years after the account's last subscription change",
+    ),
+    TtlField(
+        names.INVOICES,
+        "expire_at",
+        why="invoices and credit notes go when the issuing entity's legal retention ends",
+    ),
+    TtlField(
+        names.RECEIPT_SENDS,
+        "expire_at",
+        why="an e-mail send record outlives every redelivery of its event, then goes",
+    ),
+    TtlField(
+        names.ERASURES,
+        "expire_at",
+        why="the record of an erasure outlives the longest retention of what it kept",
+    ),
 )
 
 # TTL fields are exempt already (terraform/firestore.tf gives them an empty index_config).
