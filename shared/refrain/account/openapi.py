@@ -20,7 +20,7 @@ from refrain.account import problems as p
 from refrain.account.auth import ACCOUNT_HEADER
 from refrain.account.documents import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from refrain.account.models import ProblemOut
-from refrain.account.routes import IDEMPOTENCY_HEADER, PREVIEW_ANSWER, ROUTES, Route
+from refrain.account.route_table import IDEMPOTENCY_HEADER, PREVIEW_ANSWER, ROUTES, Route
 
 DOCUMENT = Path("docs") / "openapi" / "account_api.json"
 _REF = "#/components/schemas/{model}"
