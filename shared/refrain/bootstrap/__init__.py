@@ -79,7 +79,7 @@ def build_webhook_service(
     purchases: PlayPurchases | None = None,
 ) -> WebhookService:
     """checkout_webhook: every provider route over the Firestore ledger and Pub/Sub."""
-    from refrain.adapters.firestore import build_firestore, store_unreachable
+    from refrain.adapters.firestore import build_firestore
     from refrain.adapters.firestore_audit import FirestoreAuditLog
     from refrain.adapters.firestore_ledger import FirestoreLedger
     from refrain.adapters.firestore_outbox import FirestoreOutbox
@@ -117,7 +117,7 @@ def build_webhook_service(
         clock=clock.now,
         log=log,
         project=cloud.project,
-        store_unreachable=store_unreachable,
+        store_deadline_s=cloud.firestore_deadline_s,
     )
 
 

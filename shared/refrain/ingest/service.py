@@ -69,10 +69,13 @@ class WebhookService:
     max_body: int = MAX_BODY_BYTES
     # Names the request's trace (projects/{project}/traces/{id}); None: lines carry no trace.
     project: str | None = None
-    # Tells a store that did not answer within its deadline from contention. Writing the
-    # failure and a parking would then wait as long again, past the provider's ~10 s, so
-    # the answer is a 503 at once and the stored request waits for the provider's retry.
-    store_unreachable: Callable[[BaseException], bool] = lambda exc: False
+    # The store's per-call deadline (None: no bound). A failed apply that spent two
+    # deadlines met a store that is not answering (each call waited its deadline out): a
+    # parking would wait as long again, past the provider's ~10 s, so the answer is a 503
+    # at once and the stored request waits for the provider's retry. Contention, even a
+    # lock wait that ran out once, fails sooner and is parked (invariant 9).
+    store_deadline_s: float | None = None
+    monotonic: Callable[[], float] = time.monotonic
 
     def handle(
         self, method: str, path: str, headers: Mapping[str, str], body: bytes | None
@@ -192,6 +195,7 @@ class WebhookService:
     ) -> Processed:
         published: list[str] = []
         statuses: dict[str, LedgerStatus] = {}
+        started = self.monotonic()
         try:
             try:
                 events = route.normalise(payload, self.catalog)
@@ -227,13 +231,16 @@ class WebhookService:
             if replaying:
                 self.parking.release(_request_key(audit_id))
         except Exception as exc:
-            if not replaying and self.store_unreachable(exc):
+            if replaying:
+                self._finish(audit_id, "failed", type(exc).__name__, published, log)
+                return Processed(self._transient(route.provider, "replay", exc, log), statuses)
+            if not self._time_left_for_a_write(started):
                 # Left as "received": the provider's retry (or a replay) applies it once.
                 return Processed(self._transient(route.provider, "apply", exc, log), statuses)
-            self._finish(audit_id, "failed", type(exc).__name__, published, log)
-            if replaying:
-                return Processed(self._transient(route.provider, "replay", exc, log), statuses)
-            return Processed(self._retry_later(route, payload, audit_id, exc, log), statuses)
+            answer = self._retry_later(route, payload, audit_id, exc, log)
+            if answer.status < 500:  # parked: the store answers, so the outcome is kept too
+                self._finish(audit_id, "failed", type(exc).__name__, published, log)
+            return Processed(answer, statuses)
         outcome = ",".join(sorted({_outcome(s) for s in statuses.values()})) or "empty"
         self._finish(audit_id, outcome, None, published, log)
         return Processed(HttpResponse(200, route.accepted_body, route.accepted_type), statuses)
@@ -367,6 +374,11 @@ class WebhookService:
         except Exception as exc:
             # The outcome is also in the log; the sweep re-publishes unmarked entries harmlessly.
             log.warning("audit outcome not stored", error=type(exc).__name__)
+
+    def _time_left_for_a_write(self, started: float) -> bool:
+        if self.store_deadline_s is None:
+            return True
+        return self.monotonic() - started < 2 * self.store_deadline_s
 
     def _retry_later(
         self, route: Route, payload: Any, audit_id: str, exc: Exception, log: Logger

@@ -332,28 +332,41 @@ def test_only_a_failure_that_cannot_even_be_parked_is_left_to_the_provider() -> 
     assert rig.post(_checkout()) == 503
 
 
-class _Unanswered(MemoryLedger):
-    """A ledger whose apply fails the way the adapter fails when the store does not answer."""
+class _Slow(MemoryLedger):
+    """A ledger whose apply fails after ``waited_s`` on the service's monotonic clock."""
 
-    class Unreachable(Exception):
-        pass
+    def __init__(self, ticks: list[float], waited_s: float) -> None:
+        super().__init__()
+        self.ticks, self.waited_s = ticks, waited_s
 
     def apply(self, command: Any) -> Any:
-        raise _Unanswered.Unreachable("deadline exceeded")
+        self.ticks[0] += self.waited_s
+        raise RuntimeError("deadline exceeded")
 
 
-def test_a_store_that_does_not_answer_gets_a_503_at_once_without_more_writes() -> None:
-    rig = Rig(ledger=_Unanswered())
-    rig.service.store_unreachable = lambda exc: isinstance(exc, _Unanswered.Unreachable)
+def _bounded(waited_s: float, parking: MemoryParkingLot | None = None) -> Rig:
+    ticks = [100.0]
+    rig = Rig(ledger=_Slow(ticks, waited_s), parking=parking or MemoryParkingLot())
+    rig.service.store_deadline_s = 2.0
+    rig.service.monotonic = lambda: ticks[0]
+    return rig
+
+
+def test_a_store_that_did_not_answer_gets_a_503_at_once_without_more_writes() -> None:
+    rig = _bounded(waited_s=4.0)  # two deadlines spent: a parking would wait a third
     assert rig.post(_checkout()) == 503
-    # Neither the failure nor a parking was written: each would wait out the deadline again.
     assert rig.parking.parked == {} and rig.audit.finished == []
 
 
-def test_contention_is_still_parked_and_acknowledged_when_the_store_answers() -> None:
-    rig = Rig(ledger=_Contended(failures=1))
-    rig.service.store_unreachable = lambda exc: isinstance(exc, _Unanswered.Unreachable)
+def test_a_failure_within_one_deadline_is_still_parked_and_acknowledged() -> None:
+    rig = _bounded(waited_s=3.5)  # a lock wait that ran out once, and the rollback: parked
     assert rig.post(_checkout()) == 200
     [parked] = rig.parking.parked.values()
     assert parked.waits_for == "retry"
     assert rig.audit.finished[-1][1] == "failed"
+
+
+def test_when_the_parking_fails_too_the_outcome_is_not_written_either() -> None:
+    rig = _bounded(waited_s=0.5, parking=_FullLot())
+    assert rig.post(_checkout()) == 503
+    assert rig.audit.finished == []
