@@ -40,9 +40,8 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -55,6 +54,8 @@ ROOT = Path(__file__).resolve().parent.parent
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(BENCH))
+
+from tests.support import counted_reads  # noqa: E402
 
 from harness.closed_loop import percentile  # noqa: E402
 
@@ -170,33 +171,6 @@ def seed_account(db: Any, account_id: str, i: int) -> str:
     return sub_id
 
 
-@contextmanager
-def counting_reads() -> Iterator[Counter[str]]:
-    """Documents read, counted at the Firestore GAPIC client (every client in the process)."""
-    from google.cloud.firestore_v1.services.firestore import client as gapic
-
-    counts: Counter[str] = Counter()
-    names = ("get_document", "batch_get_documents", "run_query", "run_aggregation_query")
-    originals = {name: getattr(gapic.FirestoreClient, name) for name in names}
-
-    def counting(name: str, original: Callable[..., Any]) -> Callable[..., Any]:
-        def call(self: Any, *args: Any, **kwargs: Any) -> Any:
-            request = kwargs.get("request") or (args[0] if args else {})
-            documents = request.get("documents") if isinstance(request, dict) else None
-            counts[name] += len(documents) if documents else 1
-            return original(self, *args, **kwargs)
-
-        return call
-
-    for name, original in originals.items():
-        setattr(gapic.FirestoreClient, name, counting(name, original))
-    try:
-        yield counts
-    finally:
-        for name, original in originals.items():
-            setattr(gapic.FirestoreClient, name, original)
-
-
 def reads_in_process(users: Sequence[User], cloud: Any) -> str:
     from refrain.account.routes import Request
     from refrain.bootstrap import build_account_api
@@ -212,7 +186,7 @@ def reads_in_process(users: Sequence[User], cloud: Any) -> str:
 
     with contextlib.redirect_stdout(io.StringIO()):  # the API's request log lines
         get(users[0])  # warm: clients built, outside the count
-        with counting_reads() as reads:
+        with counted_reads() as reads:
             for user in users:
                 get(user)
     return reads_line(reads, len(users))

@@ -1,5 +1,5 @@
 """Helpers shared by tests: load a Cloud Function's main.py, sign provider payloads,
-pull what reached a Pub/Sub subscription."""
+pull what reached a Pub/Sub subscription, count Firestore reads."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ import importlib.util
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -132,3 +134,32 @@ def adyen_auth() -> dict[str, str]:
     from refrain_tools.simulator.signing import basic_auth
 
     return {"Authorization": basic_auth(ADYEN_USER, ADYEN_PASSWORD)}
+
+
+@contextmanager
+def counted_reads() -> Iterator[Counter[str]]:
+    """Firestore documents read and queries run, per RPC, counted at the GAPIC client (every
+    client in the process) until the block ends: a batch get counts its documents, any
+    other call one (an empty query is billed one read)."""
+    from google.cloud.firestore_v1.services.firestore import client as gapic
+
+    counts: Counter[str] = Counter()
+    names = ("get_document", "batch_get_documents", "run_query", "run_aggregation_query")
+    originals = {name: getattr(gapic.FirestoreClient, name) for name in names}
+
+    def counting(name: str, original: Callable[..., Any]) -> Callable[..., Any]:
+        def call(self: Any, *args: Any, **kwargs: Any) -> Any:
+            request = kwargs.get("request") or (args[0] if args else {})
+            documents = request.get("documents") if isinstance(request, dict) else None
+            counts[name] += len(documents) if documents else 1
+            return original(self, *args, **kwargs)
+
+        return call
+
+    for name, original in originals.items():
+        setattr(gapic.FirestoreClient, name, counting(name, original))
+    try:
+        yield counts
+    finally:
+        for name, original in originals.items():
+            setattr(gapic.FirestoreClient, name, original)

@@ -219,13 +219,9 @@ class AccountApi:
     def _card_session(
         self, body: PaymentMethodSessionIn, account: str, request: Request
     ) -> Response:
-        key = request.headers.get(IDEMPOTENCY_HEADER.lower())
         if self.cards is None:
             raise Problem(p.NOT_FOUND)
-        if key is None:
-            raise Problem(p.IDEMPOTENCY_KEY_REQUIRED)
-        if not _KEY.match(key):
-            raise Problem(p.BAD_REQUEST, f"{IDEMPOTENCY_HEADER}: 8-255 printable characters")
+        key = _idempotency_key(request)
         print_ = fingerprint(request.method, request.path, body)
         try:
             session, replayed = self.cards.start(account, body, key=key, print_=print_)

@@ -19,6 +19,7 @@ from tests.integration.account.conftest import (
     Api,
     Emulator,
 )
+from tests.support import counted_reads
 
 pytestmark = pytest.mark.integration
 PROBLEM = "application/problem+json"
@@ -38,25 +39,10 @@ def _claims(token: str) -> dict[str, Any]:
 
 
 @pytest.fixture
-def reads(monkeypatch: pytest.MonkeyPatch) -> Iterator[Counter[str]]:
+def reads() -> Iterator[Counter[str]]:
     """Firestore documents read and queries run, counted at the client's RPC layer."""
-    from google.cloud.firestore_v1.services.firestore import client as gapic
-
-    counts: Counter[str] = Counter()
-
-    def counting(name: str, original: Callable[..., Any]) -> Callable[..., Any]:
-        def call(self: Any, *args: Any, **kwargs: Any) -> Any:
-            request = kwargs.get("request") or (args[0] if args else {})
-            documents = request.get("documents") if isinstance(request, dict) else None
-            counts[name] += len(documents) if documents else 1
-            return original(self, *args, **kwargs)
-
-        return call
-
-    for name in ("get_document", "batch_get_documents", "run_query", "run_aggregation_query"):
-        original = getattr(gapic.FirestoreClient, name)
-        monkeypatch.setattr(gapic.FirestoreClient, name, counting(name, original))
-    yield counts
+    with counted_reads() as counts:
+        yield counts
 
 
 def _problem(answer: Any, status: int, slug: str) -> dict[str, Any]:

@@ -18,8 +18,7 @@ from refrain.settings import CloudSettings
 from refrain_tools.simulator import DeliveryPolicy, WebhookSender
 from refrain_tools.simulator.gateway import GatewaySimulator
 from tests.integration.account.conftest import Api, Emulator
-from tests.integration.ingest.conftest import ADYEN_KEY, STRIPE_SECRET
-from tests.support import ADYEN_PASSWORD, ADYEN_USER
+from tests.integration.ingest.conftest import signed_sender
 
 pytestmark = pytest.mark.integration
 PATH = "/v1/me/payment-method/session"
@@ -29,10 +28,7 @@ PROBLEM = "application/problem+json"
 @pytest.fixture
 def sender(webhook_url: str) -> Iterator[WebhookSender]:
     policy = DeliveryPolicy(seed=5, workers=2, max_attempts=5, backoff_base_s=0.05)
-    with WebhookSender(
-        webhook_url, stripe_secret=STRIPE_SECRET, adyen_hmac_key=ADYEN_KEY, policy=policy,
-        adyen_basic_auth=(ADYEN_USER, ADYEN_PASSWORD),
-    ) as running:  # fmt: skip
+    with signed_sender(webhook_url, policy) as running:
         yield running
 
 

@@ -29,8 +29,7 @@ from refrain.renewals.gateway import GatewayRouter
 from refrain.settings import CloudSettings
 from refrain_tools.simulator import DeliveryPolicy, WebhookSender, events
 from refrain_tools.simulator.gateway import GatewaySimulator
-from tests.integration.ingest.conftest import ADYEN_KEY, STRIPE_SECRET
-from tests.support import ADYEN_PASSWORD, ADYEN_USER
+from tests.integration.ingest.conftest import signed_sender
 
 pytestmark = pytest.mark.integration
 CATALOG = load_catalog()
@@ -46,10 +45,7 @@ def sender(webhook_url: str) -> Iterator[WebhookSender]:
     policy = DeliveryPolicy(
         seed=3, workers=2, max_attempts=5, backoff_base_s=0.05, shuffle_window=50
     )
-    with WebhookSender(
-        webhook_url, stripe_secret=STRIPE_SECRET, adyen_hmac_key=ADYEN_KEY, policy=policy,
-        adyen_basic_auth=(ADYEN_USER, ADYEN_PASSWORD),
-    ) as running:  # fmt: skip
+    with signed_sender(webhook_url, policy) as running:
         yield running
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -18,8 +19,11 @@ from refrain.adapters.firestore import build_firestore
 from refrain.adapters.firestore_collections import keyed
 from refrain.domain.events import DomainEvent, from_pubsub_message
 from refrain.settings import CloudSettings
+from refrain_tools.simulator import DeliveryPolicy, WebhookSender
 from tests.support import (
     ADYEN_AUTH_ENV,
+    ADYEN_PASSWORD,
+    ADYEN_USER,
     FIXTURES,
     ROOT,
     adyen_auth,
@@ -33,6 +37,17 @@ ADYEN_KEY = json.loads((FIXTURES / "adyen" / "hmac_vectors.json").read_text())["
     "hmac_key_hex"
 ]
 SOURCE = ROOT / "functions" / "checkout_webhook" / "main.py"
+
+
+@contextmanager
+def signed_sender(webhook_url: str, policy: DeliveryPolicy) -> Iterator[WebhookSender]:
+    """The simulator's provider deliveries to ``webhook_url``, signed with this suite's
+    Stripe secret and Adyen HMAC key and carrying Adyen's basic auth."""
+    with WebhookSender(
+        webhook_url, stripe_secret=STRIPE_SECRET, adyen_hmac_key=ADYEN_KEY, policy=policy,
+        adyen_basic_auth=(ADYEN_USER, ADYEN_PASSWORD),
+    ) as running:  # fmt: skip
+        yield running
 
 
 @dataclass
