@@ -18,6 +18,9 @@ once the rollback had the deadline again.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 from google.api_core import exceptions, gapic_v1
 from google.api_core import retry as retries
 from google.cloud import firestore
@@ -42,6 +45,22 @@ _TRANSIENT = retries.if_exception_type(
     exceptions.ResourceExhausted,
     exceptions.ServiceUnavailable,
 )
+
+
+def query_pages(query: Any, page_size: int) -> Iterator[list[Any]]:
+    """A query's documents ``page_size`` per round trip, resumed after the last one read.
+
+    Every page read is yielded, so a caller can count what each cost: the last one may be
+    empty (it is still billed one read) when the one before was full.
+    """
+    limited = query.limit(page_size)
+    cursor = None
+    while True:
+        snaps = list((limited.start_after(cursor) if cursor is not None else limited).stream())
+        yield snaps
+        if len(snaps) < page_size:
+            return
+        cursor = snaps[-1]
 
 
 def build_firestore(settings: CloudSettings) -> firestore.Client:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from google.api_core import exceptions as gexc
 from google.cloud import firestore
 
+from refrain.adapters.firestore import query_pages
 from refrain.adapters.firestore_collections import PRICE_CHANGES, SUBSCRIPTIONS, keyed
 from refrain.domain.subscription import DUE_STATES, BillingMode
 from refrain.pricing.schedule import PriceChangeRefused, ScheduledPrice
@@ -73,14 +74,7 @@ class FirestoreSubscribers:
             .where(filter=firestore.FieldFilter("market", "==", market))
             .where(filter=firestore.FieldFilter("state", "in", [s.value for s in DUE_STATES]))
             .select(["subscription_id"])
-            .limit(page_size)
         )
-        cursor = None
-        while True:
-            snaps = list((query.start_after(cursor) if cursor is not None else query).stream())
-            if not snaps:
-                return
-            yield [str((s.to_dict() or {})["subscription_id"]) for s in snaps]
-            if len(snaps) < page_size:
-                return
-            cursor = snaps[-1]
+        for snaps in query_pages(query, page_size):
+            if snaps:
+                yield [str((s.to_dict() or {})["subscription_id"]) for s in snaps]

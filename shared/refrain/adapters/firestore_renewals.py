@@ -25,6 +25,7 @@ from typing import Any
 
 from google.cloud import firestore, pubsub_v1  # type: ignore[attr-defined]
 
+from refrain.adapters.firestore import query_pages
 from refrain.adapters.firestore_charges import charge_from_document
 from refrain.adapters.firestore_collections import CHARGES, ENTITLEMENTS, SUBSCRIPTIONS, keyed
 from refrain.adapters.firestore_ledger import DUE_SHARD, entitlement_entry, stored_subscription
@@ -72,20 +73,13 @@ class FirestoreDueSource:
             .where(filter=firestore.FieldFilter(DUE_SHARD, "==", shard))
             .where(filter=firestore.FieldFilter("next_deadline_ts", "<=", now))
             .order_by("next_deadline_ts")
-            .limit(page_size)
         )
-        cursor = None
-        while True:
-            page_query = query.start_after(cursor) if cursor is not None else query
-            snaps = list(page_query.stream())
+        for snaps in query_pages(query, page_size):
             with self._lock:
                 self.documents_read += max(len(snaps), 1)  # an empty answer bills one read
             for snap in snaps:
                 data = snap.to_dict() or {}
                 yield (data["next_deadline_ts"], snap.id), Subscription.from_dict(data)
-            if len(snaps) < page_size:
-                return
-            cursor = snaps[-1]
 
 
 @dataclass

@@ -17,6 +17,7 @@ from typing import Any
 
 from google.cloud import firestore
 
+from refrain.adapters.firestore import query_pages
 from refrain.adapters.firestore_collections import OUTBOX, SUBSCRIPTIONS
 from refrain.adapters.firestore_ledger import DUE_SHARD
 from refrain.adapters.firestore_outbox import SWEEP_SHARD, entry_key
@@ -65,11 +66,5 @@ def backfill_shards(db: firestore.Client, *, dry_run: bool = False, page: int = 
 
 def _pages(query: Any, page: int) -> Iterator[Any]:
     """Every document of ``query`` in document-id order, ``page`` per round trip."""
-    ordered = query.order_by("__name__").limit(page)
-    cursor = None
-    while True:
-        snaps = list((ordered.start_after(cursor) if cursor is not None else ordered).stream())
+    for snaps in query_pages(query.order_by("__name__"), page):
         yield from snaps
-        if len(snaps) < page:
-            return
-        cursor = snaps[-1]
